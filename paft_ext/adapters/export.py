@@ -1,0 +1,95 @@
+"""Writing converted records where the two tools read them.
+
+* LLaMA-Factory: ``<out>/llamafactory/<task>_train.jsonl`` plus ``dataset_info.json``. Each row keeps the task's raw
+  placeholder fields (the PAFT hook re-renders them with pool prompts), the filled user-specified prompt as
+  ``instruction`` and the target as ``output``.
+* OpenCompass: ``<out>/opencompass/data/...`` in the layouts of the stock 0.5.4 loaders, so the stock configs run
+  unchanged with ``COMPASS_DATA_CACHE=<out>/opencompass``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from paft_ext.tasks import TaskSpec
+
+from .source import Record, data_root, load_records
+
+LF_DIR = "llamafactory"
+OC_DIR = "opencompass"
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """What to convert. ``None`` sample counts keep the whole split; others take a seeded random subset. Training
+    records are written in a seeded random order, so a YAML's ``max_samples: N`` selects a random subset as well."""
+
+    train_samples: int | None = None
+    eval_samples: int | None = None
+    seed: int = 0
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _jsonl(rows: list) -> list[str]:
+    return [row if isinstance(row, str) else json.dumps(row, ensure_ascii=False) for row in rows]
+
+
+def lf_dataset_name(task: TaskSpec) -> str:
+    return f"{task.name}_train"
+
+
+def llamafactory_rows(task: TaskSpec, records: list[Record]) -> list[dict[str, str]]:
+    """Rows for LLaMA-Factory: raw fields + answer, the filled baseline prompt and the supervised target."""
+    return [
+        {**r.values, "instruction": task.fill(task.baseline_prompt, r.values), "output": task.target_text(r.values)}
+        for r in records
+    ]
+
+
+def llamafactory_entry(task: TaskSpec) -> dict:
+    """The ``dataset_info.json`` entry of the fixed-prompt (user-specified) dataset."""
+    return {
+        "file_name": f"{lf_dataset_name(task)}.jsonl",
+        "formatting": "alpaca",
+        "columns": {"prompt": "instruction", "response": "output"},
+    }
+
+
+def update_dataset_info(lf_dir: Path, entries: dict[str, dict]) -> None:
+    """Merge ``entries`` into ``dataset_info.json`` (other datasets a user keeps there survive)."""
+    path = lf_dir / "dataset_info.json"
+    info = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    info.update(entries)
+    _write_lines(path, [json.dumps(info, indent=2, ensure_ascii=False)])
+
+
+def prepare(tasks: list[TaskSpec], out: Path, config: PrepareConfig = PrepareConfig()) -> dict:
+    """Convert ``tasks`` into both tools' files under ``out``; returns (and writes) a manifest."""
+    root = data_root()
+    manifest: dict = {"data_root": str(root) if root else "huggingface-hub", **asdict(config), "tasks": {}}
+    lf_dir = out / LF_DIR
+    entries = {}
+    for task in tasks:
+        train = load_records(task, "train", root=root, max_samples=config.train_samples, seed=config.seed,
+                             shuffle=True)
+        evaluation = load_records(task, "eval", root=root, max_samples=config.eval_samples, seed=config.seed)
+        _write_lines(lf_dir / f"{lf_dataset_name(task)}.jsonl", _jsonl(llamafactory_rows(task, train)))
+        entries[lf_dataset_name(task)] = llamafactory_entry(task)
+        for rel, rows in task.opencompass_files([r.values for r in train], [r.values for r in evaluation]).items():
+            _write_lines(out / OC_DIR / "data" / rel, _jsonl(rows))
+        manifest["tasks"][task.name] = {
+            "train": {"split": task.splits["train"].describe(), "records": len(train)},
+            "eval": {"split": task.splits["eval"].describe(), "records": len(evaluation)},
+        }
+    update_dataset_info(lf_dir, entries)
+    _write_lines(out / "prepare_manifest.json", [json.dumps(manifest, indent=2)])
+    return manifest

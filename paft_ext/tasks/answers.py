@@ -1,0 +1,44 @@
+"""Answer extraction shared by training checks, evaluation and the report.
+
+Multiple-choice tasks use OpenCompass's own ``first_option_postprocess`` so that our numbers equal OpenCompass's.
+GSM8K uses one prompt-agnostic rule, because test prompts ask for the final number in different formats.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BOXED = re.compile(r"\\boxed\{\s*([^{}]*?)\s*\}")
+_NUMBER = r"-?\$?\d[\d,]*(?:\.\d+)?"
+_CUED = re.compile(rf"(?:answer is|answer:|####)\s*\**\s*({_NUMBER})", re.IGNORECASE)
+_ANY_NUMBER = re.compile(_NUMBER)
+
+
+def normalise_number(text: str) -> str:
+    """'$1,200.00' -> '1200'; '-3.50' -> '-3.5'."""
+    text = text.replace(",", "").replace("$", "").strip().rstrip(".")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def extract_number(text: str) -> str:
+    """The final number of a worked solution, or '' when there is none.
+
+    Order: text after a follow-up "Question:" is cut; then the last ``\\boxed{}`` holding a number; then a number after
+    "answer is" / "answer:" / "####"; then the last number anywhere.
+    """
+    text = text.split("Question:")[0]
+    for pattern in (_BOXED, _CUED):
+        hits = [m for m in pattern.findall(text) if _ANY_NUMBER.fullmatch(m.replace(" ", ""))]
+        if hits:
+            return normalise_number(hits[-1])
+    numbers = _ANY_NUMBER.findall(text)
+    return normalise_number(numbers[-1]) if numbers else ""
+
+
+def extract_choice(text: str, options: str) -> str:
+    """The option letter OpenCompass would extract, or '' when there is none."""
+    from opencompass.utils.text_postprocessors import first_option_postprocess
+
+    return first_option_postprocess(text, options)

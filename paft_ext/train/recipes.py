@@ -1,0 +1,128 @@
+"""Typed training recipes and the YAMLs generated from them (one per task × recipe × variant, never hand-copied).
+
+Two recipes:
+* ``cpu`` — the embedded SmolLM2-135M-Instruct on CPU, a few minutes per run. The paper's LoRA (r8 on q/v, lr 1e-4)
+  teaches this small model the answer format but not the task (``../shared/design/default_model.md``), so it uses
+  r16 on all linear layers at lr 2e-3.
+* ``paper`` — the paper's GPU setting for Meta-Llama-3-8B: LoRA r8/α16 on q_proj,v_proj, lr 1e-4 cosine, warmup 0.1,
+  cutoff 1024, 20,000 samples, batch 1 × grad-accum 8, T=3 epochs (K=4 for PAFT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from paft_ext import default_model
+from paft_ext.adapters.export import lf_dataset_name
+from paft_ext.tasks import TaskSpec
+
+# Where `paft-ext prepare` writes LLaMA-Factory files by default (relative to the repository root, git-ignored).
+DATASET_DIR = ".cache/data/llamafactory"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything a training YAML needs besides the task and the prompt keys."""
+
+    name: str
+    model: str
+    template: str
+    lora_rank: int
+    lora_alpha: int
+    lora_target: str
+    learning_rate: float
+    batch_size: int
+    grad_accum: int
+    epochs: int
+    window_steps: int
+    train_samples: int | None
+    cutoff_len: int = 1024
+    warmup_ratio: float = 0.1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+RECIPES: dict[str, Recipe] = {
+    "cpu": Recipe(
+        name="cpu",
+        model=f".cache/models/{default_model.NAME}",
+        template=default_model.LLAMAFACTORY_TEMPLATE,
+        lora_rank=16,
+        lora_alpha=32,
+        lora_target="all",
+        learning_rate=2e-3,
+        batch_size=4,
+        grad_accum=1,
+        epochs=3,
+        window_steps=4,
+        train_samples=160,
+        extra={
+            # LLaMA-Factory's smollm2 default system ends in '.', the tokenizer's chat template does not; use the
+            # tokenizer's so training and OpenCompass (chat template) evaluation see byte-identical framing.
+            "default_system": "You are a helpful AI assistant named SmolLM, trained by Hugging Face",
+            "use_cpu": True,
+            "bf16": False,
+            "disable_gradient_checkpointing": True,
+            "logging_steps": 5,
+            "save_steps": 1000,
+            "dataloader_num_workers": 0,
+        },
+    ),
+    "paper": Recipe(
+        name="paper",
+        model="meta-llama/Meta-Llama-3-8B",
+        # A base model: plain "Human: …\nAssistant:" framing with an EOS after the answer (the authors' template is
+        # unknown); OpenCompass evaluation must use the same framing.
+        template="default",
+        lora_rank=8,
+        lora_alpha=16,
+        lora_target="q_proj,v_proj",
+        learning_rate=1e-4,
+        batch_size=1,
+        grad_accum=8,
+        epochs=3,
+        window_steps=4,
+        train_samples=20000,
+        extra={"fp16": True, "logging_steps": 10, "save_steps": 500, "val_size": 0.1, "eval_strategy": "steps",
+               "eval_steps": 500, "per_device_eval_batch_size": 1},
+    ),
+}
+
+
+def training_config(task: TaskSpec, recipe: Recipe, variant: str) -> dict[str, Any]:
+    """The LLaMA-Factory YAML content for ``task`` under ``recipe``; ``variant`` is ``baseline`` (the fixed
+    user-specified prompt) or ``paft`` (prompts drawn from the train pool)."""
+    if variant != "baseline":
+        raise ValueError(f"unknown variant {variant!r}")
+    config: dict[str, Any] = {
+        "model_name_or_path": recipe.model,
+        "trust_remote_code": False,
+        "stage": "sft",
+        "do_train": True,
+        "finetuning_type": "lora",
+        "lora_rank": recipe.lora_rank,
+        "lora_alpha": recipe.lora_alpha,
+        "lora_dropout": 0.0,
+        "lora_target": recipe.lora_target,
+        "dataset_dir": DATASET_DIR,
+        "dataset": lf_dataset_name(task),
+        "template": recipe.template,
+        "cutoff_len": recipe.cutoff_len,
+        # The prepared train file is in seeded random order, so the first N rows are a seeded random subset.
+        "max_samples": recipe.train_samples,
+        "overwrite_cache": True,
+        "preprocessing_num_workers": 1,
+        "output_dir": f"saves/{task.name}/{recipe.name}_{variant}",
+        "overwrite_output_dir": True,
+        "plot_loss": True,
+        "report_to": "none",
+        "per_device_train_batch_size": recipe.batch_size,
+        "gradient_accumulation_steps": recipe.grad_accum,
+        "learning_rate": recipe.learning_rate,
+        "num_train_epochs": float(recipe.epochs),
+        "lr_scheduler_type": "cosine",
+        "warmup_ratio": recipe.warmup_ratio,
+        "seed": 42,
+    }
+    config.update(recipe.extra)
+    return config
