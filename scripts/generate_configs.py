@@ -11,10 +11,9 @@ from pathlib import Path
 import yaml
 
 from paft_ext.tasks import TASKS
-from paft_ext.train.recipes import RECIPES, training_config
+from paft_ext.train.recipes import RECIPES, VARIANTS, training_config
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ("baseline",)
 
 
 def generated_files() -> dict[Path, str]:

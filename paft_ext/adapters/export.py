@@ -43,8 +43,8 @@ def _jsonl(rows: list) -> list[str]:
     return [row if isinstance(row, str) else json.dumps(row, ensure_ascii=False) for row in rows]
 
 
-def lf_dataset_name(task: TaskSpec) -> str:
-    return f"{task.name}_train"
+def lf_dataset_name(task: TaskSpec, paft: bool = False) -> str:
+    return f"{task.name}_{'paft' if paft else 'train'}"
 
 
 def llamafactory_rows(task: TaskSpec, records: list[Record]) -> list[dict[str, str]]:
@@ -55,12 +55,13 @@ def llamafactory_rows(task: TaskSpec, records: list[Record]) -> list[dict[str, s
     ]
 
 
-def llamafactory_entry(task: TaskSpec) -> dict:
-    """The ``dataset_info.json`` entry of the fixed-prompt (user-specified) dataset."""
+def llamafactory_entries(task: TaskSpec) -> dict[str, dict]:
+    """The ``dataset_info.json`` entries over one file: ``<task>_train`` (stock alpaca, the fixed user-specified
+    prompt) and ``<task>_paft`` (the PAFT converter, which also carries the raw fields for re-rendering)."""
+    base = {"file_name": f"{lf_dataset_name(task)}.jsonl", "columns": {"prompt": "instruction", "response": "output"}}
     return {
-        "file_name": f"{lf_dataset_name(task)}.jsonl",
-        "formatting": "alpaca",
-        "columns": {"prompt": "instruction", "response": "output"},
+        lf_dataset_name(task): {**base, "formatting": "alpaca"},
+        lf_dataset_name(task, paft=True): {**base, "formatting": "paft", "paft": {"task": task.name}},
     }
 
 
@@ -83,7 +84,7 @@ def prepare(tasks: list[TaskSpec], out: Path, config: PrepareConfig = PrepareCon
                              shuffle=True)
         evaluation = load_records(task, "eval", root=root, max_samples=config.eval_samples, seed=config.seed)
         _write_lines(lf_dir / f"{lf_dataset_name(task)}.jsonl", _jsonl(llamafactory_rows(task, train)))
-        entries[lf_dataset_name(task)] = llamafactory_entry(task)
+        entries.update(llamafactory_entries(task))
         for rel, rows in task.opencompass_files([r.values for r in train], [r.values for r in evaluation]).items():
             _write_lines(out / OC_DIR / "data" / rel, _jsonl(rows))
         manifest["tasks"][task.name] = {

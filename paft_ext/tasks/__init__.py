@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import gsm8k, hellaswag, piqa, race, winogrande
-from .spec import PLACEHOLDER, HubSource, SplitSource, TaskSpec
+from .spec import PLACEHOLDER, HubSource, SplitSource, TaskSpec, fill_template
 
 TASKS: dict[str, TaskSpec] = {
     spec.name: spec
@@ -19,4 +19,4 @@ def get_task(name: str) -> TaskSpec:
         raise KeyError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}") from None
 
 
-__all__ = ["PLACEHOLDER", "TASKS", "HubSource", "SplitSource", "TaskSpec", "get_task"]
+__all__ = ["PLACEHOLDER", "TASKS", "HubSource", "SplitSource", "TaskSpec", "fill_template", "get_task"]

@@ -16,6 +16,13 @@ from .answers import extract_choice, extract_number
 PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)\}")
 
 AnswerKind = Literal["choice", "number"]
+
+
+def fill_template(template: str, values: Mapping[str, str]) -> str:
+    """Replace each known ``{field}`` in one pass; unknown names and other braces stay as written (OpenCompass's
+    ``safe_format`` semantics without its cascade). Never ``str.format``: user text is not evaluated."""
+    return PLACEHOLDER.sub(lambda m: values[m[1]] if m[1] in values else m[0], template)
+
 Rows = list[dict[str, str]]
 
 
@@ -84,8 +91,8 @@ class TaskSpec:
             raise ValueError(f"task {self.name}: a choice task needs its option letters")
 
     def fill(self, template: str, record: Mapping[str, str]) -> str:
-        """Replace the task's ``{field}`` placeholders in one pass; other braces are left alone (OpenCompass rules)."""
-        return PLACEHOLDER.sub(lambda m: record[m[1]] if m[1] in self.fields else m[0], template)
+        """``template`` filled with this task's fields of ``record``."""
+        return fill_template(template, {f: record[f] for f in self.fields})
 
     def extract(self, text: str) -> str:
         """The answer a model output gives ('' = no answer extracted)."""

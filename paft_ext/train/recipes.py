@@ -19,6 +19,7 @@ from paft_ext.tasks import TaskSpec
 
 # Where `paft-ext prepare` writes LLaMA-Factory files by default (relative to the repository root, git-ignored).
 DATASET_DIR = ".cache/data/llamafactory"
+VARIANTS = ("baseline", "paft")
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,8 @@ RECIPES: dict[str, Recipe] = {
 def training_config(task: TaskSpec, recipe: Recipe, variant: str) -> dict[str, Any]:
     """The LLaMA-Factory YAML content for ``task`` under ``recipe``; ``variant`` is ``baseline`` (the fixed
     user-specified prompt) or ``paft`` (prompts drawn from the train pool)."""
-    if variant != "baseline":
-        raise ValueError(f"unknown variant {variant!r}")
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
     config: dict[str, Any] = {
         "model_name_or_path": recipe.model,
         "trust_remote_code": False,
@@ -105,7 +106,7 @@ def training_config(task: TaskSpec, recipe: Recipe, variant: str) -> dict[str, A
         "lora_dropout": 0.0,
         "lora_target": recipe.lora_target,
         "dataset_dir": DATASET_DIR,
-        "dataset": lf_dataset_name(task),
+        "dataset": lf_dataset_name(task, paft=variant == "paft"),
         "template": recipe.template,
         "cutoff_len": recipe.cutoff_len,
         # The prepared train file is in seeded random order, so the first N rows are a seeded random subset.
@@ -125,4 +126,14 @@ def training_config(task: TaskSpec, recipe: Recipe, variant: str) -> dict[str, A
         "seed": 42,
     }
     config.update(recipe.extra)
+    if variant == "paft":
+        # PAFT shuffles every epoch itself (seeded, per window); the trainer must keep its order.
+        config.update({"disable_shuffling": True, "paft_pool": pool_path(task, "train"),
+                       "paft_window_steps": recipe.window_steps, "paft_sampling": "uniform",
+                       "paft_eval_prompt": "instruction"})
     return config
+
+
+def pool_path(task: TaskSpec, split: str) -> str:
+    """The shipped pool file of ``task`` (relative to the repository root)."""
+    return f"data/prompts/{task.pool}/{split}.jsonl"

@@ -1,0 +1,1 @@
+"""Stage 1: prompt pools (loading and validation here; generation in later modules)."""

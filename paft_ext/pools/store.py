@@ -1,0 +1,83 @@
+"""Prompt pool files: ``{id, text, source, hash}`` per JSON line, as shipped under ``data/prompts/<pool>/``.
+
+The training hook and the OpenCompass configs read pools only through :func:`load_pool`, which refuses anything that
+would silently train or evaluate on a broken prompt: empty pools, duplicate ids, unknown placeholders, templates that
+drop a field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from paft_ext.tasks import PLACEHOLDER
+
+
+class PoolError(ValueError):
+    """A pool file that cannot be used; the message names the file (and line)."""
+
+
+@dataclass(frozen=True)
+class Prompt:
+    id: str
+    text: str
+    source: str
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def template_problems(text: str, fields: Iterable[str]) -> list[str]:
+    """Why ``text`` is not a usable template for ``fields`` (empty list = usable)."""
+    fields = tuple(fields)
+    used = PLACEHOLDER.findall(text)
+    problems = []
+    missing = [f for f in fields if f not in used]
+    if missing:
+        problems.append(f"missing placeholder(s) {', '.join('{' + f + '}' for f in missing)}")
+    unknown = sorted({u for u in used if u not in fields})
+    if unknown:
+        problems.append(f"unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}")
+    return problems
+
+
+def load_pool(path: str | Path, fields: Iterable[str]) -> list[Prompt]:
+    """The validated prompts of a pool file (jsonl), in file order."""
+    path = Path(path)
+    fields = tuple(fields)
+    if not path.is_file():
+        raise PoolError(f"{path}: prompt pool not found")
+    prompts: list[Prompt] = []
+    seen: dict[str, int] = {}
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise PoolError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
+            if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not isinstance(row.get("text"), str):
+                raise PoolError(f"{path}:{lineno}: a pool line needs string 'id' and 'text'")
+            if row["id"] in seen:
+                raise PoolError(f"{path}:{lineno}: duplicate id {row['id']!r} (first on line {seen[row['id']]})")
+            problems = template_problems(row["text"], fields)
+            if problems:
+                raise PoolError(f"{path}:{lineno}: prompt {row['id']!r}: {'; '.join(problems)}")
+            seen[row["id"]] = lineno
+            prompts.append(Prompt(row["id"], row["text"], str(row.get("source", "unknown"))))
+    if not prompts:
+        raise PoolError(f"{path}: prompt pool is empty")
+    return prompts
+
+
+def pool_digest(prompts: list[Prompt]) -> str:
+    """A content hash of a pool (ids and texts), used in cache fingerprints and checkpoint state."""
+    digest = hashlib.sha256()
+    for prompt in prompts:
+        digest.update(json.dumps([prompt.id, prompt.text]).encode("utf-8"))
+    return digest.hexdigest()

@@ -1,0 +1,118 @@
+"""The trainer-side half of PAFT: check the rendered rows are consumed in order, guard resumes, write artefacts.
+
+* ``on_train_begin`` refuses a shuffling sampler anywhere in the data loader chain, a data loader whose length does
+  not match the schedule (e.g. sequence/tensor parallelism changing the data-parallel size), and a resume from a
+  checkpoint written under another schedule.
+* ``on_save`` writes ``paft_state.json`` into each checkpoint.
+* with ``paft_trace: true``, every micro-batch's real ``input_ids`` are decoded and the pool prompt found in them
+  is written to ``paft_trace.rank<r>.jsonl`` — proof of what was trained on, not of what was planned.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from .hook import PaftSetupError, RunState
+from .log import get_logger
+from .render import identify_prompts
+
+logger = get_logger("paft_ext")
+STATE_FILE = "paft_state.json"
+
+
+def _sampler_chain(loader: Any) -> list[str]:
+    names, seen, todo = [], set(), [loader]
+    while todo:
+        obj = todo.pop()
+        if obj is None or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        names.append(type(obj).__name__)
+        todo += [getattr(obj, a, None) for a in ("base_dataloader", "batch_sampler", "sampler", "batch_samplers")
+                 if not isinstance(getattr(obj, a, None), list)]
+    return names
+
+
+class PaftCallback(TrainerCallback):
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+        self.window = None
+
+    def _schedule_state(self) -> dict:
+        schedule = self.state.schedule
+        return {"digest": schedule.spec.digest(), "total_steps": schedule.total_steps}
+
+    def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):
+        schedule = self.state.schedule
+        if schedule is None:
+            raise PaftSetupError("[paft_ext] paft_* keys are set but no PAFT schedule was built for this run")
+        chain = _sampler_chain(train_dataloader)
+        shuffling = [n for n in chain if "Random" in n or "LengthGrouped" in n]
+        if shuffling:
+            raise PaftSetupError(f"[paft_ext] the train sampler shuffles ({chain}); set disable_shuffling: true")
+        expected = schedule.total_steps * args.gradient_accumulation_steps
+        if train_dataloader is not None and len(train_dataloader) != expected:
+            raise PaftSetupError(
+                f"[paft_ext] the data loader yields {len(train_dataloader)} micro-batches per rank, the schedule "
+                f"expects {expected}; a parallelism mode changes the data-parallel size, which PAFT does not support")
+        if args.resume_from_checkpoint:
+            saved_file = Path(args.resume_from_checkpoint) / STATE_FILE
+            if not saved_file.is_file():
+                raise PaftSetupError(f"[paft_ext] cannot resume from {args.resume_from_checkpoint}: it has no "
+                                     f"{STATE_FILE}, so it was not written by this PAFT schedule")
+            saved = json.loads(saved_file.read_text())
+            if saved["digest"] != schedule.spec.digest():
+                raise PaftSetupError(
+                    f"[paft_ext] batch geometry or PAFT settings changed since {args.resume_from_checkpoint} was "
+                    f"written (schedule {saved['digest'][:12]} there, {schedule.spec.digest()[:12]} now); resume "
+                    f"with the same batch size, grad-accum, world size, K, seed, epochs and pool")
+        if self.state.config.trace:
+            _install_trace(self.state, args)
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        schedule = self.state.schedule
+        position = state.global_step * schedule.spec.geometry.rows_per_step
+        window = position // schedule.window_rows
+        if window != self.window and args.process_index == 0:
+            prompt = self.state.pool[int(schedule.prompt_index[position])]
+            logger.info("[PAFT] step %d: window %d, prompt %s", state.global_step, window, prompt.id)
+        self.window = window
+
+    def on_save(self, args, state, control, **kwargs):
+        if args.should_save:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if folder.is_dir():
+                (folder / STATE_FILE).write_text(json.dumps(self._schedule_state(), indent=1))
+
+
+def _install_trace(run: RunState, args) -> None:
+    """Wrap the trainer's ``training_step`` for this run to log what each micro-batch really contains."""
+    from llamafactory.train.sft.trainer import CustomSeq2SeqTrainer
+
+    original = CustomSeq2SeqTrainer.training_step
+    if getattr(original, "_paft_trace", False):
+        return
+    path = Path(args.output_dir) / f"paft_trace.rank{args.process_index}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    counter = {"step": -1, "micro": 0}
+
+    def training_step(self, model, inputs, *rest, **kwargs):
+        step = self.state.global_step
+        counter["micro"] = counter["micro"] + 1 if step == counter["step"] else 0
+        counter["step"] = step
+        rows = []
+        for ids, labels in zip(inputs["input_ids"].tolist(), inputs["labels"].tolist()):
+            prompt_ids = [i for i, lab in zip(ids, labels) if lab == -100 and i != self.processing_class.pad_token_id]
+            text = self.processing_class.decode(prompt_ids, clean_up_tokenization_spaces=False)
+            rows.append({"prompt_ids": identify_prompts(text, run.pool), "text": text})
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"step": step, "micro": counter["micro"], "rows": rows}, ensure_ascii=False) + "\n")
+        return original(self, model, inputs, *rest, **kwargs)
+
+    training_step._paft_trace = True
+    CustomSeq2SeqTrainer.training_step = training_step

@@ -1,0 +1,98 @@
+"""The ``paft_*`` YAML keys, parsed into one small typed config before LLaMA-Factory's own parser sees the rest.
+
+LLaMA-Factory rejects unknown keys, so a PAFT YAML run without the extension fails instead of silently training on
+the fixed prompt; with the extension these keys are taken out here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, get_args
+
+from .schedule import Sampling, WindowUnit
+
+PREFIX = "paft_"
+
+
+class PaftConfigError(ValueError):
+    """A bad ``paft_*`` key or value; the message names the key."""
+
+
+@dataclass(frozen=True)
+class PaftConfig:
+    """Options of dynamic prompt fine-tuning (YAML key = ``paft_`` + field name)."""
+
+    pool: str
+    window_steps: int = 4
+    window_unit: WindowUnit = "step"
+    sampling: Sampling = "uniform"
+    epoch_reshuffle: bool = True
+    seed: int | None = None
+    eval_prompt: str = "instruction"
+    trace: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.window_steps, int) or isinstance(self.window_steps, bool) or self.window_steps < 1:
+            raise PaftConfigError(f"paft_window_steps must be a positive integer, got {self.window_steps!r}")
+        if self.window_unit not in get_args(WindowUnit):
+            raise PaftConfigError(f"paft_window_unit must be one of {get_args(WindowUnit)}, got {self.window_unit!r}")
+        if self.sampling not in get_args(Sampling):
+            raise PaftConfigError(f"paft_sampling must be one of {get_args(Sampling)}, got {self.sampling!r}")
+        if self.eval_prompt != "instruction" and not self.eval_prompt.startswith("pool:"):
+            raise PaftConfigError(
+                f"paft_eval_prompt must be 'instruction' or 'pool:<file>' (a validation pool, never the test "
+                f"prompts), got {self.eval_prompt!r}")
+        for name in ("epoch_reshuffle", "trace"):
+            if not isinstance(getattr(self, name), bool):
+                raise PaftConfigError(f"paft_{name} must be true or false, got {getattr(self, name)!r}")
+
+
+def split_paft_keys(args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(arguments without ``paft_*`` keys, the ``paft_*`` values without prefix)."""
+    rest = {k: v for k, v in args.items() if not k.startswith(PREFIX)}
+    paft = {k[len(PREFIX):]: v for k, v in args.items() if k.startswith(PREFIX)}
+    return rest, paft
+
+
+def split_paft_flags(argv: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """The same for command-line flags (``--paft_window_steps 4`` or ``--paft_window_steps=4``)."""
+    rest: list[str] = []
+    paft: dict[str, Any] = {}
+    items = iter(argv)
+    for item in items:
+        if not item.startswith("--" + PREFIX):
+            rest.append(item)
+            continue
+        key, sep, value = item[2 + len(PREFIX):].partition("=")
+        paft[key] = value if sep else next(items, "true")
+    return rest, paft
+
+
+def _coerce(name: str, value: Any, kind: type) -> Any:
+    if not isinstance(value, str) or kind is str:
+        return value
+    if kind is bool:
+        if value.lower() in ("true", "1", "yes"):
+            return True
+        if value.lower() in ("false", "0", "no"):
+            return False
+        raise PaftConfigError(f"paft_{name} must be true or false, got {value!r}")
+    try:
+        return kind(value)
+    except ValueError:
+        raise PaftConfigError(f"paft_{name}: cannot read {value!r} as {kind.__name__}") from None
+
+
+def build_config(values: dict[str, Any]) -> PaftConfig | None:
+    """A :class:`PaftConfig` from the stripped keys, or None when no ``paft_*`` key was given."""
+    if not values:
+        return None
+    known = {f.name: f for f in fields(PaftConfig)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise PaftConfigError(f"unknown key(s) {', '.join(PREFIX + k for k in unknown)}; "
+                              f"known: {', '.join(PREFIX + k for k in known)}")
+    if "pool" not in values:
+        raise PaftConfigError("paft_pool is required when any paft_* key is set (the train prompt pool file)")
+    kinds = {"window_steps": int, "seed": int, "epoch_reshuffle": bool, "trace": bool}
+    return PaftConfig(**{k: _coerce(k, v, kinds.get(k, str)) for k, v in values.items()})

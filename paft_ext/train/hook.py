@@ -1,0 +1,228 @@
+"""What the PAFT hook does at each LLaMA-Factory call it wraps (the wrapping itself is in :mod:`.patches`).
+
+State flows in one direction: the argument parser wrapper takes the ``paft_*`` keys out and records the parsed
+arguments; the preprocessing wrapper builds the schedule and renders the rows; the callback checks the trainer
+really consumes them in order and writes the artefacts. A run without ``paft_*`` keys or PAFT datasets passes
+through every wrapper untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from paft_ext.pools.store import Prompt, load_pool, pool_digest
+
+from .config import PaftConfig, build_config, split_paft_flags, split_paft_keys
+from .log import get_logger
+from .render import FIELDS_COLUMN, dataset_fields, render_eval, render_train
+from .schedule import Geometry, Schedule, ScheduleSpec, build_schedule
+
+logger = get_logger("paft_ext")
+SCHEDULE_FILE = "paft_schedule.json"
+META_FILE = "paft_meta.json"
+
+
+class PaftSetupError(RuntimeError):
+    """A run that would not train with PAFT as configured; the message says what to change."""
+
+
+@dataclass
+class RunState:
+    """The PAFT side of the current run (one training per process)."""
+
+    config: PaftConfig | None = None
+    parsed: dict[str, Any] = field(default_factory=dict)
+    schedule: Schedule | None = None
+    pool: list[Prompt] | None = None
+    fields: list[str] | None = None
+
+
+STATE = RunState()
+
+
+def _pick(parsed: tuple, attribute: str) -> Any:
+    return next((obj for obj in parsed if hasattr(obj, attribute)), None)
+
+
+def parse_args(original, parser, args=None, allow_extra_keys: bool = False):
+    """Take ``paft_*`` keys out of the YAML/dict/flags, parse the rest with LLaMA-Factory, remember both."""
+    from llamafactory.hparams.parser import read_args
+
+    raw = read_args(args)
+    rest, values = split_paft_keys(raw) if isinstance(raw, dict) else split_paft_flags(list(raw))
+    config = build_config(values)
+    parsed = original(parser, rest, allow_extra_keys)
+    training = _pick(parsed, "gradient_accumulation_steps")
+    if training is not None:
+        STATE.config, STATE.schedule, STATE.pool = config, None, None
+        STATE.parsed = {"training": training, "data": _pick(parsed, "packing"),
+                        "finetuning": _pick(parsed, "disable_shuffling")}
+    return parsed
+
+
+def get_dataset_list(original, dataset_names, dataset_dir):
+    """Re-attach each dataset_info entry's ``paft`` block (LLaMA-Factory drops unknown keys) as ``paft_fields``."""
+    attrs = original(dataset_names, dataset_dir)
+    if not dataset_names or dataset_dir == "ONLINE" or str(dataset_dir).startswith("REMOTE:"):
+        return attrs
+    info = dataset_dir if isinstance(dataset_dir, dict) else json.loads(
+        (Path(dataset_dir) / "dataset_info.json").read_text(encoding="utf-8"))
+    for name, attr in zip(dataset_names, attrs):
+        block = info[name].get("paft")
+        if attr.formatting == "paft" and block is None:
+            raise PaftSetupError(f"dataset_info.json: {name} has formatting 'paft' but no 'paft' block")
+        if block is not None:
+            if attr.formatting != "paft":
+                raise PaftSetupError(f"dataset_info.json: {name} has a 'paft' block but formatting "
+                                     f"{attr.formatting!r}; set \"formatting\": \"paft\"")
+            attr.paft_fields = dataset_fields(block, name)
+    return attrs
+
+
+def _guard(stage: str, is_streaming: bool) -> None:
+    """Refuse settings under which the rendered row order would not reach the optimizer as scheduled."""
+    if not STATE.parsed:
+        raise PaftSetupError("[paft_ext] PAFT arguments were not parsed; start training through llamafactory-cli "
+                             "or llamafactory.train.tuner.run_exp with the extension loaded")
+    training, data, finetuning = (STATE.parsed[k] for k in ("training", "data", "finetuning"))
+    problems = []
+    if stage != "sft":
+        problems.append(f"stage is {stage!r}; PAFT supports stage: sft only")
+    if is_streaming or data.streaming:
+        problems.append("streaming has no fixed row order; set streaming: false")
+    if data.packing or data.neat_packing:
+        problems.append("packing/neat_packing mixes prompt windows inside one row; disable it")
+    if not finetuning.disable_shuffling:
+        problems.append("a shuffling sampler would scatter the prompt windows; set disable_shuffling: true "
+                        "(PAFT shuffles each epoch itself, seeded)")
+    if training.auto_find_batch_size:
+        problems.append("auto_find_batch_size changes the batch geometry mid-run; set it to false")
+    if training.ignore_data_skip:
+        problems.append("ignore_data_skip restarts the data but not the step count on resume; set it to false")
+    if problems:
+        raise PaftSetupError("[paft_ext] " + "; ".join(problems))
+
+
+def _schedule_spec(n_rows: int, pool: list[Prompt]) -> ScheduleSpec:
+    training, config = STATE.parsed["training"], STATE.config
+    epochs = training.num_train_epochs
+    if training.max_steps <= 0 and float(epochs) != int(epochs):
+        raise PaftSetupError(f"num_train_epochs must be a whole number T for PAFT, got {epochs}")
+    return ScheduleSpec(
+        n_rows=n_rows, epochs=int(epochs), max_steps=training.max_steps,
+        geometry=Geometry(training.per_device_train_batch_size, training.gradient_accumulation_steps,
+                          training.world_size),
+        window=config.window_steps, window_unit=config.window_unit, sampling=config.sampling,
+        epoch_reshuffle=config.epoch_reshuffle, pool_size=len(pool), pool_digest=pool_digest(pool),
+        seed=training.seed if config.seed is None else config.seed,
+    )
+
+
+def _write_schedule(schedule: Schedule, pool: list[Prompt], output_dir: str) -> None:
+    windows = [{**w, "prompt_id": pool[w.pop("prompt_index")].id} for w in schedule.windows()]
+    doc = {"spec": schedule.spec.__dict__ | {"geometry": schedule.spec.geometry.__dict__},
+           "digest": schedule.spec.digest(), "total_steps": schedule.total_steps, "rows": len(schedule.order),
+           "prompts": {p.id: p.text for p in pool}, "windows": windows, "order": schedule.order.tolist()}
+    path = Path(output_dir) / SCHEDULE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def preprocess(original, dataset, data_args, training_args, stage, template, tokenizer, processor=None,
+               is_eval=False):
+    """Render PAFT rows (train: scheduled pool prompts; eval: fixed or validation-pool prompts), then tokenise."""
+    columns = getattr(dataset, "column_names", None) or []
+    if dataset is None or FIELDS_COLUMN not in columns:
+        if STATE.config is not None and not is_eval and dataset is not None:
+            raise PaftSetupError("[paft_ext] paft_* keys are set but the training dataset has no PAFT rows; use a "
+                                 "dataset_info entry with \"formatting\": \"paft\" and a \"paft\" block")
+        return original(dataset, data_args, training_args, stage, template, tokenizer, processor, is_eval)
+    if STATE.config is None:
+        raise PaftSetupError("[paft_ext] the dataset has formatting 'paft' but the YAML sets no paft_pool; add "
+                             "paft_pool (and paft_window_steps), or use the fixed-prompt dataset entry")
+    fields = tuple(json.loads(dataset[0][FIELDS_COLUMN]))
+    map_kwargs = {"num_proc": data_args.preprocessing_num_workers,
+                  "load_from_cache_file": (not data_args.overwrite_cache) or training_args.local_process_index != 0}
+    config = STATE.config
+    if is_eval:
+        eval_pool = load_pool(config.eval_prompt[len("pool:"):], fields) if config.eval_prompt != "instruction" \
+            else None
+        dataset = render_eval(dataset, eval_pool, **map_kwargs)
+    else:
+        pool = load_pool(config.pool, fields)
+        schedule = build_schedule(_schedule_spec(len(dataset), pool))
+        dataset = render_train(dataset, schedule, pool, **map_kwargs)
+        STATE.schedule, STATE.pool, STATE.fields = schedule, pool, list(fields)
+        if training_args.should_save:
+            _write_schedule(schedule, pool, training_args.output_dir)
+        training_args.num_train_epochs = 1.0  # the T epochs are laid out in the rendered rows
+        logger.info("[PAFT] expanded %d rows x %d epochs into %d rows / %d optimizer steps, %d windows, pool %s "
+                       "(%d prompts)", schedule.spec.n_rows, schedule.spec.epochs, len(schedule.order),
+                       schedule.total_steps, math.ceil(len(schedule.order) / schedule.window_rows), config.pool,
+                       len(pool))
+    return original(dataset, data_args, training_args, stage, template, tokenizer, processor, is_eval)
+
+
+def _run_meta(training_args) -> dict | None:
+    if STATE.config is None:
+        return None
+    return {"config": STATE.config.__dict__, "batch": training_args.per_device_train_batch_size,
+            "grad_accum": training_args.gradient_accumulation_steps, "world": training_args.world_size,
+            "epochs": training_args.num_train_epochs, "max_steps": training_args.max_steps,
+            "seed": training_args.seed}
+
+
+def get_dataset(original, template, model_args, data_args, training_args, stage, tokenizer, processor=None):
+    """Check the PAFT settings before anything is loaded, and refuse a ``tokenized_path`` built with other PAFT
+    settings (LLaMA-Factory would silently reuse it)."""
+    from llamafactory.extras.misc import has_tokenized_data
+
+    if STATE.config is not None:
+        _guard(stage, data_args.streaming)
+    path = data_args.tokenized_path
+    meta = _run_meta(training_args)
+    if path and has_tokenized_data(path):
+        stored_file = Path(path) / META_FILE
+        stored = json.loads(stored_file.read_text()) if stored_file.is_file() else None
+        if (stored or {}).get("run") != meta:
+            raise PaftSetupError(f"[paft_ext] tokenized_path {path} was built with PAFT meta "
+                                 f"{(stored or {}).get('run')}, now {meta}; delete it or point tokenized_path "
+                                 f"elsewhere")
+        if meta is not None:
+            _restore_schedule(stored, training_args)
+    module = original(template, model_args, data_args, training_args, stage, tokenizer, processor)
+    if path and meta is not None and training_args.should_save and not (Path(path) / META_FILE).is_file():
+        spec = STATE.schedule.spec
+        doc = {"run": meta, "spec": spec.__dict__ | {"geometry": spec.geometry.__dict__}, "fields": STATE.fields}
+        (Path(path) / META_FILE).write_text(json.dumps(doc, indent=1))
+    return module
+
+
+def _restore_schedule(stored: dict, training_args) -> None:
+    """Rebuild the schedule of a cached tokenized dataset (same spec -> same bytes) for the callback and artefacts."""
+    spec = ScheduleSpec(**{**stored["spec"], "geometry": Geometry(**stored["spec"]["geometry"])})
+    pool = load_pool(STATE.config.pool, stored["fields"])
+    if pool_digest(pool) != spec.pool_digest:
+        raise PaftSetupError(f"[paft_ext] {STATE.config.pool} changed since the tokenized dataset was built; "
+                             f"delete the tokenized_path")
+    STATE.schedule, STATE.pool, STATE.fields = build_schedule(spec), pool, list(stored["fields"])
+    training_args.num_train_epochs = 1.0
+    if training_args.should_save:
+        _write_schedule(STATE.schedule, pool, training_args.output_dir)
+
+
+def training_function(original, config: dict[str, Any]) -> None:
+    """Add the PAFT callback to runs whose arguments carry ``paft_*`` keys."""
+    from llamafactory.hparams.parser import read_args
+
+    args = read_args(config.get("args"))
+    keys = args if isinstance(args, dict) else [a.lstrip("-").split("=")[0] for a in args]
+    if any(str(key).startswith("paft_") for key in keys):
+        from .callback import PaftCallback
+
+        config["callbacks"].append(PaftCallback(STATE))
+    return original(config)

@@ -1,0 +1,105 @@
+"""Rendering PAFT rows: the ``paft`` dataset converter and the train/eval prompt rewriting.
+
+Only the content of the last user message changes; the system prompt, history and chat template stay the model's.
+Templates are filled with :meth:`TaskSpec.fill` semantics (known ``{field}`` placeholders only, one pass — never
+``str.format``), so user text is never evaluated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from paft_ext import __version__
+from paft_ext.pools.store import Prompt
+from paft_ext.tasks import PLACEHOLDER, fill_template, get_task
+
+from .schedule import Schedule
+
+FIELDS_COLUMN = "_paft_fields"
+
+
+def dataset_fields(block: dict[str, Any], dataset: str) -> tuple[str, ...]:
+    """The placeholder fields of a ``paft`` dataset_info block: ``{"task": name}`` or ``{"fields": [...]}``."""
+    if "fields" in block:
+        fields = block["fields"]
+        if not isinstance(fields, list) or not fields or not all(isinstance(f, str) for f in fields):
+            raise ValueError(f"dataset_info.json: {dataset}.paft.fields must be a non-empty list of column names")
+        return tuple(fields)
+    if "task" in block:
+        return get_task(block["task"]).fields
+    raise ValueError(f"dataset_info.json: {dataset}.paft needs 'task' (a registered task) or 'fields'")
+
+
+def converter_class() -> type:
+    """The ``paft`` dataset converter: alpaca conversion (the fixed ``instruction`` stays the default prompt) plus
+    the raw placeholder fields in a JSON column, which the render step needs after LLaMA-Factory has dropped the raw
+    columns. Built on demand so importing this module does not import LLaMA-Factory's data package."""
+    from llamafactory.data.converter import AlpacaDatasetConverter
+
+    class PaftDatasetConverter(AlpacaDatasetConverter):
+        def __call__(self, example: dict[str, Any]) -> dict[str, Any]:
+            output = super().__call__(example)
+            fields = self.dataset_attr.paft_fields
+            missing = [f for f in fields if not isinstance(example.get(f), str)]
+            if missing:
+                raise ValueError(f"PAFT dataset {self.dataset_attr.dataset_name}: row lacks string field(s) "
+                                 f"{', '.join(missing)}")
+            output[FIELDS_COLUMN] = json.dumps({f: example[f] for f in fields}, ensure_ascii=False)
+            return output
+
+    return PaftDatasetConverter
+
+
+def _replace_user_turn(example: dict[str, Any], content: str) -> list[dict[str, str]]:
+    prompt = [dict(turn) for turn in example["_prompt"]]
+    prompt[-1]["content"] = content
+    return prompt
+
+
+def fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps([__version__, *parts], sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def render_train(dataset: Any, schedule: Schedule, pool: Sequence[Prompt], **map_kwargs: Any) -> Any:
+    """Rows in schedule order, each with its window's prompt filled in."""
+    prompt_index = schedule.prompt_index.tolist()
+    texts = [p.text for p in pool]
+
+    def render(example: dict[str, Any], index: int) -> dict[str, Any]:
+        fields = json.loads(example[FIELDS_COLUMN])
+        return {"_prompt": _replace_user_turn(example, fill_template(texts[prompt_index[index]], fields))}
+
+    ordered = dataset.select(schedule.order.tolist())
+    fp = fingerprint(dataset._fingerprint, schedule.spec.digest())
+    return ordered.map(render, with_indices=True, new_fingerprint=fp, desc="PAFT: rendering prompts",
+                       **map_kwargs).remove_columns([FIELDS_COLUMN])
+
+
+def render_eval(dataset: Any, pool: Sequence[Prompt] | None, **map_kwargs: Any) -> Any:
+    """Evaluation rows: the fixed ``instruction`` (pool None), or a validation pool in deterministic round-robin."""
+    if pool is None:
+        return dataset.remove_columns([FIELDS_COLUMN])
+    texts = [p.text for p in pool]
+
+    def render(example: dict[str, Any], index: int) -> dict[str, Any]:
+        fields = json.loads(example[FIELDS_COLUMN])
+        return {"_prompt": _replace_user_turn(example, fill_template(texts[index % len(texts)], fields))}
+
+    fp = fingerprint(dataset._fingerprint, [p.text for p in pool])
+    return dataset.map(render, with_indices=True, new_fingerprint=fp, desc="PAFT: rendering eval prompts",
+                       **map_kwargs).remove_columns([FIELDS_COLUMN])
+
+
+def identify_prompts(text: str, pool: Sequence[Prompt]) -> list[str]:
+    """Ids of pool prompts whose literal text (placeholders as wildcards) appears in ``text`` — for traces."""
+    hits = []
+    for prompt in pool:
+        parts = PLACEHOLDER.split(prompt.text)[::2]
+        pattern = "(?s)" + ".*?".join(re.escape(part) for part in parts)
+        if re.search(pattern, text):
+            hits.append(prompt.id)
+    return hits

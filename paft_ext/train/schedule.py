@@ -1,0 +1,126 @@
+"""The PAFT schedule: which row is trained at which position, and with which prompt.
+
+It is materialised before tokenisation (``../shared/design/llamafactory_hook.md`` §4): T epochs become T seeded
+permutations laid end to end, trained in one sequential pass. A row at position ``p`` lands in optimizer step
+``p // rows_per_step`` (rows per step = per-device batch × grad-accum × data-parallel world size), so a window of K
+optimizer steps is a contiguous block of ``K · rows_per_step`` positions and gets one prompt. Switching prompts in a
+callback would be wrong: batches are collated before the step begins.
+
+Everything here is a pure function of its inputs (own seeded generators, no global RNG), so every data-parallel rank,
+and a resumed run, computes the identical schedule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+
+Sampling = Literal["uniform", "cycle"]
+WindowUnit = Literal["step", "example"]
+
+_ORDER_STREAM = 0x5041
+_PROMPT_STREAM = 0x4654
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How rows become optimizer steps."""
+
+    batch_size: int
+    grad_accum: int
+    world_size: int
+
+    @property
+    def rows_per_step(self) -> int:
+        return self.batch_size * self.grad_accum * self.world_size
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """Every input of a schedule; its digest guards caches and resumed checkpoints."""
+
+    n_rows: int
+    epochs: int
+    max_steps: int
+    geometry: Geometry
+    window: int
+    window_unit: WindowUnit
+    sampling: Sampling
+    epoch_reshuffle: bool
+    pool_size: int
+    pool_digest: str
+    seed: int
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Schedule:
+    spec: ScheduleSpec
+    order: np.ndarray  # position -> source row index
+    prompt_index: np.ndarray  # position -> index into the pool
+    window_rows: int
+
+    @property
+    def total_steps(self) -> int:
+        return len(self.order) // self.spec.geometry.rows_per_step
+
+    def windows(self) -> list[dict[str, int]]:
+        """One entry per window: its number, prompt index, and first/last optimizer step (0-based)."""
+        rps = self.spec.geometry.rows_per_step
+        out = []
+        for start in range(0, len(self.order), self.window_rows):
+            stop = min(start + self.window_rows, len(self.order))
+            out.append({"window": start // self.window_rows, "prompt_index": int(self.prompt_index[start]),
+                        "first_step": start // rps, "last_step": (stop - 1) // rps})
+        return out
+
+
+def _draws(rng: np.random.Generator, count: int, pool_size: int, sampling: Sampling) -> np.ndarray:
+    if sampling == "uniform":
+        return rng.integers(0, pool_size, size=count)
+    cycles = -(-count // pool_size)
+    return np.concatenate([rng.permutation(pool_size) for _ in range(cycles)])[:count]
+
+
+def build_schedule(spec: ScheduleSpec) -> Schedule:
+    """Materialise ``spec``.
+
+    * Rows: T permutations of the data (or the identity T times without ``epoch_reshuffle``, as the authors' code);
+      with ``max_steps`` > 0 as many epochs as those steps need. Only whole optimizer steps are kept.
+    * Windows: ``window`` optimizer steps (unit ``step``) or ``window`` rows (unit ``example``); one prompt each,
+      drawn uniformly with replacement (the paper) or from shuffled cycles through the pool (each prompt used
+      before any repeats). Without ``epoch_reshuffle`` the draws repeat every epoch, so an example keeps its prompt.
+    """
+    if spec.n_rows <= 0:
+        raise ValueError("the PAFT training set is empty")
+    if spec.window < 1:
+        raise ValueError(f"paft_window_steps must be >= 1, got {spec.window}")
+    if spec.pool_size < 1:
+        raise ValueError("the prompt pool is empty")
+    rps = spec.geometry.rows_per_step
+    epochs = spec.epochs if spec.max_steps <= 0 else -(-spec.max_steps * rps // spec.n_rows)
+    if epochs < 1:
+        raise ValueError(f"PAFT needs at least one epoch, got num_train_epochs={spec.epochs}")
+    order_rng = np.random.default_rng([spec.seed, _ORDER_STREAM])
+    if spec.epoch_reshuffle:
+        order = np.concatenate([order_rng.permutation(spec.n_rows) for _ in range(epochs)])
+    else:
+        order = np.tile(np.arange(spec.n_rows), epochs)
+    total_steps = spec.max_steps if spec.max_steps > 0 else len(order) // rps
+    if total_steps < 1:
+        raise ValueError(f"{len(order)} rows do not fill one optimizer step of {rps} rows (batch × grad-accum × world)")
+    order = order[: total_steps * rps]
+    window_rows = spec.window * (rps if spec.window_unit == "step" else 1)
+    positions = np.arange(len(order))
+    if not spec.epoch_reshuffle:
+        positions = positions % spec.n_rows
+    window_of = positions // window_rows
+    draws = _draws(np.random.default_rng([spec.seed, _PROMPT_STREAM]), int(window_of.max()) + 1, spec.pool_size,
+                   spec.sampling)
+    return Schedule(spec, order, draws[window_of], window_rows)

@@ -1,0 +1,93 @@
+"""Every PAFT guard fires with its message instead of training without PAFT (in-process `run_exp`, the same
+function `llamafactory-cli train` calls; the extension is loaded in this interpreter by its .pth)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import pytest
+
+from lf_helpers import train_config, write_pool
+from paft_ext.pools.store import PoolError
+from paft_ext.train.config import PaftConfigError
+from paft_ext.train.hook import PaftSetupError
+
+
+def run(config):
+    from llamafactory.train.tuner import run_exp
+
+    run_exp(config)
+
+
+@pytest.fixture
+def base(tiny_model, piqa_lf_data, tiny_pool, tmp_path):
+    return train_config(tiny_model, piqa_lf_data, tmp_path / "out", paft_pool=str(tiny_pool), paft_window_steps=2)
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"disable_shuffling": False}, "set disable_shuffling: true"),
+    ({"packing": True}, "packing/neat_packing mixes prompt windows"),
+    ({"neat_packing": True}, "packing/neat_packing mixes prompt windows"),
+    ({"streaming": True, "max_steps": 2}, "streaming has no fixed row order"),
+    ({"stage": "pt"}, "PAFT supports stage: sft only"),
+    ({"auto_find_batch_size": True}, "auto_find_batch_size changes the batch geometry"),
+    ({"ignore_data_skip": True}, "ignore_data_skip restarts the data"),
+    ({"num_train_epochs": 1.5}, "num_train_epochs must be a whole number"),
+    ({"dataset": "piqa_train"}, "the training dataset has no PAFT rows"),
+])
+def test_setup_guards(base, overrides, message):
+    with pytest.raises(PaftSetupError, match=message):
+        run({**base, **overrides})
+
+
+def test_paft_dataset_without_paft_keys(base):
+    config = {k: v for k, v in base.items() if not k.startswith("paft_")}
+    with pytest.raises(PaftSetupError, match="formatting 'paft' but the YAML sets no paft_pool"):
+        run(config)
+
+
+def test_unknown_paft_key(base):
+    with pytest.raises(PaftConfigError, match="unknown key.*paft_windows"):
+        run({**base, "paft_windows": 3})
+
+
+@pytest.mark.parametrize(("texts", "message"), [
+    (None, "prompt pool not found"),
+    ([], "prompt pool is empty"),
+    (["{goal} {sol1}"], r"prompt 't0': missing placeholder\(s\) \{sol2\}"),
+    (["{goal} {sol1} {sol2} {label}"], r"unknown placeholder\(s\) \{label\}"),
+])
+def test_pool_guards(base, tmp_path, texts, message):
+    pool = tmp_path / "pool.jsonl"
+    if texts is not None:
+        write_pool(pool, texts)
+    with pytest.raises(PoolError, match=message):
+        run({**base, "paft_pool": str(pool)})
+
+
+def test_paft_block_needs_paft_formatting(base, piqa_lf_data, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(piqa_lf_data, data)
+    info = json.loads((data / "dataset_info.json").read_text())
+    info["piqa_paft"]["formatting"] = "alpaca"
+    (data / "dataset_info.json").write_text(json.dumps(info))
+    with pytest.raises(PaftSetupError, match="has a 'paft' block but formatting 'alpaca'"):
+        run({**base, "dataset_dir": str(data)})
+
+
+def test_stale_tokenized_path_is_refused(base, tmp_path):
+    tokenized = str(tmp_path / "tokenized")
+    run({**base, "tokenized_path": tokenized, "max_steps": 1})
+    meta = json.loads((tmp_path / "tokenized" / "paft_meta.json").read_text())
+    assert meta["run"]["config"]["window_steps"] == 2 and meta["fields"] == ["goal", "sol1", "sol2"]
+    (tmp_path / "out" / "paft_schedule.json").unlink()
+    run({**base, "tokenized_path": tokenized, "max_steps": 1})  # same settings: the cache is reused
+    assert json.loads((tmp_path / "out" / "paft_schedule.json").read_text())["digest"] == hashlib.sha256(
+        json.dumps(meta["spec"], sort_keys=True).encode()).hexdigest()
+    with pytest.raises(PaftSetupError, match=r"was built with PAFT meta .*'window_steps': 2.*now .*'window_steps': 4"):
+        run({**base, "tokenized_path": tokenized, "max_steps": 1, "paft_window_steps": 4})
+    with pytest.raises(PaftSetupError, match="was built with PAFT meta .* now None"):
+        run({k: v for k, v in base.items() if not k.startswith("paft_")} | {
+            "tokenized_path": tokenized, "max_steps": 1, "dataset": "piqa_train"})

@@ -1,0 +1,90 @@
+"""The materialised PAFT schedule: windows, epochs, sampling, determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from paft_ext.train.schedule import Geometry, ScheduleSpec, build_schedule
+
+
+def spec(**changes) -> ScheduleSpec:
+    base = ScheduleSpec(n_rows=50, epochs=3, max_steps=0, geometry=Geometry(2, 4, 1), window=2, window_unit="step",
+                        sampling="uniform", epoch_reshuffle=True, pool_size=7, pool_digest="x", seed=11)
+    return dataclasses.replace(base, **changes)
+
+
+def test_epochs_are_distinct_permutations_and_only_whole_steps_are_kept():
+    schedule = build_schedule(spec())
+    assert len(schedule.order) == 150 // 8 * 8 == 144 and schedule.total_steps == 18
+    epochs = [schedule.order[i * 50:(i + 1) * 50] for i in range(2)]
+    assert sorted(epochs[0]) == list(range(50)) == sorted(epochs[1])
+    assert not np.array_equal(epochs[0], epochs[1])
+
+
+def test_one_prompt_per_window_of_k_optimizer_steps():
+    schedule = build_schedule(spec(window=2))
+    rows_per_window = 2 * 8
+    for start in range(0, len(schedule.order), rows_per_window):
+        assert len(set(schedule.prompt_index[start:start + rows_per_window].tolist())) == 1
+    windows = schedule.windows()
+    assert [(w["first_step"], w["last_step"]) for w in windows[:3]] == [(0, 1), (2, 3), (4, 5)]
+    assert len(windows) == 9
+
+
+def test_world_size_multiplies_rows_per_window():
+    schedule = build_schedule(spec(geometry=Geometry(2, 3, 2), window=1))
+    assert schedule.window_rows == 12 and schedule.total_steps == 150 // 12 == 12
+
+
+def test_example_unit_counts_rows():
+    schedule = build_schedule(spec(window=5, window_unit="example"))
+    assert schedule.window_rows == 5
+
+
+def test_same_spec_same_bytes_other_seed_other_schedule():
+    a, b = build_schedule(spec()), build_schedule(spec())
+    assert a.order.tobytes() == b.order.tobytes() and a.prompt_index.tobytes() == b.prompt_index.tobytes()
+    c = build_schedule(spec(seed=12))
+    assert c.order.tobytes() != a.order.tobytes() and c.prompt_index.tobytes() != a.prompt_index.tobytes()
+    assert spec().digest() == spec().digest() != spec(window=3).digest()
+
+
+def test_cycle_uses_every_prompt_before_repeating():
+    schedule = build_schedule(spec(sampling="cycle", pool_size=7, window=1, window_unit="example"))
+    draws = schedule.prompt_index[:7].tolist()
+    assert sorted(draws) == list(range(7))
+    counts = np.bincount(schedule.prompt_index, minlength=7)
+    assert counts.max() - counts.min() <= 1
+
+
+def test_uniform_draws_with_replacement_cover_the_pool():
+    schedule = build_schedule(spec(n_rows=2000, pool_size=5, window=1, window_unit="example"))
+    counts = np.bincount(schedule.prompt_index, minlength=5)
+    assert counts.min() > 0.15 * len(schedule.order)  # each ~20%
+    first = schedule.prompt_index[:50]
+    assert len(set(first.tolist())) < 50  # repeats happen: with replacement
+
+
+def test_authors_preset_keeps_order_and_prompt_per_example():
+    schedule = build_schedule(spec(epoch_reshuffle=False, window=1, window_unit="example", geometry=Geometry(1, 1, 1)))
+    assert schedule.order[:50].tolist() == list(range(50)) == schedule.order[50:100].tolist()
+    assert schedule.prompt_index[:50].tolist() == schedule.prompt_index[50:100].tolist()
+
+
+def test_max_steps_takes_exactly_that_many_steps():
+    schedule = build_schedule(spec(max_steps=40))  # 320 rows > 3 epochs of 50
+    assert schedule.total_steps == 40 and len(schedule.order) == 320
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"n_rows": 0}, "training set is empty"),
+    ({"window": 0}, "paft_window_steps must be >= 1"),
+    ({"pool_size": 0}, "pool is empty"),
+    ({"n_rows": 4, "epochs": 1}, "do not fill one optimizer step"),
+])
+def test_bad_specs_are_refused(changes, message):
+    with pytest.raises(ValueError, match=message):
+        build_schedule(spec(**changes))
