@@ -23,6 +23,62 @@ def _cmd_model(args: argparse.Namespace) -> None:
     print(default_model.ensure())
 
 
+def _build_config(args: argparse.Namespace):
+    from paft_ext.pools.build import BuildConfig
+
+    return BuildConfig(test_size=args.test_size, valid_size=args.valid_size, train_size=args.train_size,
+                       seed=args.seed, near_duplicate_threshold=args.near_duplicate_threshold,
+                       leak_threshold=args.leak_threshold or args.near_duplicate_threshold)
+
+
+def _pool_out(args: argparse.Namespace) -> Path:
+    return Path(args.out or f"data/prompts/{get_task(args.task).pool}")
+
+
+def _write_candidates(out: Path, candidates) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "candidates.jsonl").write_text("".join(json.dumps({"text": c.text, "source": c.source},
+                                                             ensure_ascii=False) + "\n" for c in candidates))
+
+
+def _cmd_pools_generate(args: argparse.Namespace) -> None:
+    from paft_ext.pools.build import build_pool
+    from paft_ext.pools.generate import Generator, load_generation_config
+
+    task, out = get_task(args.task), _pool_out(args)
+    candidates, provenance = Generator(load_generation_config(args.config), Path(args.cache_dir)).run(task)
+    _write_candidates(out, candidates)
+    (out / "generation.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    print(json.dumps(provenance["generation"]["total"]))
+    manifest = build_pool(task, candidates, out, _build_config(args), provenance)
+    print(json.dumps(manifest["counts"]))
+
+
+def _cmd_pools_compose(args: argparse.Namespace) -> None:
+    from paft_ext.pools.build import build_pool
+    from paft_ext.pools.compose import composed_candidates
+
+    task, out = get_task(args.task), _pool_out(args)
+    candidates = composed_candidates(task.pool, args.candidates, seed=args.seed)
+    origin = {"origin": f"{args.candidates} seeded compositions (seed {args.seed}) of the hand-written parts in "
+                        f"paft_ext/pools/parts/{task.pool}.py; no LLM was called"}
+    print(json.dumps(build_pool(task, candidates, out, _build_config(args), origin)["counts"]))
+
+
+def _add_pool_options(parser: argparse.ArgumentParser) -> None:
+    from paft_ext.pools.dedup import NEAR_DUPLICATE_THRESHOLD
+
+    parser.add_argument("--task", required=True, choices=list(TASKS))
+    parser.add_argument("--out", help="pool folder (default data/prompts/<pool>)")
+    parser.add_argument("--test-size", type=int, default=50)
+    parser.add_argument("--valid-size", type=int, default=20, help="validation prompts carved from train")
+    parser.add_argument("--train-size", type=int, default=None, help="seeded subset of the remaining prompts")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--near-duplicate-threshold", type=float, default=NEAR_DUPLICATE_THRESHOLD)
+    parser.add_argument("--leak-threshold", type=float, default=None,
+                        help="test prompts have no train prompt this similar (default: the near-duplicate one)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paft-ext", description="Prompt-Agnostic Fine-Tuning tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -35,12 +91,30 @@ def build_parser() -> argparse.ArgumentParser:
     prep.set_defaults(func=_cmd_prepare)
     model = sub.add_parser("model", help="convert (once) and print the embedded default model folder")
     model.set_defaults(func=_cmd_model)
+    pools = sub.add_parser("pools", help="build prompt pools").add_subparsers(dest="pools_command", required=True)
+    generate = pools.add_parser("generate", help="generate candidates with LLMs over OpenAI-compatible APIs")
+    generate.add_argument("--config", required=True, help="generators YAML/JSON")
+    generate.add_argument("--cache-dir", default=".cache/pool_requests", help="on-disk response cache")
+    _add_pool_options(generate)
+    generate.set_defaults(func=_cmd_pools_generate)
+    compose = pools.add_parser("compose", help="compose candidates from the hand-written parts (no API)")
+    compose.add_argument("--candidates", type=int, default=1600)
+    _add_pool_options(compose)
+    compose.set_defaults(func=_cmd_pools_compose)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
+    from paft_ext.adapters.source import DataError
+    from paft_ext.pools.build import PoolBuildError
+    from paft_ext.pools.generate import GenerationError
+    from paft_ext.pools.store import PoolError
+
     args = build_parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except (DataError, PoolBuildError, GenerationError, PoolError) as err:
+        raise SystemExit(f"paft-ext: error: {err}") from None
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import yaml
-
 from paft_ext.tasks import TASKS
 from paft_ext.train.recipes import RECIPES, VARIANTS, training_config
 

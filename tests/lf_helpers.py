@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from paft_ext.tasks import fill_template
 
 VENV_BIN = Path(sys.executable).parent

@@ -80,8 +80,10 @@ GOOD = json.dumps({"goal": "g", "sol1": "a", "sol2": "b", "label": 1})
     [
         ("{not json", r"validation.jsonl:3: not valid JSON"),
         (json.dumps({"goal": "g", "sol1": "a", "label": 0}), r"validation.jsonl:3: piqa record lacks sol2"),
-        (json.dumps({"goal": "g", "sol1": "a", "sol2": "b", "label": 7}), r"validation.jsonl:3: bad piqa record: 'label' must be 0 or 1"),
-        (json.dumps({"goal": 3, "sol1": "a", "sol2": "b", "label": 0}), r"validation.jsonl:3: piqa fields goal are not strings"),
+        (json.dumps({"goal": "g", "sol1": "a", "sol2": "b", "label": 7}),
+         r"validation.jsonl:3: bad piqa record: 'label' must be 0 or 1"),
+        (json.dumps({"goal": 3, "sol1": "a", "sol2": "b", "label": 0}),
+         r"validation.jsonl:3: piqa fields goal are not strings"),
         ("[1, 2]", r"validation.jsonl:3: expected a JSON object"),
     ],
 )

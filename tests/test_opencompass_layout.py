@@ -30,8 +30,7 @@ def _rows(dataset, columns):
 
 
 def test_stock_loaders_read_our_files(prepared, shared_root):
-    from opencompass.datasets import (GSM8KDataset, HellaswagDataset_V2, PIQADatasetV2, RaceDataset,
-                                      WinograndeDatasetV2)
+    from opencompass.datasets import GSM8KDataset, HellaswagDataset_V2, PIQADatasetV2, RaceDataset, WinograndeDatasetV2
 
     hs = TASKS["hellaswag"]
     assert _rows(HellaswagDataset_V2.load(str(prepared / "hellaswag" / "hellaswag.jsonl")),
@@ -44,7 +43,8 @@ def test_stock_loaders_read_our_files(prepared, shared_root):
     assert _rows(wino, [*TASKS["winogrande"].fields, "answer"]) == _expected("winogrande", shared_root)
     for level in ("middle", "high"):
         race = RaceDataset.load(str(prepared / "race"), level)
-        assert _rows(race["test"], [*TASKS[f"race_{level}"].fields, "answer"]) == _expected(f"race_{level}", shared_root)
+        expected = _expected(f"race_{level}", shared_root)
+        assert _rows(race["test"], [*TASKS[f"race_{level}"].fields, "answer"]) == expected
     gsm = GSM8KDataset.load(str(prepared / "gsm8k"))
     from opencompass.datasets import gsm8k_dataset_postprocess
 

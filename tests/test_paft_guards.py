@@ -8,8 +8,8 @@ import json
 import shutil
 
 import pytest
-
 from lf_helpers import train_config, write_pool
+
 from paft_ext.pools.store import PoolError
 from paft_ext.train.config import PaftConfigError
 from paft_ext.train.hook import PaftSetupError

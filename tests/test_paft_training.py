@@ -7,7 +7,6 @@ import json
 import subprocess
 
 import pytest
-
 from lf_helpers import VENV_BIN, expected_text, losses, read_trace, run_cli, train_config
 
 B, GA = 3, 3
@@ -114,6 +113,7 @@ def test_non_paft_run_has_the_same_loss_with_and_without_the_extension(tiny_mode
 def test_paft_yaml_without_the_extension_fails(tiny_model, piqa_lf_data, tiny_pool, tmp_path):
     config = _paft(tiny_model, piqa_lf_data, tmp_path / "out", tiny_pool, paft_window_steps=4)
     result = run_cli(config, tmp_path, env={"PAFT_EXT_DISABLE": "1"})
-    assert result.returncode != 0 and "paft_pool" in result.stderr and "not used by the HfArgumentParser" in result.stderr
+    assert result.returncode != 0 and "paft_pool" in result.stderr
+    assert "not used by the HfArgumentParser" in result.stderr
     result = run_cli(config, tmp_path, env={"PAFT_EXT_DISABLE": "1", "ALLOW_EXTRA_ARGS": "1"})
     assert result.returncode != 0 and "Dataset converter paft not found" in result.stderr

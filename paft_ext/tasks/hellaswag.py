@@ -1,4 +1,4 @@
-"""HellaSwag: pick the most plausible ending of an ActivityNet/WikiHow context (OpenCompass ``hellaswag_gen_6faab5``)."""
+"""HellaSwag: pick the most plausible ending of an ActivityNet/WikiHow context (``hellaswag_gen_6faab5``)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def convert(raw: Mapping[str, Any]) -> dict[str, str]:
     if ": " in activity:
         raise ValueError(f"'activity_label' contains ': ', which OpenCompass's loader splits on: {activity!r}")
     record = {"ctx": query(raw).split(": ", 1)[-1], "activity_label": activity}
-    record.update({letter: clean(ending) for letter, ending in zip("ABCD", endings)})
+    record.update({letter: clean(ending) for letter, ending in zip("ABCD", endings, strict=True)})
     record["answer"] = "ABCD"[label]
     return record
 

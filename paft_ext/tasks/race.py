@@ -15,7 +15,7 @@ def convert(raw: Mapping[str, Any]) -> dict[str, str]:
     if raw["answer"] not in ("A", "B", "C", "D"):
         raise ValueError(f"'answer' must be A..D, got {raw['answer']!r}")
     record = {"article": raw["article"], "question": raw["question"]}
-    record.update(zip("ABCD", options))
+    record.update(zip("ABCD", options, strict=True))
     record["answer"] = raw["answer"]
     return record
 
@@ -46,7 +46,8 @@ def _race(level: str) -> TaskSpec:
             "Read the article, and answer the question by replying A, B, C or D.\n\nArticle:\n{article}\n\n"
             "Q: {question}\n\nA. {A}\nB. {B}\nC. {C}\nD. {D}\nAnswer:"
         ),
-        description="Reading comprehension: read an English exam article and answer a question with one of four options.",
+        description="Reading comprehension: read an English exam article and answer a question with one of four "
+        "options.",
         data_subdir=f"race/{level}",
         splits={"train": SplitSource("train"), "eval": SplitSource("test")},
         hub=HubSource("ehovy/race", name=level),

@@ -105,9 +105,9 @@ def _install_trace(run: RunState, args) -> None:
         step = self.state.global_step
         counter["micro"] = counter["micro"] + 1 if step == counter["step"] else 0
         counter["step"] = step
-        rows = []
-        for ids, labels in zip(inputs["input_ids"].tolist(), inputs["labels"].tolist()):
-            prompt_ids = [i for i, lab in zip(ids, labels) if lab == -100 and i != self.processing_class.pad_token_id]
+        rows, pad = [], self.processing_class.pad_token_id
+        for ids, labels in zip(inputs["input_ids"].tolist(), inputs["labels"].tolist(), strict=True):
+            prompt_ids = [i for i, lab in zip(ids, labels, strict=True) if lab == -100 and i != pad]
             text = self.processing_class.decode(prompt_ids, clean_up_tokenization_spaces=False)
             rows.append({"prompt_ids": identify_prompts(text, run.pool), "text": text})
         with path.open("a", encoding="utf-8") as handle:

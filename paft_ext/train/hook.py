@@ -71,7 +71,7 @@ def get_dataset_list(original, dataset_names, dataset_dir):
         return attrs
     info = dataset_dir if isinstance(dataset_dir, dict) else json.loads(
         (Path(dataset_dir) / "dataset_info.json").read_text(encoding="utf-8"))
-    for name, attr in zip(dataset_names, attrs):
+    for name, attr in zip(dataset_names, attrs, strict=True):
         block = info[name].get("paft")
         if attr.formatting == "paft" and block is None:
             raise PaftSetupError(f"dataset_info.json: {name} has formatting 'paft' but no 'paft' block")
