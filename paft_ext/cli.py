@@ -65,6 +65,44 @@ def _cmd_pools_compose(args: argparse.Namespace) -> None:
     print(json.dumps(build_pool(task, candidates, out, _build_config(args), origin)["counts"]))
 
 
+def _cmd_report(args: argparse.Namespace) -> None:
+    from paft_ext.evaluation.report import find_run, write_report
+
+    run = find_run(Path(args.work_dir))
+    out = Path(args.out or run / "paft_report")
+    write_report(run, out, strict=args.strict, tokenizer_path=args.tokenizer, plots=not args.no_plots)
+    print((out / "report.md").read_text())
+    print(f"report: {out}/report.{{md,csv,json}}, per-prompt: {out}/per_prompt.csv, plots: {out}/plots/")
+
+
+def _cmd_eval(args: argparse.Namespace) -> None:
+    import os
+    import subprocess
+
+    from paft_ext.evaluation.report import find_run, write_report
+    from paft_ext.evaluation.settings import REPO_ROOT, load_settings
+
+    env = {**os.environ, "PAFT_EVAL_TASKS": ",".join(args.tasks), "PAFT_EVAL_MAX_OUT_LEN": str(args.max_out_len),
+           "PAFT_EVAL_BATCH_SIZE": str(args.batch_size), "PAFT_EVAL_WORKERS": str(args.workers),
+           "PAFT_EVAL_INCLUDE_BASE": "0" if args.no_base else "1", "PAFT_EVAL_ADAPTERS": ",".join(args.adapter),
+           "COMPASS_DATA_CACHE": str(Path(args.data).resolve()), "HF_HUB_OFFLINE": "1",
+           "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // args.workers))}
+    for key, value in (("PROMPTS", args.prompts), ("QUESTIONS", args.questions), ("MODEL", args.model)):
+        if value is not None:
+            env[f"PAFT_EVAL_{key}"] = str(value)
+    load_settings(env)  # fail here, not inside OpenCompass, on bad settings
+    if not (Path(args.data) / "data").is_dir():
+        raise SystemExit(f"paft-ext: error: {args.data}/data does not exist; run `paft-ext prepare` first")
+    command = ["opencompass", str(REPO_ROOT / "opencompass_configs" / "eval_paft.py"), "-w", args.work_dir,
+               "--dump-eval-details", "False"]
+    subprocess.run(command, env=env, check=True)
+    run = find_run(Path(args.work_dir))
+    out = run / "paft_report"
+    write_report(run, out, tokenizer_path=args.model or str(default_model.model_dir()))
+    print((out / "report.md").read_text())
+    print(f"report: {out}/report.md, plots: {out}/plots/")
+
+
 def _add_pool_options(parser: argparse.ArgumentParser) -> None:
     from paft_ext.pools.dedup import NEAR_DUPLICATE_THRESHOLD
 
@@ -101,6 +139,26 @@ def build_parser() -> argparse.ArgumentParser:
     compose.add_argument("--candidates", type=int, default=1600)
     _add_pool_options(compose)
     compose.set_defaults(func=_cmd_pools_compose)
+    report = sub.add_parser("report", help="robustness report of an OpenCompass work directory")
+    report.add_argument("work_dir")
+    report.add_argument("--out", help="default <run>/paft_report")
+    report.add_argument("--strict", action="store_true", help="Top% counts accuracy > threshold (default >=)")
+    report.add_argument("--tokenizer", help="tokenizer to count output tokens (default: none)")
+    report.add_argument("--no-plots", action="store_true")
+    report.set_defaults(func=_cmd_report)
+    ev = sub.add_parser("eval", help="one OpenCompass run over every test prompt, then the report")
+    ev.add_argument("--tasks", nargs="+", default=["piqa"], choices=list(TASKS))
+    ev.add_argument("--adapter", action="append", default=[], help="abbr=LoRA folder (repeatable)")
+    ev.add_argument("--no-base", action="store_true", help="do not evaluate the base model")
+    ev.add_argument("--model", help="base model path (default: the embedded default model)")
+    ev.add_argument("--prompts", type=int, help="first N test prompts (default: all)")
+    ev.add_argument("--questions", type=int, help="OpenCompass's seeded random subset of N questions")
+    ev.add_argument("--max-out-len", type=int, default=256)
+    ev.add_argument("--batch-size", type=int, default=8)
+    ev.add_argument("--workers", type=int, default=1)
+    ev.add_argument("--data", default=".cache/data/opencompass", help="COMPASS_DATA_CACHE (from paft-ext prepare)")
+    ev.add_argument("--work-dir", default="outputs/eval")
+    ev.set_defaults(func=_cmd_eval)
     return parser
 
 

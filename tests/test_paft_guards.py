@@ -91,3 +91,8 @@ def test_stale_tokenized_path_is_refused(base, tmp_path):
     with pytest.raises(PaftSetupError, match="was built with PAFT meta .* now None"):
         run({k: v for k, v in base.items() if not k.startswith("paft_")} | {
             "tokenized_path": tokenized, "max_steps": 1, "dataset": "piqa_train"})
+
+
+def test_prompts_longer_than_cutoff_are_reported(base, capfd):
+    run({**base, "cutoff_len": 40, "max_steps": 1})
+    assert "have a prompt of >= cutoff_len=40 tokens and will be truncated" in capfd.readouterr().err

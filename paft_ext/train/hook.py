@@ -161,10 +161,28 @@ def preprocess(original, dataset, data_args, training_args, stage, template, tok
             _write_schedule(schedule, pool, training_args.output_dir)
         training_args.num_train_epochs = 1.0  # the T epochs are laid out in the rendered rows
         logger.info("[PAFT] expanded %d rows x %d epochs into %d rows / %d optimizer steps, %d windows, pool %s "
-                       "(%d prompts)", schedule.spec.n_rows, schedule.spec.epochs, len(schedule.order),
-                       schedule.total_steps, math.ceil(len(schedule.order) / schedule.window_rows), config.pool,
-                       len(pool))
+                    "(%d prompts)", schedule.spec.n_rows, schedule.spec.epochs, len(schedule.order),
+                    schedule.total_steps, math.ceil(len(schedule.order) / schedule.window_rows), config.pool,
+                    len(pool))
+        _warn_truncation(dataset, tokenizer, data_args.cutoff_len, schedule, pool)
+        if "epoch" in (str(training_args.eval_strategy), str(training_args.save_strategy)):
+            logger.warning("[PAFT] the T epochs run as one pass, so eval/save strategy 'epoch' fires once; use steps")
     return original(dataset, data_args, training_args, stage, template, tokenizer, processor, is_eval)
+
+
+def _warn_truncation(dataset, tokenizer, cutoff_len: int, schedule: Schedule, pool: list[Prompt],
+                     sample: int = 256) -> None:
+    """LLaMA-Factory cuts long prompts from the right, which can drop a template's options and answer cue in some
+    windows only; count how many of a sample of rendered rows exceed ``cutoff_len``."""
+    step = max(1, len(dataset) // sample)
+    positions = list(range(0, len(dataset), step))[:sample]
+    long = [p for p in positions
+            if len(tokenizer(dataset[p]["_prompt"][-1]["content"])["input_ids"]) >= cutoff_len]
+    if long:
+        example = pool[int(schedule.prompt_index[long[0]])].id
+        logger.warning("[PAFT] %d of %d sampled rows have a prompt of >= cutoff_len=%d tokens and will be truncated "
+                       "(e.g. row %d with prompt %s); raise cutoff_len", len(long), len(positions), cutoff_len,
+                       long[0], example)
 
 
 def _run_meta(training_args) -> dict | None:

@@ -1,0 +1,71 @@
+"""Model, partitioner and runner configs for ``opencompass_configs/eval_paft.py``, built from :class:`EvalSettings`.
+
+Every model gets identical generation settings (greedy, same ``max_out_len``, batch size and stop words), so
+accuracy, output length and time are comparable. Prompts are sent byte-exact: the meta template has only a HUMAN
+and a BOT turn (OpenCompass's default appends a newline to user messages), and the chat template — with its default
+system prompt — is the model's own, as in LLaMA-Factory training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .settings import EvalSettings, load_settings
+
+__all__ = ["evaluation", "infer", "load_settings", "models"]
+
+BYTE_EXACT_META = {"round": [{"role": "HUMAN", "api_role": "HUMAN"},
+                             {"role": "BOT", "api_role": "BOT", "generate": True}]}
+_TYPES = {"chat": "paft_ext.evaluation.compat.PaftHFChatModel", "base": "paft_ext.evaluation.compat.PaftHFBaseModel"}
+
+
+def _hf_model(s: EvalSettings, abbr: str, adapter: str | None) -> dict:
+    device = {"torch_dtype": "float32", "device_map": "cpu"} if s.num_gpus == 0 else {"torch_dtype": "auto"}
+    config = {
+        "type": _TYPES[s.model_type], "abbr": abbr, "path": s.model, "tokenizer_path": adapter or s.model,
+        "model_kwargs": device, "generation_kwargs": {"do_sample": False}, "max_seq_len": s.max_seq_len,
+        "max_out_len": s.max_out_len, "min_out_len": 1, "batch_size": s.batch_size,
+        "run_cfg": {"num_gpus": s.num_gpus}, "stop_words": _stop_words(adapter or s.model),
+    }
+    if s.model_type == "chat":
+        config["meta_template"] = BYTE_EXACT_META
+    if adapter:
+        config["peft_path"] = adapter
+    return config
+
+
+def _stop_words(path: str) -> list[str]:
+    """The end-of-turn token of the tokenizer (OpenCompass adds eos itself; chat templates may end turns otherwise)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    return [tokenizer.eos_token] if tokenizer.eos_token else []
+
+
+def models(s: EvalSettings) -> list[dict]:
+    if s.model_type == "api":
+        return [{"type": "opencompass.models.OpenAISDK", "abbr": s.model_abbr, "path": s.model,
+                 "openai_api_base": s.api_base_url, "key": "ENV", "tokenizer_path": s.api_tokenizer,
+                 "meta_template": BYTE_EXACT_META, "query_per_second": 32, "max_out_len": s.max_out_len,
+                 "batch_size": s.batch_size, "temperature": 0.0, "run_cfg": {"num_gpus": 0}}]
+    for abbr, adapter in s.adapters.items():
+        if not (Path(adapter) / "adapter_config.json").is_file():
+            raise FileNotFoundError(f"PAFT_EVAL_ADAPTERS: {abbr}={adapter} has no adapter_config.json")
+    chosen = [(s.model_abbr, None)] if s.include_base else []
+    return [_hf_model(s, abbr, adapter) for abbr, adapter in chosen + list(s.adapters.items())]
+
+
+def infer(s: EvalSettings) -> dict:
+    """One inference process per worker, each loading a model once and looping over its datasets. ``num_split=1``
+    never shards a dataset, which also sidesteps the stale ``.cache/dataset_size.json`` truncation."""
+    return {"partitioner": {"type": "opencompass.partitioners.NumWorkerPartitioner", "num_worker": s.workers,
+                            "num_split": 1},
+            "runner": {"type": "opencompass.runners.LocalRunner", "max_num_workers": s.workers,
+                       "task": {"type": "opencompass.tasks.OpenICLInferTask"}}}
+
+
+def evaluation(s: EvalSettings) -> dict:
+    """Scoring in few processes: each costs ~11 s of imports, so 100 datasets share one."""
+    return {"partitioner": {"type": "opencompass.partitioners.NaivePartitioner", "n": 100},
+            "runner": {"type": "opencompass.runners.LocalRunner", "max_num_workers": s.eval_workers,
+                       "task": {"type": "opencompass.tasks.OpenICLEvalTask"}}}

@@ -1,0 +1,83 @@
+"""What an evaluation run covers, read from ``PAFT_EVAL_*`` environment variables or one small YAML settings file
+(``PAFT_EVAL_SETTINGS=path``; environment variables win). OpenCompass configs stay plain files that read these."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+from paft_ext import default_model
+from paft_ext.tasks import TASKS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MC_TASKS = ("hellaswag", "piqa", "winogrande", "race_middle", "race_high")
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    tasks: tuple[str, ...] = MC_TASKS
+    prompts: int | None = None  # the first N test prompts of each pool (None: all)
+    questions: int | None = None  # OpenCompass's seeded random subset of N questions (same for every prompt/model)
+    pool_root: str = str(REPO_ROOT / "data" / "prompts")
+    pool_split: str = "test"
+    model: str = str(default_model.model_dir())
+    model_type: str = "chat"  # chat (chat template) | base (raw prompt, the paper's protocol) | api
+    model_abbr: str = "base"
+    include_base: bool = True
+    adapters: dict[str, str] = field(default_factory=dict)  # abbr -> LLaMA-Factory LoRA folder
+    api_base_url: str = "http://127.0.0.1:8000/v1"
+    api_tokenizer: str = str(default_model.model_dir())  # local tokenizer to count API tokens (no tiktoken download)
+    max_out_len: int = 256
+    batch_size: int = 8
+    max_seq_len: int = 2048
+    num_gpus: int = 0
+    workers: int = 1
+    eval_workers: int = 1
+
+    def __post_init__(self) -> None:
+        unknown = [t for t in self.tasks if t not in TASKS]
+        if unknown:
+            raise ValueError(f"PAFT_EVAL_TASKS: unknown task(s) {unknown}; known: {', '.join(TASKS)}")
+        if self.model_type not in ("chat", "base", "api"):
+            raise ValueError(f"PAFT_EVAL_MODEL_TYPE must be chat, base or api, got {self.model_type!r}")
+        if not self.include_base and not self.adapters and self.model_type != "api":
+            raise ValueError("nothing to evaluate: PAFT_EVAL_INCLUDE_BASE=0 and no PAFT_EVAL_ADAPTERS")
+
+
+def _parse(name: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return tuple(value) if name == "tasks" else value
+    if name == "tasks":
+        return tuple(t.strip() for t in value.split(",") if t.strip())
+    if name == "adapters":  # "paft=saves/x,baseline=saves/y"
+        pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise ValueError(f"PAFT_EVAL_ADAPTERS must be abbr=path[,abbr=path], got {value!r}")
+        return {abbr.strip(): path.strip() for abbr, path in pairs}
+    if name == "include_base":
+        return value.strip().lower() in ("1", "true", "yes")
+    if name in ("prompts", "questions", "max_out_len", "batch_size", "max_seq_len", "num_gpus", "workers",
+                "eval_workers"):
+        return int(value) if value.strip() not in ("", "none", "all") else None
+    return value
+
+
+def load_settings(env: dict[str, str] | None = None) -> EvalSettings:
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    if env.get("PAFT_EVAL_SETTINGS"):
+        path = Path(env["PAFT_EVAL_SETTINGS"])
+        raw = yaml.safe_load(path.read_text()) or {}
+        known = {f.name for f in fields(EvalSettings)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        values.update({k: _parse(k, v) for k, v in raw.items()})
+    for f in fields(EvalSettings):
+        key = f"PAFT_EVAL_{f.name.upper()}"
+        if key in env:
+            values[f.name] = _parse(f.name, env[key])
+    return EvalSettings(**values)
