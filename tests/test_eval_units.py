@@ -84,3 +84,21 @@ def test_template_missing_a_field_is_refused(tmp_path):
     stock = _stock("opencompass.configs.datasets.piqa.piqa_gen_1194eb", "piqa_datasets")
     with pytest.raises(PoolError, match=r"missing placeholder\(s\) \{sol2\}"):
         expand_datasets(stock, "piqa", EvalSettings(tasks=("piqa",), pool_root=str(tmp_path)))
+
+
+def test_models_share_the_adapters_chat_template_and_settings(tiny_model, tmp_path):
+    import shutil
+
+    from paft_ext.evaluation.run_config import models
+
+    adapter = tmp_path / "adapter"
+    shutil.copytree(tiny_model, adapter)
+    (adapter / "adapter_config.json").write_text("{}")
+    settings = EvalSettings(model=str(tiny_model), adapters={"paft": str(adapter)}, max_out_len=8)
+    base, paft = models(settings)
+    assert (base["abbr"], paft["abbr"], paft["peft_path"]) == ("base", "paft", str(adapter))
+    assert "peft_path" not in base and base["tokenizer_path"] == paft["tokenizer_path"] == str(adapter)
+    same = ("max_out_len", "min_out_len", "batch_size", "generation_kwargs", "stop_words", "meta_template")
+    assert all(base[k] == paft[k] for k in same) and base["stop_words"] == ["<|im_end|>"]
+    with pytest.raises(FileNotFoundError, match="has no adapter_config.json"):
+        models(EvalSettings(model=str(tiny_model), adapters={"x": str(tmp_path)}))

@@ -66,3 +66,16 @@ def test_bad_pools_are_refused_with_file_and_line(tmp_path, rows, message):
 def test_missing_pool_file(tmp_path):
     with pytest.raises(PoolError, match="prompt pool not found"):
         load_pool(tmp_path / "nope.jsonl", FIELDS)
+
+
+def test_sampler_chain_sees_through_nested_samplers():
+    import torch
+    from torch.utils.data import BatchSampler, DataLoader, RandomSampler
+
+    from paft_ext.train.callback import sampler_chain
+
+    data = list(range(10))
+    shuffled = DataLoader(data, batch_sampler=BatchSampler(RandomSampler(data), batch_size=2, drop_last=False))
+    assert "RandomSampler" in sampler_chain(shuffled)
+    assert "RandomSampler" not in sampler_chain(DataLoader(data, batch_size=2, shuffle=False))
+    assert torch.utils.data.SequentialSampler.__name__ in sampler_chain(DataLoader(data, batch_size=2))

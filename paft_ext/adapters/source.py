@@ -7,7 +7,6 @@ see the same fields either way. Every problem with a record names its file and l
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from paft_ext.jsonl import read_jsonl
 from paft_ext.tasks import TaskSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -45,19 +45,12 @@ def data_root() -> Path | None:
     return DEFAULT_LOCAL_ROOT if DEFAULT_LOCAL_ROOT.is_dir() else None
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, record) for every non-blank line; a broken line raises :class:`DataError` naming it."""
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
-            yield lineno, record
+    for lineno, record in read_jsonl(path, DataError):
+        if not isinstance(record, dict):
+            raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+        yield lineno, record
 
 
 def _convert(task: TaskSpec, raw: dict[str, Any], where: str) -> Record:
@@ -78,7 +71,7 @@ def _local_raw(task: TaskSpec, root: Path, split: str) -> list[tuple[str, dict[s
     path = root / task.data_subdir / f"{split}.jsonl"
     if not path.is_file():
         raise DataError(f"{path}: missing (task {task.name}, split {split!r}, data root {root})")
-    return [(f"{path}:{lineno}", raw) for lineno, raw in read_jsonl(path)]
+    return [(f"{path}:{lineno}", raw) for lineno, raw in read_records(path)]
 
 
 def _hub_raw(task: TaskSpec, split: str) -> list[tuple[str, dict[str, Any]]]:

@@ -19,13 +19,13 @@ BYTE_EXACT_META = {"round": [{"role": "HUMAN", "api_role": "HUMAN"},
 _TYPES = {"chat": "paft_ext.evaluation.compat.PaftHFChatModel", "base": "paft_ext.evaluation.compat.PaftHFBaseModel"}
 
 
-def _hf_model(s: EvalSettings, abbr: str, adapter: str | None) -> dict:
+def _hf_model(s: EvalSettings, abbr: str, adapter: str | None, tokenizer: str) -> dict:
     device = {"torch_dtype": "float32", "device_map": "cpu"} if s.num_gpus == 0 else {"torch_dtype": "auto"}
     config = {
-        "type": _TYPES[s.model_type], "abbr": abbr, "path": s.model, "tokenizer_path": adapter or s.model,
+        "type": _TYPES[s.model_type], "abbr": abbr, "path": s.model, "tokenizer_path": tokenizer,
         "model_kwargs": device, "generation_kwargs": {"do_sample": False}, "max_seq_len": s.max_seq_len,
         "max_out_len": s.max_out_len, "min_out_len": 1, "batch_size": s.batch_size,
-        "run_cfg": {"num_gpus": s.num_gpus}, "stop_words": _stop_words(adapter or s.model),
+        "run_cfg": {"num_gpus": s.num_gpus}, "stop_words": _stop_words(tokenizer),
     }
     if s.model_type == "chat":
         config["meta_template"] = BYTE_EXACT_META
@@ -51,8 +51,13 @@ def models(s: EvalSettings) -> list[dict]:
     for abbr, adapter in s.adapters.items():
         if not (Path(adapter) / "adapter_config.json").is_file():
             raise FileNotFoundError(f"PAFT_EVAL_ADAPTERS: {abbr}={adapter} has no adapter_config.json")
-    chosen = [(s.model_abbr, None)] if s.include_base else []
-    return [_hf_model(s, abbr, adapter) for abbr, adapter in chosen + list(s.adapters.items())]
+    models = [_hf_model(s, abbr, adapter, tokenizer=adapter) for abbr, adapter in s.adapters.items()]
+    if s.include_base:
+        # The base model is prompted with the chat template the adapters were trained with (LLaMA-Factory saves it
+        # into the adapter folder), so every model compared sees byte-identical inputs.
+        tokenizer = next(iter(s.adapters.values()), s.model)
+        models.insert(0, _hf_model(s, s.model_abbr, None, tokenizer=tokenizer))
+    return models
 
 
 def infer(s: EvalSettings) -> dict:

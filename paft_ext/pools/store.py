@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from paft_ext.jsonl import read_jsonl
 from paft_ext.tasks import PLACEHOLDER
 
 
@@ -53,23 +54,16 @@ def load_pool(path: str | Path, fields: Iterable[str]) -> list[Prompt]:
         raise PoolError(f"{path}: prompt pool not found")
     prompts: list[Prompt] = []
     seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise PoolError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
-            if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not isinstance(row.get("text"), str):
-                raise PoolError(f"{path}:{lineno}: a pool line needs string 'id' and 'text'")
-            if row["id"] in seen:
-                raise PoolError(f"{path}:{lineno}: duplicate id {row['id']!r} (first on line {seen[row['id']]})")
-            problems = template_problems(row["text"], fields)
-            if problems:
-                raise PoolError(f"{path}:{lineno}: prompt {row['id']!r}: {'; '.join(problems)}")
-            seen[row["id"]] = lineno
-            prompts.append(Prompt(row["id"], row["text"], str(row.get("source", "unknown"))))
+    for lineno, row in read_jsonl(path, PoolError):
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not isinstance(row.get("text"), str):
+            raise PoolError(f"{path}:{lineno}: a pool line needs string 'id' and 'text'")
+        if row["id"] in seen:
+            raise PoolError(f"{path}:{lineno}: duplicate id {row['id']!r} (first on line {seen[row['id']]})")
+        problems = template_problems(row["text"], fields)
+        if problems:
+            raise PoolError(f"{path}:{lineno}: prompt {row['id']!r}: {'; '.join(problems)}")
+        seen[row["id"]] = lineno
+        prompts.append(Prompt(row["id"], row["text"], str(row.get("source", "unknown"))))
     if not prompts:
         raise PoolError(f"{path}: prompt pool is empty")
     return prompts

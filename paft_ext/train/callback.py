@@ -24,7 +24,8 @@ logger = get_logger("paft_ext")
 STATE_FILE = "paft_state.json"
 
 
-def _sampler_chain(loader: Any) -> list[str]:
+def sampler_chain(loader: Any) -> list[str]:
+    """Class names of the data loader and every sampler it wraps (accelerate nests them)."""
     names, seen, todo = [], set(), [loader]
     while todo:
         obj = todo.pop()
@@ -32,8 +33,7 @@ def _sampler_chain(loader: Any) -> list[str]:
             continue
         seen.add(id(obj))
         names.append(type(obj).__name__)
-        todo += [getattr(obj, a, None) for a in ("base_dataloader", "batch_sampler", "sampler", "batch_samplers")
-                 if not isinstance(getattr(obj, a, None), list)]
+        todo += [getattr(obj, attribute, None) for attribute in ("base_dataloader", "batch_sampler", "sampler")]
     return names
 
 
@@ -50,12 +50,15 @@ class PaftCallback(TrainerCallback):
         schedule = self.state.schedule
         if schedule is None:
             raise PaftSetupError("[paft_ext] paft_* keys are set but no PAFT schedule was built for this run")
-        chain = _sampler_chain(train_dataloader)
+        if train_dataloader is None:
+            raise PaftSetupError("[paft_ext] the trainer passed no train_dataloader to callbacks, so the PAFT order "
+                                 "cannot be verified; this transformers version is not supported")
+        chain = sampler_chain(train_dataloader)
         shuffling = [n for n in chain if "Random" in n or "LengthGrouped" in n]
         if shuffling:
             raise PaftSetupError(f"[paft_ext] the train sampler shuffles ({chain}); set disable_shuffling: true")
         expected = schedule.total_steps * args.gradient_accumulation_steps
-        if train_dataloader is not None and len(train_dataloader) != expected:
+        if len(train_dataloader) != expected:
             raise PaftSetupError(
                 f"[paft_ext] the data loader yields {len(train_dataloader)} micro-batches per rank, the schedule "
                 f"expects {expected}; a parallelism mode changes the data-parallel size, which PAFT does not support")
