@@ -5,7 +5,8 @@ Same task, data, optimizer steps and seed; the only difference is the prompt key
   expansion; baseline: tokenising the rows once), median of ``--repeats``.
 * Training: ``llamafactory-cli train`` with ``max_steps``, the trainer's own ``train_runtime``, runs alternated
   baseline/PAFT to spread machine noise; also per 1k trained tokens, because pool prompts differ in length from the
-  fixed prompt and that, not the hook, changes compute.
+  fixed prompt and that, not the hook, changes compute. Tokens are the trainer's own count
+  (``num_input_tokens_seen``, padding included), so batches of different lengths are compared fairly.
 Writes ``results/bench_train_overhead.{json,md}``.
 """
 
@@ -44,8 +45,8 @@ def _config(task: str, variant: str, **overrides) -> dict:
     return config
 
 
-def preprocessing_seconds(config: dict) -> tuple[float, int]:
-    """Wall time of LLaMA-Factory's dataset preparation, and the number of tokens of the train split."""
+def preprocessing_seconds(config: dict) -> float:
+    """Wall time of LLaMA-Factory's dataset preparation (in-process, after imports and tokenizer loading)."""
     from llamafactory.data import get_dataset, get_template_and_fix_tokenizer
     from llamafactory.hparams import get_train_args
     from llamafactory.model import load_tokenizer
@@ -54,18 +55,20 @@ def preprocessing_seconds(config: dict) -> tuple[float, int]:
     tokenizer_module = load_tokenizer(model_args)
     template = get_template_and_fix_tokenizer(tokenizer_module["tokenizer"], data_args)
     start = time.perf_counter()
-    module = get_dataset(template, model_args, data_args, training_args, stage="sft", **tokenizer_module)
-    seconds = time.perf_counter() - start
-    return seconds, sum(len(ids) for ids in module["train_dataset"]["input_ids"])
+    get_dataset(template, model_args, data_args, training_args, stage="sft", **tokenizer_module)
+    return time.perf_counter() - start
 
 
-def training_seconds(config: dict, workdir: Path) -> float:
+def training_run(config: dict, workdir: Path) -> tuple[float, int]:
+    """(trainer's train_runtime, tokens the trainer processed including padding)."""
     path = workdir / "bench.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump({**config, "include_num_input_tokens_seen": "all"}))
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     subprocess.run([str(Path(sys.executable).parent / "llamafactory-cli"), "train", str(path)], cwd=ROOT, env=env,
                    check=True, capture_output=True)
-    return json.loads((Path(config["output_dir"]) / "train_results.json").read_text())["train_runtime"]
+    out = Path(config["output_dir"])
+    state = json.loads((out / "trainer_state.json").read_text())
+    return json.loads((out / "train_results.json").read_text())["train_runtime"], state["num_input_tokens_seen"]
 
 
 def main() -> None:
@@ -77,29 +80,29 @@ def main() -> None:
     os.chdir(ROOT)
     variants = VARIANTS
     result: dict = {"task": args.task, "max_steps": args.max_steps, "repeats": args.repeats,
-                    "preprocess_s": {}, "train_tokens": {}, "train_s": {v: [] for v in variants}}
+                    "preprocess_s": {}, "train_tokens": {v: [] for v in variants}, "train_s": {v: [] for v in variants}}
     for variant in variants:
         runs = [preprocessing_seconds(_config(args.task, variant, overwrite_cache=True))
                 for _ in range(args.repeats + 1)]
-        result["preprocess_s"][variant] = [round(s, 3) for s, _ in runs]
-        # Tokens trained in max_steps optimizer steps: mean tokens per row of the split × rows trained.
-        config = _config(args.task, variant)
-        rows_trained = args.max_steps * config["per_device_train_batch_size"] * config["gradient_accumulation_steps"]
-        result["train_tokens"][variant] = round(runs[0][1] / _rows(args.task, variant) * rows_trained)
+        result["preprocess_s"][variant] = [round(s, 3) for s in runs]
     with tempfile.TemporaryDirectory() as tmp:
         for repeat in range(args.repeats):
             for variant in variants[repeat % 3:] + variants[: repeat % 3]:  # rotate the order between repeats
                 out = Path(tmp) / f"{variant}{repeat}"
                 config = _config(args.task, variant, max_steps=args.max_steps, output_dir=str(out), save_steps=10**6,
                                  plot_loss=False)
-                result["train_s"][variant].append(round(training_seconds(config, Path(tmp)), 2))
+                seconds, tokens_seen = training_run(config, Path(tmp))
+                result["train_s"][variant].append(round(seconds, 2))
+                result["train_tokens"][variant].append(tokens_seen)
     med = {k: {v: statistics.median(x[v]) for v in variants} for k, x in
            (("preprocess", result["preprocess_s"]), ("train", result["train_s"]))}
-    tokens = result["train_tokens"]
+    per_token = {v: statistics.median(1000 * t / n for t, n in zip(result["train_s"][v], result["train_tokens"][v],
+                                                                 strict=True)) for v in variants}
+    tokens = {v: statistics.median(result["train_tokens"][v]) for v in variants}
     result["ratio"] = {f"{kind}_{v}_over_baseline": round(med[kind][v] / med[kind]["baseline"], 3)
                        for kind in ("preprocess", "train") for v in variants[1:]}
-    result["ratio"].update({f"train_per_token_{v}_over_baseline": round(
-        (med["train"][v] / tokens[v]) / (med["train"]["baseline"] / tokens["baseline"]), 3) for v in variants[1:]})
+    result["ratio"].update({f"train_per_token_{v}_over_baseline": round(per_token[v] / per_token["baseline"], 3)
+                            for v in variants[1:]})
     out_dir = ROOT / "results"
     out_dir.mkdir(exist_ok=True)
     (out_dir / "bench_train_overhead.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -109,20 +112,12 @@ def main() -> None:
              f"| | {header} |", "|---|" + "---|" * len(variants),
              "| preprocessing, median s | " + " | ".join(f"{med['preprocess'][v]:.2f}" for v in variants) + " |",
              "| training, median s | " + " | ".join(f"{med['train'][v]:.1f}" for v in variants) + " |",
-             "| trained tokens (estimate) | " + " | ".join(str(tokens[v]) for v in variants) + " |",
-             "| training s per 1k tokens | " + " | ".join(f"{1000 * med['train'][v] / tokens[v]:.3f}"
-                                                         for v in variants) + " |", "",
+             "| tokens processed incl. padding, median | " + " | ".join(str(tokens[v]) for v in variants) + " |",
+             "| training s per 1k tokens, median | " + " | ".join(f"{per_token[v]:.3f}" for v in variants) + " |", "",
              "Ratios to the baseline: " + ", ".join(f"{k} = {v}" for k, v in result["ratio"].items()), "",
              f"Raw runs: `{json.dumps({k: result[k] for k in ('preprocess_s', 'train_s')})}`", ""]
     (out_dir / "bench_train_overhead.md").write_text("\n".join(lines))
     print("\n".join(lines))
-
-
-def _rows(task: str, variant: str) -> int:
-    """Rows in the train split the preprocessing produced: T·N (PAFT expansion) or N (baseline)."""
-    config = _config(task, variant)
-    n = config["max_samples"]
-    return n * int(config["num_train_epochs"]) if variant != "baseline" else n
 
 
 if __name__ == "__main__":

@@ -96,3 +96,14 @@ def test_stale_tokenized_path_is_refused(base, tmp_path):
 def test_prompts_longer_than_cutoff_are_reported(base, capfd):
     run({**base, "cutoff_len": 40, "max_steps": 1})
     assert "have a prompt of >= cutoff_len=40 tokens and will be truncated" in capfd.readouterr().err
+
+
+def test_eval_pool_must_not_share_test_prompts(base, tmp_path):
+    pools = tmp_path / "pools"
+    pools.mkdir()
+    write_pool(pools / "train.jsonl")
+    write_pool(pools / "test.jsonl", ["Held out: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:"])
+    config = {**base, "paft_pool": str(pools / "train.jsonl"), "paft_eval_prompt": f"pool:{pools / 'test.jsonl'}",
+              "val_size": 0.25, "eval_strategy": "steps", "eval_steps": 1, "max_steps": 1}
+    with pytest.raises(PaftSetupError, match="paft_eval_prompt shares 1 prompt\\(s\\) with the test pool"):
+        run(config)

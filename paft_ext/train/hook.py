@@ -149,8 +149,10 @@ def preprocess(original, dataset, data_args, training_args, stage, template, tok
                   "load_from_cache_file": (not data_args.overwrite_cache) or training_args.local_process_index != 0}
     config = STATE.config
     if is_eval:
-        eval_pool = load_pool(config.eval_prompt[len("pool:"):], fields) if config.eval_prompt != "instruction" \
-            else None
+        eval_pool = None
+        if config.eval_prompt != "instruction":
+            eval_pool = load_pool(config.eval_prompt[len("pool:"):], fields)
+            _refuse_test_prompts(eval_pool, Path(config.pool).parent / "test.jsonl", fields)
         dataset = render_eval(dataset, eval_pool, **map_kwargs)
     else:
         pool = load_pool(config.pool, fields)
@@ -183,6 +185,17 @@ def _warn_truncation(dataset, tokenizer, cutoff_len: int, schedule: Schedule, po
         logger.warning("[PAFT] %d of %d sampled rows have a prompt of >= cutoff_len=%d tokens and will be truncated "
                        "(e.g. row %d with prompt %s); raise cutoff_len", len(long), len(positions), cutoff_len,
                        long[0], example)
+
+
+def _refuse_test_prompts(eval_pool: list[Prompt], test_file: Path, fields: tuple[str, ...]) -> None:
+    """Selecting checkpoints on the test prompts would leak them; refuse an eval pool that shares any with the test
+    pool beside the train pool."""
+    if not test_file.is_file():
+        return
+    shared = {p.text for p in eval_pool} & {p.text for p in load_pool(test_file, fields)}
+    if shared:
+        raise PaftSetupError(f"[paft_ext] paft_eval_prompt shares {len(shared)} prompt(s) with the test pool "
+                             f"{test_file}; evaluate during training on the validation pool (valid.jsonl)")
 
 
 def _run_meta(training_args) -> dict | None:
