@@ -76,6 +76,7 @@ def _prompt_ids(task: TaskSpec, pool_root: Path) -> list[str]:
 def collect(run: Path, pool_root: Path = REPO_ROOT / "data" / "prompts", tokenizer=None) -> list[PromptResult]:
     """One :class:`PromptResult` per finished prediction file of the run."""
     results = []
+    ids_by_task: dict[str, list[str]] = {}
     for model_dir in sorted(p for p in (run / "predictions").iterdir() if p.is_dir()):
         timer = _timer(model_dir)
         for path in sorted(model_dir.glob("*.json")):
@@ -87,7 +88,9 @@ def collect(run: Path, pool_root: Path = REPO_ROOT / "data" / "prompts", tokeniz
             predictions = [str(item["prediction"]) for item in items]
             extracted = [task.extract(p) for p in predictions]
             correct = sum(e == _gold(task, item["gold"]) for e, item in zip(extracted, items, strict=True))
-            ids = _prompt_ids(task, pool_root)
+            if task.name not in ids_by_task:  # one pool read per task, not per prediction file
+                ids_by_task[task.name] = _prompt_ids(task, pool_root)
+            ids = ids_by_task[task.name]
             oc_file = run / "results" / model_dir.name / path.name
             oc_acc = json.loads(oc_file.read_text()).get("accuracy") if oc_file.is_file() else None
             tokens = (statistics.fmean(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in predictions)

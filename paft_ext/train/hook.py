@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,7 @@ def _schedule_spec(n_rows: int, pool: list[Prompt]) -> ScheduleSpec:
 
 def _write_schedule(schedule: Schedule, pool: list[Prompt], output_dir: str) -> None:
     windows = [{**w, "prompt_id": pool[w.pop("prompt_index")].id} for w in schedule.windows()]
-    doc = {"spec": schedule.spec.__dict__ | {"geometry": schedule.spec.geometry.__dict__},
+    doc = {"spec": asdict(schedule.spec),
            "digest": schedule.spec.digest(), "total_steps": schedule.total_steps, "rows": len(schedule.order),
            "prompts": {p.id: p.text for p in pool}, "windows": windows, "order": schedule.order.tolist()}
     path = Path(output_dir) / SCHEDULE_FILE
@@ -228,7 +228,7 @@ def get_dataset(original, template, model_args, data_args, training_args, stage,
     module = original(template, model_args, data_args, training_args, stage, tokenizer, processor)
     if path and meta is not None and training_args.should_save and not (Path(path) / META_FILE).is_file():
         spec = STATE.schedule.spec
-        doc = {"run": meta, "spec": spec.__dict__ | {"geometry": spec.geometry.__dict__}, "fields": STATE.fields}
+        doc = {"run": meta, "spec": asdict(spec), "fields": STATE.fields}
         (Path(path) / META_FILE).write_text(json.dumps(doc, indent=1))
     return module
 
