@@ -76,27 +76,14 @@ def _cmd_report(args: argparse.Namespace) -> None:
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:
-    import os
-    import subprocess
+    from paft_ext.evaluation.launch import run_opencompass
+    from paft_ext.evaluation.report import write_report
 
-    from paft_ext.evaluation.report import find_run, write_report
-    from paft_ext.evaluation.settings import REPO_ROOT, load_settings
-
-    env = {**os.environ, "PAFT_EVAL_TASKS": ",".join(args.tasks), "PAFT_EVAL_MAX_OUT_LEN": str(args.max_out_len),
-           "PAFT_EVAL_BATCH_SIZE": str(args.batch_size), "PAFT_EVAL_WORKERS": str(args.workers),
-           "PAFT_EVAL_INCLUDE_BASE": "0" if args.no_base else "1", "PAFT_EVAL_ADAPTERS": ",".join(args.adapter),
-           "COMPASS_DATA_CACHE": str(Path(args.data).resolve()), "HF_HUB_OFFLINE": "1",
-           "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // args.workers))}
-    for key, value in (("PROMPTS", args.prompts), ("QUESTIONS", args.questions), ("MODEL", args.model)):
-        if value is not None:
-            env[f"PAFT_EVAL_{key}"] = str(value)
-    load_settings(env)  # fail here, not inside OpenCompass, on bad settings
-    if not (Path(args.data) / "data").is_dir():
-        raise SystemExit(f"paft-ext: error: {args.data}/data does not exist; run `paft-ext prepare` first")
-    command = ["opencompass", str(REPO_ROOT / "opencompass_configs" / "eval_paft.py"), "-w", args.work_dir,
-               "--dump-eval-details", "False"]
-    subprocess.run(command, env=env, check=True)
-    run = find_run(Path(args.work_dir))
+    settings = {"tasks": ",".join(args.tasks), "max_out_len": args.max_out_len, "batch_size": args.batch_size,
+                "include_base": "0" if args.no_base else "1", "adapters": ",".join(args.adapter)}
+    settings.update({k: v for k, v in (("prompts", args.prompts), ("questions", args.questions), ("model", args.model))
+                     if v is not None})
+    run = run_opencompass(settings, Path(args.data), Path(args.work_dir), workers=args.workers)
     out = run / "paft_report"
     write_report(run, out, tokenizer_path=args.model or str(default_model.model_dir()))
     print((out / "report.md").read_text())

@@ -68,7 +68,7 @@ def _timer(model_dir: Path) -> dict[str, float]:
     return {row["dataset_name"]: row["time"] for row in rows}
 
 
-def _prompt_ids(task: TaskSpec, pool_root: Path) -> list[str]:
+def prompt_ids(task: TaskSpec, pool_root: Path) -> list[str]:
     path = pool_root / task.pool / "test.jsonl"
     return [p.id for p in load_pool(path, task.fields)] if path.is_file() else []
 
@@ -89,7 +89,7 @@ def collect(run: Path, pool_root: Path = REPO_ROOT / "data" / "prompts", tokeniz
             extracted = [task.extract(p) for p in predictions]
             correct = sum(e == _gold(task, item["gold"]) for e, item in zip(extracted, items, strict=True))
             if task.name not in ids_by_task:  # one pool read per task, not per prediction file
-                ids_by_task[task.name] = _prompt_ids(task, pool_root)
+                ids_by_task[task.name] = prompt_ids(task, pool_root)
             ids = ids_by_task[task.name]
             oc_file = run / "results" / model_dir.name / path.name
             oc_acc = json.loads(oc_file.read_text()).get("accuracy") if oc_file.is_file() else None
@@ -183,7 +183,7 @@ def write_report(run: Path, out: Path, *, strict: bool = False, tokenizer_path: 
     results = collect(run, pool_root, tokenizer)
     if not results:
         raise FileNotFoundError(f"{run}: no finished prediction files named <benchmark>_pNN")
-    expected = {t: len(_prompt_ids(TASKS[t], pool_root)) or None for t in {r.task for r in results}}
+    expected = {t: len(prompt_ids(TASKS[t], pool_root)) or None for t in {r.task for r in results}}
     rows = summarise(results, expected=expected, strict=strict)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(f"# PAFT robustness report\n\nRun: `{run}`\n\n" + markdown(rows, strict=strict))

@@ -25,7 +25,7 @@ def _hf_model(s: EvalSettings, abbr: str, adapter: str | None, tokenizer: str) -
         "type": _TYPES[s.model_type], "abbr": abbr, "path": s.model, "tokenizer_path": tokenizer,
         "model_kwargs": device, "generation_kwargs": {"do_sample": False}, "max_seq_len": s.max_seq_len,
         "max_out_len": s.max_out_len, "min_out_len": 1, "batch_size": s.batch_size,
-        "run_cfg": {"num_gpus": s.num_gpus}, "stop_words": _stop_words(tokenizer),
+        "run_cfg": {"num_gpus": s.num_gpus}, "stop_words": stop_words(tokenizer),
     }
     if s.model_type == "chat":
         config["meta_template"] = BYTE_EXACT_META
@@ -34,7 +34,7 @@ def _hf_model(s: EvalSettings, abbr: str, adapter: str | None, tokenizer: str) -
     return config
 
 
-def _stop_words(path: str) -> list[str]:
+def stop_words(path: str) -> list[str]:
     """The end-of-turn token of the tokenizer (OpenCompass adds eos itself; chat templates may end turns otherwise)."""
     from transformers import AutoTokenizer
 
@@ -55,7 +55,7 @@ def models(s: EvalSettings) -> list[dict]:
     if s.include_base:
         # The base model is prompted with the chat template the adapters were trained with (LLaMA-Factory saves it
         # into the adapter folder), so every model compared sees byte-identical inputs.
-        tokenizer = next(iter(s.adapters.values()), s.model)
+        tokenizer = s.tokenizer or next(iter(s.adapters.values()), s.model)
         models.insert(0, _hf_model(s, s.model_abbr, None, tokenizer=tokenizer))
     return models
 

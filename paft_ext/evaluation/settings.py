@@ -26,6 +26,7 @@ class EvalSettings:
     model: str = str(default_model.model_dir())
     model_type: str = "chat"  # chat (chat template) | base (raw prompt, the paper's protocol) | api
     model_abbr: str = "base"
+    tokenizer: str | None = None  # chat template for the base model (default: the first adapter's, else the model's)
     include_base: bool = True
     adapters: dict[str, str] = field(default_factory=dict)  # abbr -> LLaMA-Factory LoRA folder
     api_base_url: str = "http://127.0.0.1:8000/v1"

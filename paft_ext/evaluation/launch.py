@@ -1,0 +1,28 @@
+"""Starting one OpenCompass run of ``opencompass_configs/eval_paft.py`` — shared by ``paft-ext eval`` and the
+Table 1 runner, so both validate settings the same way and pass them the same way (``PAFT_EVAL_*`` variables)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import IO
+
+from .report import find_run
+from .settings import REPO_ROOT, load_settings
+
+
+def run_opencompass(settings: dict[str, str], data: Path, work_dir: Path, *, workers: int = 1,
+                    log: IO[str] | None = None) -> Path:
+    """Run OpenCompass with ``settings`` (``PAFT_EVAL_<NAME>`` values by lower-case name) on the prepared data
+    ``data`` (``paft-ext prepare --out``/opencompass); returns the timestamped run folder."""
+    env = {**os.environ, **{f"PAFT_EVAL_{k.upper()}": str(v) for k, v in settings.items()},
+           "PAFT_EVAL_WORKERS": str(workers), "COMPASS_DATA_CACHE": str(Path(data).resolve()), "HF_HUB_OFFLINE": "1",
+           "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers))}
+    load_settings(env)  # fail here, not inside OpenCompass, on bad settings
+    if not (Path(data) / "data").is_dir():
+        raise SystemExit(f"paft-ext: error: {data}/data does not exist; run `paft-ext prepare` first")
+    command = ["opencompass", str(REPO_ROOT / "opencompass_configs" / "eval_paft.py"), "-w", str(work_dir),
+               "--dump-eval-details", "False"]
+    subprocess.run(command, env=env, check=True, stdout=log, stderr=subprocess.STDOUT if log else None)
+    return find_run(Path(work_dir))

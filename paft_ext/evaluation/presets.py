@@ -1,0 +1,59 @@
+"""Typed presets of the Table 1 experiment (``scripts/reproduce_table1.py``).
+
+* ``small`` — the embedded SmolLM2-135M-Instruct on 2 CPU cores in about two hours: PIQA and WinoGrande, 160 seeded
+  training records, 16 seeded evaluation questions per test prompt (the same questions for every prompt and method),
+  all 50 test prompts, K=4, T=3, the ``cpu`` training recipe.
+* ``paper`` — the paper's setting on one GPU: Meta-Llama-3-8B, the ``paper`` recipe (LoRA r8/α16 on q/v, lr 1e-4,
+  batch 1 × 8, 20,000 samples), all five Table 1 columns on their full evaluation sets, K=4, T=3, max_out_len 256.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from paft_ext.tasks import TASKS
+from paft_ext.train.recipes import RECIPES
+
+METHODS = ("base", "fixed", "topacc", "paft")
+TRAINED = ("fixed", "topacc", "paft")
+METHOD_TITLES = {"base": "Base model", "fixed": "User-specified", "topacc": "TopAccuracy", "paft": "PAFT"}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Everything that decides the numbers of one Table 1 run (saved in ``run.json``; a resumed run must match)."""
+
+    name: str
+    recipe: str  # a training recipe (model, template, LoRA, optimiser, batch)
+    tasks: tuple[str, ...]
+    train_samples: int  # seeded subset of the train split, the same rows for every trained method
+    eval_questions: int | None  # seeded subset of the evaluation split (None: all), the same for every prompt
+    epochs: int  # T
+    window_steps: int  # K
+    seed: int
+    screen: int  # TopAccuracy: scoring records for every train-pool prompt
+    confirm: int  # TopAccuracy: further records for the finalists
+    finalists: int
+    max_out_len: int
+    eval_batch_size: int
+    num_gpus: int
+    model: str | None = None  # default: the recipe's model
+    prompts: int | None = None  # the first N test prompts (None: all; fewer only for tests)
+
+    def __post_init__(self) -> None:
+        unknown = [t for t in self.tasks if t not in TASKS]
+        if unknown:
+            raise ValueError(f"preset {self.name}: unknown task(s) {unknown}; known: {', '.join(TASKS)}")
+        if self.recipe not in RECIPES:
+            raise ValueError(f"preset {self.name}: unknown recipe {self.recipe!r}; known: {', '.join(RECIPES)}")
+
+
+PRESETS: dict[str, Preset] = {
+    "small": Preset(name="small", recipe="cpu", tasks=("piqa", "winogrande"), train_samples=160, eval_questions=16,
+                    epochs=3, window_steps=4, seed=0, screen=4, confirm=24, finalists=8, max_out_len=8,
+                    eval_batch_size=8, num_gpus=0),
+    "paper": Preset(name="paper", recipe="paper",
+                    tasks=("hellaswag", "piqa", "winogrande", "race_middle", "race_high"), train_samples=20000,
+                    eval_questions=None, epochs=3, window_steps=4, seed=0, screen=50, confirm=200, finalists=10,
+                    max_out_len=256, eval_batch_size=16, num_gpus=1),
+}

@@ -1,0 +1,235 @@
+"""The Table 1 experiment as resumable stages: base model, LoRA with the user-specified prompt, LoRA with the
+TopAccuracy prompt, and PAFT — same records, optimizer steps, LoRA settings and seed — each evaluated on every
+unseen test prompt.
+
+All three trained methods go through the PAFT hook inside stock ``llamafactory-cli train``: the two baselines with a
+one-prompt pool, PAFT with the train pool. So their rows, data order (the schedule's seeded permutations) and
+step count are identical by construction, and only the prompts differ.
+
+Stages (``<work>/stages/<stage>.json`` marks one as finished; a rerun skips it): ``prepare``, ``chat_tokenizer``,
+``select_<task>``, ``train_<task>_<method>``, ``eval_<task>_<method>``. The report (``table1.md``, timing, per-prompt
+CSV, plots) is rebuilt from the finished evaluations every time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+from paft_ext.adapters.export import PrepareConfig, prepare
+from paft_ext.adapters.source import load_records
+from paft_ext.pools.store import Prompt, load_pool
+from paft_ext.tasks import TaskSpec, get_task
+from paft_ext.train.recipes import RECIPES, training_config
+
+from .presets import METHODS, TRAINED, Preset
+from .settings import REPO_ROOT
+from .top_accuracy import Generate, opencompass_generator, select_top_accuracy, write_scores
+
+GeneratorFactory = Callable[[str, str], Generate]  # (model, tokenizer) -> generate
+
+
+class RunMismatch(SystemExit):
+    """A work folder holds a run of different settings; resuming it would mix two experiments."""
+
+
+class Runner:
+    """One Table 1 run in ``work`` (heavy outputs: data, adapters, OpenCompass folders)."""
+
+    def __init__(self, preset: Preset, work: Path, *, pool_root: Path = REPO_ROOT / "data" / "prompts",
+                 generator_factory: GeneratorFactory | None = None, log: Callable[[str], None] = print) -> None:
+        self.preset, self.work, self.pool_root, self.log = preset, work.resolve(), pool_root.resolve(), log
+        self.generator_factory = generator_factory or self._opencompass_generator
+        self.recipe = RECIPES[preset.recipe]
+        self.tasks = [get_task(name) for name in preset.tasks]
+
+    # -- bookkeeping -------------------------------------------------------------------------------------------
+    @property
+    def model(self) -> str:
+        if self.preset.model:
+            return self.preset.model
+        if self.recipe.name == "cpu":
+            from paft_ext import default_model
+
+            return str(default_model.ensure())
+        return self.recipe.model
+
+    def stage_file(self, stage: str) -> Path:
+        return self.work / "stages" / f"{stage}.json"
+
+    def finished(self, stage: str) -> dict[str, Any] | None:
+        path = self.stage_file(stage)
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def _stage(self, stage: str, body: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        done = self.finished(stage)
+        if done is not None:
+            self.log(f"[table1] {stage}: finished earlier ({done['seconds']:.0f} s), skipped")
+            return done
+        self.log(f"[table1] {stage}: running")
+        start = time.perf_counter()
+        info = body()
+        info["seconds"] = round(time.perf_counter() - start, 2)
+        path = self.stage_file(stage)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.with_suffix(".tmp").write_text(json.dumps(info, indent=1))
+        os.replace(path.with_suffix(".tmp"), path)
+        self.log(f"[table1] {stage}: done in {info['seconds']:.0f} s")
+        return info
+
+    def check_or_record(self, command: list[str]) -> None:
+        """Write ``run.json``, or refuse to resume a work folder made with other settings."""
+        path = self.work / "run.json"
+        mine = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.preset).items()}
+        if path.is_file():
+            theirs = json.loads(path.read_text())["preset"]
+            differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+            if differ:
+                raise RunMismatch(f"{path}: this work folder holds a run with other settings ({', '.join(differ)}); "
+                                  "use another --work-dir or --fresh")
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"preset": mine, "command": command, "commit": git_commit(),
+                                    "started": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1))
+
+    # -- stages ------------------------------------------------------------------------------------------------
+    def run(self, command: list[str]) -> None:
+        self.check_or_record(command)
+        self._stage("prepare", self.prepare)
+        self._stage("chat_tokenizer", self.chat_tokenizer)
+        for task in self.tasks:
+            self._stage(f"select_{task.name}", lambda task=task: self.select(task))
+        for task in self.tasks:
+            for method in TRAINED:
+                self._stage(f"train_{task.name}_{method}", lambda task=task, method=method: self.train(task, method))
+        for task in self.tasks:
+            for method in METHODS:
+                self._stage(f"eval_{task.name}_{method}", lambda task=task, method=method: self.evaluate(task, method))
+
+    def prepare(self) -> dict[str, Any]:
+        p = self.preset
+        return prepare(self.tasks, self.work / "data", PrepareConfig(p.train_samples, p.eval_questions, p.seed))
+
+    def chat_tokenizer(self) -> dict[str, Any]:
+        """The tokenizer with the chat template LLaMA-Factory trains with (and saves into every adapter), so the
+        TopAccuracy scoring and the base model see the framing the adapters were trained and are evaluated with."""
+        from llamafactory.data import get_template_and_fix_tokenizer
+        from llamafactory.hparams import get_infer_args
+        from llamafactory.model import load_tokenizer
+
+        args = {"model_name_or_path": self.model, "template": self.recipe.template}
+        if "default_system" in self.recipe.extra:
+            args["default_system"] = self.recipe.extra["default_system"]
+        model_args, data_args, _, _ = get_infer_args(args)
+        tokenizer = load_tokenizer(model_args)["tokenizer"]
+        get_template_and_fix_tokenizer(tokenizer, data_args)
+        tokenizer.save_pretrained(self.work / "chat_tokenizer")
+        return {"template": self.recipe.template, "path": str(self.work / "chat_tokenizer")}
+
+    def _opencompass_generator(self, model: str, tokenizer: str) -> Generate:
+        return opencompass_generator(model, tokenizer, max_out_len=self.preset.max_out_len,
+                                     num_gpus=self.preset.num_gpus)
+
+    def select(self, task: TaskSpec) -> dict[str, Any]:
+        """TopAccuracy: the base model scores the train pool on a seeded subset of training records (a different
+        seed from the training subset's)."""
+        p = self.preset
+        pool = load_pool(self.pool(task), task.fields)
+        records = load_records(task, "train", max_samples=p.screen + p.confirm, seed=p.seed + 1, shuffle=True)
+        generate = self.generator_factory(self.model, str(self.work / "chat_tokenizer"))
+        selection = select_top_accuracy(task, pool, records, generate, screen=p.screen, confirm=p.confirm,
+                                        finalists=p.finalists, batch_size=p.eval_batch_size)
+        write_scores(selection, self.work / "select" / f"{task.name}_scores.csv")
+        best = next(s for s in selection.scores if s.prompt_id == selection.prompt.id)
+        return {"prompt_id": selection.prompt.id, "text": selection.prompt.text, "accuracy": best.accuracy,
+                "records": best.records, "scored_prompts": len(selection.scores),
+                "generations": sum(s.records for s in selection.scores)}
+
+    def pool(self, task: TaskSpec, split: str = "train") -> Path:
+        return self.pool_root / task.pool / f"{split}.jsonl"
+
+    def training_pool(self, task: TaskSpec, method: str) -> Path:
+        if method == "paft":
+            return self.pool(task)
+        if method == "fixed":
+            prompt = Prompt("user-specified", task.baseline_prompt, f"the task's user-specified prompt ({task.name})")
+        else:
+            chosen = self.finished(f"select_{task.name}")
+            if chosen is None:
+                raise RuntimeError(f"TopAccuracy prompt of {task.name} not selected yet")
+            prompt = Prompt(chosen["prompt_id"], chosen["text"],
+                            f"TopAccuracy of {self.pool(task)} ({chosen['accuracy']:.1f}% on "
+                            f"{chosen['records']} training records, base model)")
+        path = self.work / "pools" / task.name / f"{method}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(prompt), ensure_ascii=False) + "\n")
+        return path
+
+    def training_yaml(self, task: TaskSpec, method: str) -> dict[str, Any]:
+        p = self.preset
+        config = training_config(task, self.recipe, "paft")
+        config.update({"model_name_or_path": self.model, "dataset_dir": str(self.work / "data" / "llamafactory"),
+                       "max_samples": p.train_samples, "output_dir": str(self.adapter(task, method)),
+                       "num_train_epochs": float(p.epochs), "seed": p.seed, "paft_seed": p.seed,
+                       "paft_pool": str(self.training_pool(task, method)), "paft_window_steps": p.window_steps})
+        return config
+
+    def adapter(self, task: TaskSpec, method: str) -> Path:
+        return self.work / "train" / task.name / method
+
+    def train(self, task: TaskSpec, method: str) -> dict[str, Any]:
+        config = self.training_yaml(task, method)
+        path = self.work / "yaml" / f"{task.name}_{method}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        cli = Path(sys.executable).parent / "llamafactory-cli"
+        with self._log_file(f"train_{task.name}_{method}") as log:
+            subprocess.run([str(cli), "train", str(path)], cwd=REPO_ROOT, check=True, stdout=log,
+                           stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        out = self.adapter(task, method)
+        results = json.loads((out / "train_results.json").read_text())
+        state = json.loads((out / "trainer_state.json").read_text())
+        return {"yaml": str(path), "train_runtime": results["train_runtime"], "train_loss": results["train_loss"],
+                "global_step": state["global_step"]}
+
+    def evaluate(self, task: TaskSpec, method: str) -> dict[str, Any]:
+        import shutil
+
+        from .launch import run_opencompass
+
+        p = self.preset
+        settings: dict[str, Any] = {"tasks": task.name, "model": self.model, "max_out_len": p.max_out_len,
+                                    "batch_size": p.eval_batch_size, "num_gpus": p.num_gpus, "model_type": "chat",
+                                    "pool_root": str(self.pool_root), "prompts": p.prompts or ""}
+        if method == "base":
+            settings.update({"include_base": "1", "adapters": "", "tokenizer": str(self.work / "chat_tokenizer")})
+        else:
+            settings.update({"include_base": "0", "adapters": f"{method}={self.adapter(task, method)}"})
+        work_dir = self.work / "eval" / task.name / method
+        shutil.rmtree(work_dir, ignore_errors=True)  # an interrupted run's partial folder is not resumed
+        with self._log_file(f"eval_{task.name}_{method}") as log:
+            run = run_opencompass(settings, self.work / "data" / "opencompass", work_dir, log=log)
+        return {"opencompass_run": str(run)}
+
+    def _log_file(self, name: str):
+        path = self.work / "logs" / f"{name}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("w")
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"

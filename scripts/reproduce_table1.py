@@ -1,0 +1,52 @@
+"""Reproduce the paper's Table 1 (base model, LoRA + user-specified prompt, LoRA + TopAccuracy prompt, PAFT) for a
+preset, resumably: rerun the same command after an interruption and finished stages are skipped.
+
+    python scripts/reproduce_table1.py --preset small            # embedded default model, 2 CPU cores, ~2 h
+    python scripts/reproduce_table1.py --preset paper            # Meta-Llama-3-8B on one GPU, the paper's setting
+
+Heavy outputs (data, adapters, OpenCompass folders, logs) go to ``--work-dir``; ``table1.md``, ``summary.csv``,
+``per_prompt.csv``, the TopAccuracy scores, ``run.json`` and plots to ``--results``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from paft_ext.evaluation.presets import PRESETS
+from paft_ext.evaluation.reproduce import Runner
+from paft_ext.evaluation.table1 import write_table1
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--preset", choices=list(PRESETS), default="small")
+    parser.add_argument("--work-dir", help="default outputs/table1_<preset>")
+    parser.add_argument("--results", help="default results/table1_<preset>")
+    parser.add_argument("--fresh", action="store_true", help="delete the work folder first (no resume)")
+    args = parser.parse_args(argv)
+    preset = PRESETS[args.preset]
+    work = Path(args.work_dir or ROOT / "outputs" / f"table1_{preset.name}")
+    results = Path(args.results or ROOT / "results" / f"table1_{preset.name}")
+    if args.fresh:
+        shutil.rmtree(work, ignore_errors=True)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    runner = Runner(preset, work)
+    command = ["python", "scripts/reproduce_table1.py", *(argv if argv is not None else sys.argv[1:])]
+    runner.run(command)
+    results.mkdir(parents=True, exist_ok=True)
+    for name in ("run.json",):
+        shutil.copy(work / name, results / name)
+    for scores in (work / "select").glob("*_scores.csv"):
+        shutil.copy(scores, results / scores.name)
+    write_table1(work, results, preset, tokenizer_path=str(work / "chat_tokenizer"))
+    print((results / "table1.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

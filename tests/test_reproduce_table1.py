@@ -1,0 +1,106 @@
+"""The Table 1 runner for real on a tiny Llama: PIQA, 3 test prompts × 4 questions, TopAccuracy over a 10-prompt
+train pool, three LoRA trainings through ``llamafactory-cli``, four OpenCompass runs, then resume and the report."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import statistics
+
+import pytest
+from lf_helpers import write_pool
+
+from paft_ext.evaluation.presets import PRESETS
+from paft_ext.evaluation.reproduce import RunMismatch, Runner
+from paft_ext.evaluation.table1 import read_per_prompt, write_table1
+from paft_ext.pools.store import load_pool
+from paft_ext.tasks import get_task
+
+TEST_PROMPTS = ["Goal: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:", "Which works? {goal} (A) {sol1} (B) {sol2} Letter:",
+                "PHYSICAL\n{goal}\n[A] {sol1}\n[B] {sol2}"]
+STAGES = ["prepare", "chat_tokenizer", "select_piqa", *(f"train_piqa_{m}" for m in ("fixed", "topacc", "paft")),
+          *(f"eval_piqa_{m}" for m in ("base", "fixed", "topacc", "paft"))]
+
+
+@pytest.fixture(scope="module")
+def table_run(tiny_model, tmp_path_factory, shared_root):
+    root = tmp_path_factory.mktemp("table1")
+    (root / "pools" / "piqa").mkdir(parents=True)
+    write_pool(root / "pools" / "piqa" / "train.jsonl")
+    write_pool(root / "pools" / "piqa" / "test.jsonl", TEST_PROMPTS)
+    preset = dataclasses.replace(PRESETS["small"], name="tiny", tasks=("piqa",), model=str(tiny_model),
+                                 train_samples=12, eval_questions=4, epochs=2, window_steps=1, screen=2, confirm=2,
+                                 finalists=3, max_out_len=3, eval_batch_size=4, prompts=3)
+    logs: list[str] = []
+    runner = Runner(preset, root / "work", pool_root=root / "pools", log=logs.append)
+    runner.run(["test"])
+    return preset, runner, root, logs
+
+
+def test_every_stage_ran_once_and_methods_share_rows_and_steps(table_run):
+    preset, runner, root, logs = table_run
+    assert [line.split()[1].rstrip(":") for line in logs if line.endswith("running")] == STAGES
+    steps = {m: runner.finished(f"train_piqa_{m}")["global_step"] for m in ("fixed", "topacc", "paft")}
+    assert steps == {"fixed": 6, "topacc": 6, "paft": 6}  # 12 rows / batch 4 × 2 epochs
+    schedules = {m: json.loads((runner.adapter(get_task("piqa"), m) / "paft_schedule.json").read_text())
+                 for m in ("fixed", "topacc", "paft")}
+    orders = {m: s["order"] for m, s in schedules.items()}
+    assert orders["fixed"] == orders["topacc"] == orders["paft"]
+    used = {m: {w["prompt_id"] for w in s["windows"]} for m, s in schedules.items()}
+    assert len(used["paft"]) > 1 and used["fixed"] == {"user-specified"}
+
+
+def test_topaccuracy_trains_on_the_best_scored_prompt(table_run):
+    preset, runner, root, _ = table_run
+    chosen = runner.finished("select_piqa")
+    scores = (root / "work" / "select" / "piqa_scores.csv").read_text().splitlines()[1:]
+    rows = [dict(zip(("index", "id", "records", "correct", "no_answer", "accuracy", "rounds", "chosen"),
+                     line.split(","), strict=True)) for line in scores]
+    assert len(rows) == 10 and sum(int(r["records"]) for r in rows) == 10 * 2 + 3 * 2
+    best = max(float(r["accuracy"]) for r in rows if int(r["records"]) == 4)
+    assert chosen["accuracy"] == pytest.approx(best)
+    trained = load_pool(root / "work" / "pools" / "piqa" / "topacc.jsonl", get_task("piqa").fields)
+    assert [p.id for p in trained] == [chosen["prompt_id"]]
+    assert trained[0].text == load_pool(root / "pools" / "piqa" / "train.jsonl", ("goal", "sol1", "sol2"))[
+        int(next(r["index"] for r in rows if r["id"] == chosen["prompt_id"]))].text
+    fixed = load_pool(root / "work" / "pools" / "piqa" / "fixed.jsonl", get_task("piqa").fields)
+    assert fixed[0].text == get_task("piqa").baseline_prompt
+
+
+def test_resume_skips_finished_stages_and_reruns_a_missing_one(table_run):
+    preset, runner, root, _ = table_run
+    marker = runner.stage_file("eval_piqa_paft")
+    before = {s: runner.stage_file(s).stat().st_mtime_ns for s in STAGES}
+    marker.unlink()
+    logs: list[str] = []
+    Runner(preset, root / "work", pool_root=root / "pools", log=logs.append).run(["test"])
+    assert [line.split()[1].rstrip(":") for line in logs if line.endswith("running")] == ["eval_piqa_paft"]
+    assert sum("skipped" in line for line in logs) == len(STAGES) - 1
+    after = {s: runner.stage_file(s).stat().st_mtime_ns for s in STAGES}
+    assert {s for s in STAGES if before[s] != after[s]} == {"eval_piqa_paft"}
+    other = dataclasses.replace(preset, epochs=3)
+    with pytest.raises(RunMismatch, match="epochs"):
+        Runner(other, root / "work", pool_root=root / "pools").run(["test"])
+
+
+def test_table_matches_the_per_prompt_csv(table_run):
+    preset, runner, root, _ = table_run
+    out = root / "results"
+    write_table1(root / "work", out, preset, pool_root=root / "pools", tokenizer_path=str(runner.work /
+                                                                                          "chat_tokenizer"))
+    results = read_per_prompt(out / "per_prompt.csv")
+    assert len(results) == 4 * 3 and all(r.questions == 4 for r in results)
+    assert all(r.opencompass_accuracy == pytest.approx(r.accuracy) for r in results)
+    table = (out / "table1.md").read_text()
+    titles = {"base": "Base model", "fixed": "User-specified", "topacc": "TopAccuracy", "paft": "PAFT (K=1, T=2)"}
+    for method, title in titles.items():
+        accs = [r.accuracy for r in sorted(results, key=lambda r: r.prompt_index) if r.model == method]
+        top = 100 * sum(a >= 85 for a in accs) / len(accs)
+        cell = f"{statistics.fmean(accs):.2f} / {statistics.pstdev(accs):.2f} / {top:.0f}%"
+        line = next(line for line in table.splitlines() if line.startswith(f"| {title} |"))
+        assert line == f"| {title} | {cell} | {cell} |", line  # one task: the average is the task's cell
+    timing = re.findall(r"\| (\w[\w -]*?) \| PIQA \| (\S+) \| (\S+) \|", table)
+    assert {(t, s) for t, _, s in timing if t != "Base model"} == {(titles[m].split(" (")[0], "6")
+                                                                  for m in ("fixed", "topacc", "paft")}
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["piqa_distribution.png", "piqa_heatmap.png"]
