@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import IO
 
@@ -22,7 +23,9 @@ def run_opencompass(settings: dict[str, str], data: Path, work_dir: Path, *, wor
     load_settings(env)  # fail here, not inside OpenCompass, on bad settings
     if not (Path(data) / "data").is_dir():
         raise SystemExit(f"paft-ext: error: {data}/data does not exist; run `paft-ext prepare` first")
-    command = ["opencompass", str(REPO_ROOT / "opencompass_configs" / "eval_paft.py"), "-w", str(work_dir),
+    # The venv's entry point, found also when the venv is not activated.
+    config = REPO_ROOT / "opencompass_configs" / "eval_paft.py"
+    command = [str(Path(sys.executable).parent / "opencompass"), str(config), "-w", str(work_dir),
                "--dump-eval-details", "False"]
     subprocess.run(command, env=env, check=True, stdout=log, stderr=subprocess.STDOUT if log else None)
     return find_run(Path(work_dir))

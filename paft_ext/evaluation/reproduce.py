@@ -45,8 +45,10 @@ class Runner:
     """One Table 1 run in ``work`` (heavy outputs: data, adapters, OpenCompass folders)."""
 
     def __init__(self, preset: Preset, work: Path, *, pool_root: Path = REPO_ROOT / "data" / "prompts",
-                 generator_factory: GeneratorFactory | None = None, log: Callable[[str], None] = print) -> None:
+                 generator_factory: GeneratorFactory | None = None, train_overrides: dict[str, Any] | None = None,
+                 log: Callable[[str], None] = print) -> None:
         self.preset, self.work, self.pool_root, self.log = preset, work.resolve(), pool_root.resolve(), log
+        self.train_overrides = dict(train_overrides or {})  # extra LLaMA-Factory keys for all three trainings
         self.generator_factory = generator_factory or self._opencompass_generator
         self.recipe = RECIPES[preset.recipe]
         self.tasks = [get_task(name) for name in preset.tasks]
@@ -97,7 +99,8 @@ class Runner:
                                   "use another --work-dir or --fresh")
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"preset": mine, "command": command, "commit": git_commit(),
+        path.write_text(json.dumps({"preset": mine, "train_overrides": self.train_overrides, "command": command,
+                                    "commit": git_commit(),
                                     "started": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1))
 
     # -- stages ------------------------------------------------------------------------------------------------
@@ -180,6 +183,7 @@ class Runner:
                        "max_samples": p.train_samples, "output_dir": str(self.adapter(task, method)),
                        "num_train_epochs": float(p.epochs), "seed": p.seed, "paft_seed": p.seed,
                        "paft_pool": str(self.training_pool(task, method)), "paft_window_steps": p.window_steps})
+        config.update(self.train_overrides)
         return config
 
     def adapter(self, task: TaskSpec, method: str) -> Path:

@@ -89,7 +89,7 @@ def noise_markdown(rows: list[dict], preset: Preset) -> str:
     that is left after removing it, the worst prompt, no-answer rate."""
     lines = ["| Method | Task | questions per prompt | SE per prompt | std (ddof 1) | spread beyond noise | worst "
              "prompt | no answer % |", "|---|---|---|---|---|---|---|---|"]
-    for row in rows:
+    for row in sorted(rows, key=lambda r: (METHODS.index(r["model"]), r["task"])):
         if row["task"] == "AVERAGE":
             continue
         lines.append(f"| {METHOD_TITLES[row['model']]} | {get_task(row['task']).title} | {row['questions']} | "

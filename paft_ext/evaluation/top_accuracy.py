@@ -100,10 +100,9 @@ def write_scores(selection: Selection, path: Path) -> None:
 def opencompass_generator(model: str, tokenizer: str, *, max_out_len: int, num_gpus: int = 0) -> Generate:
     """Greedy generation through the same OpenCompass model class and settings the evaluation uses."""
     from .compat import PaftHFChatModel
-    from .run_config import BYTE_EXACT_META, stop_words
+    from .run_config import BYTE_EXACT_META, model_kwargs, stop_words
 
-    device = {"torch_dtype": "float32", "device_map": "cpu"} if num_gpus == 0 else {"torch_dtype": "auto"}
-    hf = PaftHFChatModel(path=model, tokenizer_path=tokenizer, model_kwargs=device,
+    hf = PaftHFChatModel(path=model, tokenizer_path=tokenizer, model_kwargs=model_kwargs(num_gpus),
                          generation_kwargs={"do_sample": False}, max_seq_len=2048, max_out_len=max_out_len,
                          meta_template=BYTE_EXACT_META, stop_words=stop_words(tokenizer))
     hf.logger.setLevel("WARNING")
