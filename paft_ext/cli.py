@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-base", action="store_true", help="do not evaluate the base model")
     ev.add_argument("--model", help="base model path (default: the embedded default model)")
     ev.add_argument("--prompts", type=int, help="first N test prompts (default: all)")
-    ev.add_argument("--questions", type=int, help="OpenCompass's seeded random subset of N questions")
+    ev.add_argument("--questions", type=int,
+                    help="the first N prepared questions (`prepare --eval-samples N` draws a seeded random subset)")
     ev.add_argument("--max-out-len", type=int, default=256)
     ev.add_argument("--batch-size", type=int, default=8)
     ev.add_argument("--workers", type=int, default=1)

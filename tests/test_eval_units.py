@@ -62,7 +62,13 @@ def test_expansion_replaces_the_prompt_per_copy(tmp_path):
     expanded = expand_datasets(stock, "piqa", settings)
     assert [d["abbr"] for d in expanded] == ["piqa_p00", "piqa_p01"]
     assert [d["infer_cfg"]["prompt_template"]["template"]["round"][-1]["prompt"] for d in expanded] == texts[:2]
-    assert all(d["infer_cfg"]["inferencer"]["dump_timer"] and d["reader_cfg"]["test_range"] == 7 for d in expanded)
+    assert all(d["infer_cfg"]["inferencer"]["dump_timer"] and d["reader_cfg"]["test_range"] == "[:7]" for d in expanded)
+    # the two ways OpenCompass 0.5.4 reads test_range: the reader's index list and the partitioner's size
+    from datasets import Dataset
+    from opencompass.openicl.icl_dataset_reader import load_partial_dataset
+
+    assert len(load_partial_dataset(Dataset.from_dict({"x": list(range(20))}), size="[:7]")) == 7
+    assert eval("len(range(20)" + expanded[0]["reader_cfg"]["test_range"] + ")") == 7
     assert stock[0]["infer_cfg"]["prompt_template"]["template"]["round"][-1]["prompt"].startswith("{goal}\nA.")
     assert expand_datasets(stock, "winogrande", settings) == []
 

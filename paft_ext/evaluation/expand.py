@@ -2,7 +2,7 @@
 
 For each stock config of a task and each prompt of its test pool (file order), a deep copy gets abbr
 ``<stock abbr>_pNN``, the prompt in place of the stock template (a string template whole, or the last HUMAN turn),
-the inferencer's timer, the run's question subset, and for GSM8K the prompt-agnostic number extraction. Prompts
+the inferencer's timer, the run's first-N question subset, and for GSM8K the prompt-agnostic number extraction. Prompts
 are loaded through :func:`paft_ext.pools.store.load_pool`, so a template missing a field is refused — OpenCompass
 would silently drop the field.
 """
@@ -59,7 +59,9 @@ def expand_datasets(base_datasets: list, task: str, settings: EvalSettings | Non
             _set_prompt(new["infer_cfg"], prompt.text)
             new["infer_cfg"]["inferencer"]["dump_timer"] = True
             if settings.questions:
-                new["reader_cfg"]["test_range"] = settings.questions
+                # A slice string: OpenCompass 0.5.4's NumWorkerPartitioner evaluates "len(range(n)" + test_range
+                # + ")", so the int form (the reader's random subset) crashes it once dataset sizes are cached.
+                new["reader_cfg"]["test_range"] = f"[:{settings.questions}]"
             if spec.answer_kind == "number":
                 new["eval_cfg"]["pred_postprocessor"] = {"type": "paft_ext.tasks.answers.extract_number"}
             expanded.append(new)

@@ -20,7 +20,7 @@ MC_TASKS = ("hellaswag", "piqa", "winogrande", "race_middle", "race_high")
 class EvalSettings:
     tasks: tuple[str, ...] = MC_TASKS
     prompts: int | None = None  # the first N test prompts of each pool (None: all)
-    questions: int | None = None  # OpenCompass's seeded random subset of N questions (same for every prompt/model)
+    questions: int | None = None  # the first N questions of the prepared file (same for every prompt/model)
     pool_root: str = str(REPO_ROOT / "data" / "prompts")
     pool_split: str = "test"
     model: str = str(default_model.model_dir())
