@@ -40,6 +40,7 @@ class PromptResult:
     output_tokens: float | None
     seconds: float | None
     opencompass_accuracy: float | None
+    item_correct: str = ""  # "1"/"0" per question in file order: paired comparisons and bootstraps over questions
 
 
 def find_run(work_dir: Path) -> Path:
@@ -87,7 +88,8 @@ def collect(run: Path, pool_root: Path = REPO_ROOT / "data" / "prompts", tokeniz
             items = list(json.loads(path.read_text()).values())
             predictions = [str(item["prediction"]) for item in items]
             extracted = [task.extract(p) for p in predictions]
-            correct = sum(e == _gold(task, item["gold"]) for e, item in zip(extracted, items, strict=True))
+            hits = [e == _gold(task, item["gold"]) for e, item in zip(extracted, items, strict=True)]
+            correct = sum(hits)
             if task.name not in ids_by_task:  # one pool read per task, not per prediction file
                 ids_by_task[task.name] = prompt_ids(task, pool_root)
             ids = ids_by_task[task.name]
@@ -100,7 +102,8 @@ def collect(run: Path, pool_root: Path = REPO_ROOT / "data" / "prompts", tokeniz
                 prompt_id=ids[index] if index < len(ids) else f"p{index:02d}",
                 accuracy=100.0 * correct / len(items) if items else 0.0, questions=len(items),
                 no_answer=100.0 * sum(e == "" for e in extracted) / len(items) if items else 0.0,
-                output_tokens=tokens, seconds=timer.get(path.stem), opencompass_accuracy=oc_acc))
+                output_tokens=tokens, seconds=timer.get(path.stem), opencompass_accuracy=oc_acc,
+                item_correct="".join("1" if h else "0" for h in hits)))
     return results
 
 
