@@ -1,8 +1,10 @@
-"""Reading JSON-lines files with errors that name the file and line (data records and prompt pools alike)."""
+"""Reading and writing JSON-lines files: reads raise errors that name the file and line, writes are atomic (a
+killed process never leaves half a data file or pool behind). Data records and prompt pools alike."""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,3 +20,16 @@ def read_jsonl(path: Path, error: type[Exception] = ValueError) -> Iterator[tupl
                 yield lineno, json.loads(line)
             except json.JSONDecodeError as err:
                 raise error(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
+
+
+def write_lines(path: Path, lines: list[str]) -> None:
+    """``lines`` (newline-terminated) to ``path`` via a temporary file and an atomic rename; parents are created."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_jsonl(path: Path, rows: list[Any]) -> None:
+    """One JSON value per line (UTF-8 as is, not escaped), atomically."""
+    write_lines(path, [json.dumps(row, ensure_ascii=False) for row in rows])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,10 +21,13 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _opencompass(env: dict, work: Path, cwd: Path) -> float:
+def _opencompass(settings: dict, data: Path, work: Path, cwd: Path) -> float:
+    """Wall seconds of one OpenCompass run (its output goes to ``<work>.log``)."""
+    from paft_ext.evaluation.launch import run_opencompass
+
     start = time.perf_counter()
-    subprocess.run([str(BIN / "opencompass"), str(ROOT / "opencompass_configs" / "eval_paft.py"), "-w", str(work),
-                    "--dump-eval-details", "False"], env=env, cwd=cwd, check=True, capture_output=True)
+    with work.with_suffix(".log").open("w") as log:
+        run_opencompass(settings, data, work, log=log, cwd=cwd)
     return time.perf_counter() - start
 
 
@@ -50,18 +52,16 @@ def main() -> None:
                         str(args.questions), "--train-samples", "10", "--out", str(tmp / "data")], check=True,
                        capture_output=True)
         lines = (ROOT / "data" / "prompts" / task.pool / "test.jsonl").read_text().splitlines()[: args.prompts]
-        env = {**os.environ, "PAFT_EVAL_TASKS": args.task, "PAFT_EVAL_MAX_OUT_LEN": str(args.max_out_len),
-               "PAFT_EVAL_BATCH_SIZE": "8", "COMPASS_DATA_CACHE": str(tmp / "data" / "opencompass"),
-               "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
-        expanded_env = {**env, "PAFT_EVAL_PROMPTS": str(args.prompts)}
-        expanded = _opencompass(expanded_env, tmp / "expanded", tmp)
+        settings = {"tasks": args.task, "max_out_len": args.max_out_len, "batch_size": 8}
+        data = tmp / "data" / "opencompass"
+        expanded = _opencompass({**settings, "prompts": args.prompts}, data, tmp / "expanded", tmp)
         generation = _generation_seconds(tmp / "expanded")
         single = []
         for k, line in enumerate(lines):
             pools = tmp / f"pool{k}" / task.pool
             pools.mkdir(parents=True)
             (pools / "test.jsonl").write_text(line + "\n")
-            single.append(_opencompass({**env, "PAFT_EVAL_POOL_ROOT": str(pools.parent)}, tmp / f"single{k}", tmp))
+            single.append(_opencompass({**settings, "pool_root": pools.parent}, data, tmp / f"single{k}", tmp))
             shutil.rmtree(tmp / f"single{k}")
     result = {"task": args.task, "prompts": args.prompts, "questions": args.questions,
               "max_out_len": args.max_out_len, "expanded_s": round(expanded, 1),

@@ -36,10 +36,11 @@ def _config(task: str, variant: str, **overrides) -> dict:
     name = "baseline" if variant == "baseline" else "paft"
     config = yaml.safe_load((ROOT / "yaml" / task / f"cpu_{name}.yaml").read_text())
     if variant == "paft_fixed_prompt":
-        pool = ROOT / ".cache" / f"bench_{task}_fixed_pool.jsonl"
+        from paft_ext.pools.store import Prompt, write_pool
         from paft_ext.tasks import get_task
 
-        pool.write_text(json.dumps({"id": "fixed", "text": get_task(task).baseline_prompt, "source": "baseline"}))
+        pool = ROOT / ".cache" / f"bench_{task}_fixed_pool.jsonl"
+        write_pool(pool, [Prompt("fixed", get_task(task).baseline_prompt, "baseline")])
         config["paft_pool"] = str(pool)
     config.update(overrides)
     return config

@@ -40,8 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     command = ["python", "scripts/reproduce_table1.py", *(argv if argv is not None else sys.argv[1:])]
     runner.run(command)
     results.mkdir(parents=True, exist_ok=True)
-    for name in ("run.json",):
-        shutil.copy(work / name, results / name)
+    shutil.copy(work / "run.json", results / "run.json")
     for scores in (work / "select").glob("*_scores.csv"):
         shutil.copy(scores, results / scores.name)
     write_table1(work, results, preset, tokenizer_path=str(work / "chat_tokenizer"))

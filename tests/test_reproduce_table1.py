@@ -19,6 +19,9 @@ from paft_ext.tasks import get_task
 
 TEST_PROMPTS = ["Goal: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:", "Which works? {goal} (A) {sol1} (B) {sol2} Letter:",
                 "PHYSICAL\n{goal}\n[A] {sol1}\n[B] {sol2}"]
+# A high constant learning rate makes the random tiny model learn to answer with a letter in 6 steps, so the
+# trained methods get non-zero, prompt-dependent accuracies.
+OVERRIDES = {"learning_rate": 0.05, "lr_scheduler_type": "constant", "warmup_ratio": 0.0}
 STAGES = ["prepare", "chat_tokenizer", "select_piqa", *(f"train_piqa_{m}" for m in ("fixed", "topacc", "paft")),
           *(f"eval_piqa_{m}" for m in ("base", "fixed", "topacc", "paft"))]
 
@@ -33,10 +36,7 @@ def table_run(tiny_model, tmp_path_factory, shared_root):
                                  train_samples=12, eval_questions=4, epochs=2, window_steps=1, screen=2, confirm=2,
                                  finalists=3, max_out_len=3, eval_batch_size=4, prompts=3)
     logs: list[str] = []
-    # A high constant learning rate makes the random tiny model learn to answer with a letter in 6 steps, so the
-    # trained methods get non-zero, prompt-dependent accuracies.
-    runner = Runner(preset, root / "work", pool_root=root / "pools", log=logs.append,
-                    train_overrides={"learning_rate": 0.05, "lr_scheduler_type": "constant", "warmup_ratio": 0.0})
+    runner = Runner(preset, root / "work", pool_root=root / "pools", log=logs.append, train_overrides=OVERRIDES)
     runner.run(["test"])
     return preset, runner, root, logs
 
@@ -77,14 +77,16 @@ def test_resume_skips_finished_stages_and_reruns_a_missing_one(table_run):
     before = {s: runner.stage_file(s).stat().st_mtime_ns for s in STAGES}
     marker.unlink()
     logs: list[str] = []
-    Runner(preset, root / "work", pool_root=root / "pools", log=logs.append).run(["test"])
+    Runner(preset, root / "work", pool_root=root / "pools", log=logs.append, train_overrides=OVERRIDES).run(["test"])
     assert [line.split()[1].rstrip(":") for line in logs if line.endswith("running")] == ["eval_piqa_paft"]
     assert sum("skipped" in line for line in logs) == len(STAGES) - 1
     after = {s: runner.stage_file(s).stat().st_mtime_ns for s in STAGES}
     assert {s for s in STAGES if before[s] != after[s]} == {"eval_piqa_paft"}
     other = dataclasses.replace(preset, epochs=3)
     with pytest.raises(RunMismatch, match="epochs"):
-        Runner(other, root / "work", pool_root=root / "pools").run(["test"])
+        Runner(other, root / "work", pool_root=root / "pools", train_overrides=OVERRIDES).run(["test"])
+    with pytest.raises(RunMismatch, match="train_overrides"):
+        Runner(preset, root / "work", pool_root=root / "pools").run(["test"])
 
 
 def test_table_matches_the_per_prompt_csv(table_run):

@@ -10,10 +10,10 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from paft_ext.jsonl import write_lines
 from paft_ext.tasks import TaskSpec
 
 from .source import Record, data_root, load_records
@@ -30,13 +30,6 @@ class PrepareConfig:
     train_samples: int | None = None
     eval_samples: int | None = None
     seed: int = 0
-
-
-def _write_lines(path: Path, lines: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _jsonl(rows: list) -> list[str]:
@@ -70,7 +63,7 @@ def update_dataset_info(lf_dir: Path, entries: dict[str, dict]) -> None:
     path = lf_dir / "dataset_info.json"
     info = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     info.update(entries)
-    _write_lines(path, [json.dumps(info, indent=2, ensure_ascii=False)])
+    write_lines(path, [json.dumps(info, indent=2, ensure_ascii=False)])
 
 
 def prepare(tasks: list[TaskSpec], out: Path, config: PrepareConfig = PrepareConfig()) -> dict:
@@ -83,14 +76,14 @@ def prepare(tasks: list[TaskSpec], out: Path, config: PrepareConfig = PrepareCon
         train = load_records(task, "train", root=root, max_samples=config.train_samples, seed=config.seed,
                              shuffle=True)
         evaluation = load_records(task, "eval", root=root, max_samples=config.eval_samples, seed=config.seed)
-        _write_lines(lf_dir / f"{lf_dataset_name(task)}.jsonl", _jsonl(llamafactory_rows(task, train)))
+        write_lines(lf_dir / f"{lf_dataset_name(task)}.jsonl", _jsonl(llamafactory_rows(task, train)))
         entries.update(llamafactory_entries(task))
         for rel, rows in task.opencompass_files([r.values for r in train], [r.values for r in evaluation]).items():
-            _write_lines(out / OC_DIR / "data" / rel, _jsonl(rows))
+            write_lines(out / OC_DIR / "data" / rel, _jsonl(rows))
         manifest["tasks"][task.name] = {
             "train": {"split": task.splits["train"].describe(), "records": len(train)},
             "eval": {"split": task.splits["eval"].describe(), "records": len(evaluation)},
         }
     update_dataset_info(lf_dir, entries)
-    _write_lines(out / "prepare_manifest.json", [json.dumps(manifest, indent=2)])
+    write_lines(out / "prepare_manifest.json", [json.dumps(manifest, indent=2)])
     return manifest

@@ -14,9 +14,10 @@ from .settings import REPO_ROOT, load_settings
 
 
 def run_opencompass(settings: dict[str, str], data: Path, work_dir: Path, *, workers: int = 1,
-                    log: IO[str] | None = None) -> Path:
+                    log: IO[str] | None = None, cwd: Path | None = None) -> Path:
     """Run OpenCompass with ``settings`` (``PAFT_EVAL_<NAME>`` values by lower-case name) on the prepared data
-    ``data`` (``paft-ext prepare --out``/opencompass); returns the timestamped run folder."""
+    ``data`` (``paft-ext prepare --out``/opencompass); returns the timestamped run folder. OpenCompass caches dataset
+    sizes in ``<cwd>/.cache``; ``cwd`` keeps throw-away runs from sharing that cache."""
     env = {**os.environ, **{f"PAFT_EVAL_{k.upper()}": str(v) for k, v in settings.items()},
            "PAFT_EVAL_WORKERS": str(workers), "COMPASS_DATA_CACHE": str(Path(data).resolve()), "HF_HUB_OFFLINE": "1",
            "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers))}
@@ -27,5 +28,5 @@ def run_opencompass(settings: dict[str, str], data: Path, work_dir: Path, *, wor
     config = REPO_ROOT / "opencompass_configs" / "eval_paft.py"
     command = [str(Path(sys.executable).parent / "opencompass"), str(config), "-w", str(work_dir),
                "--dump-eval-details", "False"]
-    subprocess.run(command, env=env, check=True, stdout=log, stderr=subprocess.STDOUT if log else None)
+    subprocess.run(command, env=env, check=True, stdout=log, stderr=subprocess.STDOUT if log else None, cwd=cwd)
     return find_run(Path(work_dir))

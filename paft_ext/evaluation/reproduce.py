@@ -26,7 +26,8 @@ from typing import Any
 import yaml
 from paft_ext.adapters.export import PrepareConfig, prepare
 from paft_ext.adapters.source import load_records
-from paft_ext.pools.store import Prompt, load_pool
+from paft_ext.jsonl import write_lines
+from paft_ext.pools.store import Prompt, load_pool, write_pool
 from paft_ext.tasks import TaskSpec, get_task
 from paft_ext.train.recipes import RECIPES, training_config
 
@@ -65,11 +66,10 @@ class Runner:
         return self.recipe.model
 
     def stage_file(self, stage: str) -> Path:
-        return self.work / "stages" / f"{stage}.json"
+        return stage_file(self.work, stage)
 
     def finished(self, stage: str) -> dict[str, Any] | None:
-        path = self.stage_file(stage)
-        return json.loads(path.read_text()) if path.is_file() else None
+        return stage_record(self.work, stage)
 
     def _stage(self, stage: str, body: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         done = self.finished(stage)
@@ -80,28 +80,29 @@ class Runner:
         start = time.perf_counter()
         info = body()
         info["seconds"] = round(time.perf_counter() - start, 2)
-        path = self.stage_file(stage)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.with_suffix(".tmp").write_text(json.dumps(info, indent=1))
-        os.replace(path.with_suffix(".tmp"), path)
+        write_lines(self.stage_file(stage), [json.dumps(info, indent=1)])
         self.log(f"[table1] {stage}: done in {info['seconds']:.0f} s")
         return info
 
     def check_or_record(self, command: list[str]) -> None:
-        """Write ``run.json``, or refuse to resume a work folder made with other settings."""
+        """Write ``run.json``, or refuse to resume a work folder made with other settings (preset or training
+        overrides; a ``run.json`` without overrides predates them and had none)."""
         path = self.work / "run.json"
         mine = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.preset).items()}
+        mine["train_overrides"] = self.train_overrides
         if path.is_file():
-            theirs = json.loads(path.read_text())["preset"]
+            recorded = json.loads(path.read_text())
+            theirs = {**recorded["preset"], "train_overrides": recorded.get("train_overrides", {})}
             differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
             if differ:
                 raise RunMismatch(f"{path}: this work folder holds a run with other settings ({', '.join(differ)}); "
                                   "use another --work-dir or --fresh")
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"preset": mine, "train_overrides": self.train_overrides, "command": command,
-                                    "commit": git_commit(),
-                                    "started": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1))
+        preset = {k: v for k, v in mine.items() if k != "train_overrides"}
+        write_lines(path, [json.dumps({"preset": preset, "train_overrides": self.train_overrides, "command": command,
+                                       "commit": git_commit(), "started": time.strftime("%Y-%m-%d %H:%M:%S")},
+                                      indent=1)])
 
     # -- stages ------------------------------------------------------------------------------------------------
     def run(self, command: list[str]) -> None:
@@ -172,8 +173,7 @@ class Runner:
                             f"TopAccuracy of {self.pool(task)} ({chosen['accuracy']:.1f}% on "
                             f"{chosen['records']} training records, base model)")
         path = self.work / "pools" / task.name / f"{method}.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(prompt), ensure_ascii=False) + "\n")
+        write_pool(path, [prompt])
         return path
 
     def training_yaml(self, task: TaskSpec, method: str) -> dict[str, Any]:
@@ -227,6 +227,17 @@ class Runner:
         path = self.work / "logs" / f"{name}.log"
         path.parent.mkdir(parents=True, exist_ok=True)
         return path.open("w")
+
+
+def stage_file(work: Path, stage: str) -> Path:
+    """Where a finished stage's record lives; its presence is what marks the stage finished."""
+    return work / "stages" / f"{stage}.json"
+
+
+def stage_record(work: Path, stage: str) -> dict[str, Any] | None:
+    """The record of a finished stage of the run in ``work`` (None while unfinished)."""
+    path = stage_file(work, stage)
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def git_commit() -> str:

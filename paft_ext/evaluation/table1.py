@@ -18,6 +18,7 @@ from paft_ext.tasks import get_task
 
 from .presets import METHOD_TITLES, METHODS, Preset
 from .report import PromptResult, collect, prompt_ids, summarise
+from .reproduce import stage_record
 from .settings import REPO_ROOT
 
 _FLOAT_OR_NONE = {"output_tokens", "seconds", "opencompass_accuracy"}
@@ -28,10 +29,9 @@ def gather(work: Path, preset: Preset, pool_root: Path, tokenizer: Any = None) -
     results = []
     for task in preset.tasks:
         for method in METHODS:
-            stage = work / "stages" / f"eval_{task}_{method}.json"
-            if stage.is_file():
-                run = Path(json.loads(stage.read_text())["opencompass_run"])
-                results += collect(run, pool_root, tokenizer)
+            finished = stage_record(work, f"eval_{task}_{method}")
+            if finished is not None:
+                results += collect(Path(finished["opencompass_run"]), pool_root, tokenizer)
     return results
 
 
@@ -108,8 +108,8 @@ def timing_markdown(work: Path, rows: list[dict], preset: Preset) -> str:
              "output tokens per answer |", "|---|---|---|---|---|---|---|"]
     for method in METHODS:
         for task in preset.tasks:
-            train = _stage(work, f"train_{task}_{method}")
-            evaluation = _stage(work, f"eval_{task}_{method}")
+            train = stage_record(work, f"train_{task}_{method}")
+            evaluation = stage_record(work, f"eval_{task}_{method}")
             row = by_key.get((method, task))
             if evaluation is None and train is None:
                 continue
@@ -151,15 +151,10 @@ def _interval(values: np.ndarray) -> str:
     return f"{values.mean():.2f} [{low:.2f}, {high:.2f}]"
 
 
-def _stage(work: Path, name: str) -> dict | None:
-    path = work / "stages" / f"{name}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def selection_markdown(work: Path, preset: Preset) -> str:
     lines = []
     for task in preset.tasks:
-        chosen = _stage(work, f"select_{task}")
+        chosen = stage_record(work, f"select_{task}")
         if chosen:
             lines.append(f"- {get_task(task).title}: `{chosen['prompt_id']}` — {chosen['accuracy']:.1f}% on "
                          f"{chosen['records']} training records ({chosen['scored_prompts']} prompts scored, "

@@ -8,7 +8,6 @@ Output in ``<out>/``: ``train.jsonl``, ``valid.jsonl`` (carved from train, for e
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -16,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from paft_ext.jsonl import write_jsonl
 from paft_ext.tasks import TaskSpec
 
 from .dedup import NEAR_DUPLICATE_THRESHOLD, NGRAM, deduplicate, group_split, leakage
 from .stats import pool_stats
-from .store import text_hash
+from .store import Prompt, write_pool
 from .validate import validate
 
 
@@ -45,12 +45,6 @@ class PoolBuildError(ValueError):
     pass
 
 
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def build_pool(task: TaskSpec, candidates: list[Candidate], out: Path, config: BuildConfig = BuildConfig(),
                provenance: dict | None = None) -> dict:
     """Write the pool for ``task`` under ``out`` and return its manifest."""
@@ -69,7 +63,7 @@ def build_pool(task: TaskSpec, candidates: list[Candidate], out: Path, config: B
                         "reasons": [f"{kind} duplicate of: {texts[twin]!r}"]})
     kept_texts = [texts[i] for i in kept]
     out.mkdir(parents=True, exist_ok=True)
-    _write_jsonl(out / "rejects.jsonl", rejects)
+    write_jsonl(out / "rejects.jsonl", rejects)
     needed = config.test_size + config.valid_size + max(config.min_train, config.train_size or 0)
     if len(kept_texts) < needed:
         raise PoolBuildError(f"{task.pool}: {len(kept_texts)} prompts survive validation and de-duplication, "
@@ -86,10 +80,8 @@ def build_pool(task: TaskSpec, candidates: list[Candidate], out: Path, config: B
         train_pos = sorted(rng.choice(train_pos, size=config.train_size, replace=False).tolist())
     splits = {"train": train_pos, "valid": valid_pos, "test": test_pos}
     for split, positions in splits.items():
-        rows = [{"id": f"{task.pool}-{split}-{k:03d}", "text": kept_texts[p],
-                 "source": accepted[kept[p]][0].source, "hash": text_hash(kept_texts[p])}
-                for k, p in enumerate(positions)]
-        _write_jsonl(out / f"{split}.jsonl", rows)
+        write_pool(out / f"{split}.jsonl", [Prompt(f"{task.pool}-{split}-{k:03d}", kept_texts[p],
+                                                   accepted[kept[p]][0].source) for k, p in enumerate(positions)])
     split_texts = {s: [kept_texts[p] for p in pos] for s, pos in splits.items()}
     reasons = Counter(re.sub(r"\s*[:{(\d].*", "", reason) for r in rejects for reason in r["reasons"])
     manifest = {

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from paft_ext.jsonl import read_jsonl
+from paft_ext.jsonl import read_jsonl, write_jsonl
 from paft_ext.tasks import PLACEHOLDER
 
 
@@ -67,6 +67,11 @@ def load_pool(path: str | Path, fields: Iterable[str]) -> list[Prompt]:
     if not prompts:
         raise PoolError(f"{path}: prompt pool is empty")
     return prompts
+
+
+def write_pool(path: Path, prompts: Iterable[Prompt]) -> None:
+    """A pool file in the shipped format, ``{id, text, source, hash}`` per line — what :func:`load_pool` reads."""
+    write_jsonl(path, [{"id": p.id, "text": p.text, "source": p.source, "hash": text_hash(p.text)} for p in prompts])
 
 
 def pool_digest(prompts: list[Prompt]) -> str:
