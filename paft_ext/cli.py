@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import sys
 from pathlib import Path
 
 from paft_ext import default_model
@@ -28,41 +31,104 @@ def _build_config(args: argparse.Namespace):
 
     return BuildConfig(test_size=args.test_size, valid_size=args.valid_size, train_size=args.train_size,
                        seed=args.seed, near_duplicate_threshold=args.near_duplicate_threshold,
-                       leak_threshold=args.leak_threshold or args.near_duplicate_threshold)
+                       leak_threshold=args.leak_threshold)
 
 
 def _pool_out(args: argparse.Namespace) -> Path:
     return Path(args.out or f"data/prompts/{get_task(args.task).pool}")
 
 
-def _write_candidates(out: Path, candidates) -> None:
+def _write_candidates(out: Path, candidates, name: str = "candidates.jsonl") -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "candidates.jsonl").write_text("".join(json.dumps({"text": c.text, "source": c.source},
+    (out / name).write_text("".join(json.dumps({"text": c.text, "source": c.source},
                                                              ensure_ascii=False) + "\n" for c in candidates))
 
 
 def _cmd_pools_generate(args: argparse.Namespace) -> None:
-    from paft_ext.pools.build import build_pool
+    from paft_ext.pools.build import add_test_set, build_pool
     from paft_ext.pools.generate import Generator, load_generation_config
 
     task, out = get_task(args.task), _pool_out(args)
     candidates, provenance = Generator(load_generation_config(args.config), Path(args.cache_dir)).run(task)
-    _write_candidates(out, candidates)
-    (out / "generation.json").write_text(json.dumps(provenance, indent=2) + "\n")
+    stem = f"{args.test_set}_" if args.test_set else ""
+    _write_candidates(out, candidates, f"{stem}candidates.jsonl")
+    (out / f"{stem}generation.json").write_text(json.dumps(provenance, indent=2) + "\n")
     print(json.dumps(provenance["generation"]["total"]))
+    if args.test_set:  # an extra test set for an existing pool: what leaks into train is rejected, not split off
+        manifest = add_test_set(task, out, args.test_set, candidates, size=args.test_size, strict=False,
+                                seed=args.seed)
+        print(json.dumps(manifest["test_sets"][args.test_set]["written"]))
+        return
     manifest = build_pool(task, candidates, out, _build_config(args), provenance)
     print(json.dumps(manifest["counts"]))
 
 
 def _cmd_pools_compose(args: argparse.Namespace) -> None:
     from paft_ext.pools.build import build_pool
-    from paft_ext.pools.compose import composed_candidates
+    from paft_ext.pools.compose import composed_candidates, part_counts
 
     task, out = get_task(args.task), _pool_out(args)
-    candidates = composed_candidates(task.pool, args.candidates, seed=args.seed)
-    origin = {"origin": f"{args.candidates} seeded compositions (seed {args.seed}) of the hand-written parts in "
-                        f"paft_ext/pools/parts/{task.pool}.py; no LLM was called"}
+    candidates = (composed_candidates(task.pool, args.candidates, "train", seed=args.seed)
+                  + composed_candidates(task.pool, args.test_candidates, "test", seed=args.seed))
+    origin = {"origin": f"{args.candidates} train-side and {args.test_candidates} test-side seeded compositions "
+                        f"(seed {args.seed}) of the hand-written parts in paft_ext/pools/parts/{task.pool}.py, whose "
+                        f"families are split into train-only and test-only members; no LLM was called",
+              "parts": part_counts(task.pool)}
     print(json.dumps(build_pool(task, candidates, out, _build_config(args), origin)["counts"]))
+
+
+def _read_candidates(path: Path):
+    """Candidates from a jsonl (``text`` and ``source`` per line) or a text file of prompts separated by ``%%`` lines
+    (hand-written: source ``handwritten:<folder name>``, e.g. ``handwritten:independent``)."""
+    from paft_ext.jsonl import read_jsonl
+    from paft_ext.pools.build import Candidate, PoolBuildError
+
+    if not path.is_file():
+        raise PoolBuildError(f"{path}: not found")
+    if path.suffix == ".jsonl":
+        rows = list(read_jsonl(path, PoolBuildError))
+        bad = [n for n, row in rows if not isinstance(row, dict) or not isinstance(row.get("text"), str)]
+        if bad:
+            raise PoolBuildError(f"{path}:{bad[0]}: a candidate line needs a string 'text'")
+        return [Candidate(row["text"], str(row.get("source", f"file:{path.name}"))) for _, row in rows]
+    blocks = [b.strip("\n") for b in re.split(r"^%%[ \t]*$", path.read_text(encoding="utf-8"), flags=re.MULTILINE)]
+    return [Candidate(b, f"handwritten:{path.resolve().parent.name}") for b in blocks if b.strip()]
+
+
+def _cmd_pools_add(args: argparse.Namespace) -> None:
+    from paft_ext.pools.build import add_test_set
+
+    task, out = get_task(args.task), _pool_out(args)
+    source = Path(args.source)
+    manifest = add_test_set(task, out, args.name, _read_candidates(source), size=args.size, strict=not args.lenient,
+                            seed=args.seed, min_size=args.min_size, provenance={"from": {"file": source.name,
+                                                                 "sha256": default_model.sha256_file(source)}})
+    print(json.dumps({args.name: manifest["unseen"][args.name]}))
+
+
+def _cmd_pools_check(args: argparse.Namespace) -> None:
+    from paft_ext.pools.leakage import check_pool
+
+    folder = Path(args.folder)
+    task = get_task(args.task) if args.task else _task_of_pool(folder)
+    stats, problems = check_pool(folder, task)
+    print(json.dumps(stats, indent=1))
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        raise SystemExit(f"paft-ext: {folder}: {len(problems)} problem(s): the test prompts are not unseen")
+    print(f"{folder}: every test set is unseen (no shared part or sentence; n-gram similarity within targets)")
+
+
+def _task_of_pool(folder: Path):
+    from paft_ext.pools.store import PoolError
+
+    manifest = folder / "manifest.json"
+    pool = json.loads(manifest.read_text())["pool"] if manifest.is_file() else folder.name
+    matches = [t for t in TASKS.values() if t.pool == pool]
+    if not matches:
+        raise PoolError(f"{folder}: cannot tell the task (no manifest.json naming a known pool); pass --task")
+    return matches[0]
 
 
 def _cmd_report(args: argparse.Namespace) -> None:
@@ -70,7 +136,9 @@ def _cmd_report(args: argparse.Namespace) -> None:
 
     run = find_run(Path(args.work_dir))
     out = Path(args.out or run / "paft_report")
-    write_report(run, out, strict=args.strict, tokenizer_path=args.tokenizer, plots=not args.no_plots)
+    pool_root = args.pool_root or os.environ.get("PAFT_EVAL_POOL_ROOT")
+    write_report(run, out, strict=args.strict, tokenizer_path=args.tokenizer, plots=not args.no_plots,
+                 pool_root=Path(pool_root) if pool_root else None)
     print((out / "report.md").read_text())
     print(f"report: {out}/report.{{md,csv,json}}, per-prompt: {out}/per_prompt.csv, plots: {out}/plots/")
 
@@ -81,8 +149,8 @@ def _cmd_eval(args: argparse.Namespace) -> None:
 
     settings = {"tasks": ",".join(args.tasks), "max_out_len": args.max_out_len, "batch_size": args.batch_size,
                 "include_base": "0" if args.no_base else "1", "adapters": ",".join(args.adapter)}
-    settings.update({k: v for k, v in (("prompts", args.prompts), ("questions", args.questions), ("model", args.model))
-                     if v is not None})
+    settings.update({k: v for k, v in (("prompts", args.prompts), ("questions", args.questions), ("model", args.model),
+                                       ("prompt_sets", ",".join(args.prompt_set or []) or None)) if v is not None})
     run = run_opencompass(settings, Path(args.data), Path(args.work_dir), workers=args.workers)
     out = run / "paft_report"
     write_report(run, out, tokenizer_path=args.model or str(default_model.model_dir()))
@@ -92,6 +160,7 @@ def _cmd_eval(args: argparse.Namespace) -> None:
 
 def _add_pool_options(parser: argparse.ArgumentParser) -> None:
     from paft_ext.pools.dedup import NEAR_DUPLICATE_THRESHOLD
+    from paft_ext.pools.leakage import MAX_NEAREST
 
     parser.add_argument("--task", required=True, choices=list(TASKS))
     parser.add_argument("--out", help="pool folder (default data/prompts/<pool>)")
@@ -100,8 +169,8 @@ def _add_pool_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-size", type=int, default=None, help="seeded subset of the remaining prompts")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--near-duplicate-threshold", type=float, default=NEAR_DUPLICATE_THRESHOLD)
-    parser.add_argument("--leak-threshold", type=float, default=None,
-                        help="test prompts have no train prompt this similar (default: the near-duplicate one)")
+    parser.add_argument("--leak-threshold", type=float, default=MAX_NEAREST,
+                        help="no test prompt is more similar than this to a train prompt (5-gram Jaccard)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,25 +189,49 @@ def build_parser() -> argparse.ArgumentParser:
     generate = pools.add_parser("generate", help="generate candidates with LLMs over OpenAI-compatible APIs")
     generate.add_argument("--config", required=True, help="generators YAML/JSON")
     generate.add_argument("--cache-dir", default=".cache/pool_requests", help="on-disk response cache")
+    generate.add_argument("--test-set", help="add the generated prompts to an existing pool as this test set "
+                                             "(e.g. test_llm) instead of building a pool")
     _add_pool_options(generate)
     generate.set_defaults(func=_cmd_pools_generate)
     compose = pools.add_parser("compose", help="compose candidates from the hand-written parts (no API)")
-    compose.add_argument("--candidates", type=int, default=1600)
+    compose.add_argument("--candidates", type=int, default=1600, help="train-side compositions")
+    compose.add_argument("--test-candidates", type=int, default=400, help="test-side compositions")
     _add_pool_options(compose)
     compose.set_defaults(func=_cmd_pools_compose)
+    add = pools.add_parser("add-test-set", help="add a test set (hand-written or generated) to a built pool")
+    add.add_argument("--name", required=True, help="test_<name>, e.g. test_indep")
+    add.add_argument("--from", dest="source", required=True,
+                     help="prompts: .jsonl (text, source) or text separated by %%%% lines")
+    add.add_argument("--size", type=int, help="seeded subset of this size (default: all)")
+    add.add_argument("--min-size", type=int, help="fail unless at least this many prompts are kept")
+    add.add_argument("--lenient", action="store_true",
+                     help="reject invalid/duplicate/leaking prompts instead of failing (generated sets)")
+    add.add_argument("--task", required=True, choices=list(TASKS))
+    add.add_argument("--out", help="pool folder (default data/prompts/<pool>)")
+    add.add_argument("--seed", type=int, default=0)
+    add.set_defaults(func=_cmd_pools_add)
+    check = pools.add_parser("check", help="prove that a pool's test sets are unseen (exit 1 naming every leak)")
+    check.add_argument("folder")
+    check.add_argument("--task", choices=list(TASKS), help="default: the pool named in manifest.json")
+    check.set_defaults(func=_cmd_pools_check)
     report = sub.add_parser("report", help="robustness report of an OpenCompass work directory")
     report.add_argument("work_dir")
     report.add_argument("--out", help="default <run>/paft_report")
-    report.add_argument("--strict", action="store_true", help="Top% counts accuracy > threshold (default >=)")
+    report.add_argument("--strict", action="store_true", help="Top%% counts accuracy > threshold (default >=)")
     report.add_argument("--tokenizer", help="tokenizer to count output tokens (default: none)")
     report.add_argument("--no-plots", action="store_true")
+    report.add_argument("--pool-root", help="pool folder the run evaluated (default: the one its paft_eval.json "
+                                            "records, else $PAFT_EVAL_POOL_ROOT, else the shipped pools)")
     report.set_defaults(func=_cmd_report)
     ev = sub.add_parser("eval", help="one OpenCompass run over every test prompt, then the report")
     ev.add_argument("--tasks", nargs="+", default=["piqa"], choices=list(TASKS))
     ev.add_argument("--adapter", action="append", default=[], help="abbr=LoRA folder (repeatable)")
     ev.add_argument("--no-base", action="store_true", help="do not evaluate the base model")
     ev.add_argument("--model", help="base model path (default: the embedded default model)")
-    ev.add_argument("--prompts", type=int, help="first N test prompts (default: all)")
+    ev.add_argument("--prompt-set", action="append", metavar="SET",
+                    help="test (default) | test_indep | test_llm | seen_probe | <pool file>.jsonl ({pool} is replaced "
+                         "by the task's pool); repeat to evaluate several sets in one run")
+    ev.add_argument("--prompts", type=int, help="first N prompts of each set (default: all)")
     ev.add_argument("--questions", type=int,
                     help="the first N prepared questions (`prepare --eval-samples N` draws a seeded random subset)")
     ev.add_argument("--max-out-len", type=int, default=256)
@@ -152,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     from paft_ext.adapters.source import DataError
+    from paft_ext.evaluation.prompt_sets import PromptSetError
     from paft_ext.pools.build import PoolBuildError
     from paft_ext.pools.generate import GenerationError
     from paft_ext.pools.store import PoolError
@@ -159,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (DataError, PoolBuildError, GenerationError, PoolError) as err:
+    except (DataError, PoolBuildError, GenerationError, PoolError, PromptSetError) as err:
         raise SystemExit(f"paft-ext: error: {err}") from None
 
 

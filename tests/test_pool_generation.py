@@ -110,7 +110,14 @@ def test_generate_validate_rerun_and_key_hygiene(server, tmp_path):
     assert sum(generation["sent_this_run"].values()) == TOTAL_REQUESTS
     assert generation["usage"]["smol-a"]["completion_tokens"] > 0 and generation["usage"]["smol-a"]["cost"] > 0
     candidates = [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines()]
-    assert candidates and {c["source"] for c in candidates} <= {"smollm2/few_shot", "smollm2/zero_shot"}
+    keys = {p.stem[:16] for p in cache.glob("*.json")}  # cache files are named by the full request hash
+    for cand in candidates:  # provenance: model, strategy, temperature and the hash of the request it came from
+        model, strategy, temperature, request, *trimmed = cand["source"].removeprefix("llm:").split("/")
+        assert trimmed in ([], ["echo-trimmed"])
+        assert model == "smollm2" and strategy in ("few_shot", "zero_shot") and request.split("=")[1] in keys
+        assert temperature in ("temperature=0.7", "temperature=1.0")
+    assert {r["request"] for r in generation["requests"]} == keys
+    assert sum(r["completion_tokens"] for r in generation["requests"]) == generation["total"]["completion_tokens"]
     rejects = [json.loads(line) for line in (out / "rejects.jsonl").read_text().splitlines()]
     rejected_texts = {r["text"] for r in rejects}
     for cand in candidates:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -30,6 +31,7 @@ def test_normalise_unescapes_literal_newlines_and_collapses_blanks():
     (PIQA, "Goal: {goal}\nOption 1: {sol1}\nOption 2: {sol2}\nAnswer 1 or 2.", "refers to options by number"),
     (PIQA, "Goal: {goal}\nA. {sol1}\nB. {sol2}\nAnswer with A, B, C or D.", "mentions option letter(s) C, D"),
     (GSM, "{question}\nWrite the final answer in words.", "asks for a non-numeric final answer"),
+    (PIQA, "{goal} = the goal\n{sol1} = solution A\n{sol2} = solution B\nWhich one?", "defines placeholder(s) {goal}"),
 ])
 def test_each_rejection_reason(task, text, reason):
     verdict = validate(text, task)
@@ -72,6 +74,9 @@ def test_group_split_keeps_similar_prompts_on_one_side():
 
 def test_parse_templates_splits_on_separators_and_numbers():
     assert parse_templates("A {x}\n---\n`B {y}`\n---\n") == ["A {x}", "B {y}"]
+    assert parse_templates("**Prompt Template:**\n{goal} A. {sol1}") == ["{goal} A. {sol1}"]  # heading dropped
+    assert parse_templates("Sure! Here's the prompt template you asked for:\nHelp: {goal}") == ["Help: {goal}"]
+    assert parse_templates("Read the prompt: {prompt}\nA. x") == ["Read the prompt: {prompt}\nA. x"]  # kept
     assert parse_templates("1. first {x}\n2) second {y}\n3. third") == ["first {x}", "second {y}", "third"]
     assert parse_templates("just one") == ["just one"]
 
@@ -85,25 +90,74 @@ def _piqa_candidates(n):
     return out[:n]
 
 
+SOLO = ["Tell me which works: {goal} | {sol1} (A) | {sol2} (B)", "PHYSICS QUIZ\n{goal}\nA) {sol1}\nB) {sol2}",
+        "Be honest, would you rather {sol1} (A) or {sol2} (B) to {goal}", "<aim>{goal}</aim> A={sol1} B={sol2}",
+        "My mother says {sol1}, my father says {sol2}. Goal is {goal}. Who wins, A or B?",
+        "Imagine this goal right now: {goal}\n=> A {sol1}\n=> B {sol2}", "{sol1} (A) versus {sol2} (B), for {goal}",
+        "Only letters please.\nObjective is {goal}\nA) {sol1}  B) {sol2}",
+        "Examiner's item. To {goal}, should one {sol1} (A) or {sol2} (B)?",
+        "Practical wisdom test:\n{goal}\n~A~ {sol1}\n~B~ {sol2}\nYour verdict, in one letter"]
+
+
+def _wording_lines(prompts) -> set[str]:
+    """Lines with at least three letters outside placeholders (bare field lines such as "A. {sol1}" are layout)."""
+    return {line.lower() for p in prompts for line in p.text.split("\n")
+            if sum(c.isalpha() for c in re.sub(r"\{\w+\}", "", line)) >= 3}
+
+
 def test_build_pool_writes_splits_rejects_and_manifest(tmp_path):
     candidates = _piqa_candidates(60) + [Candidate("Goal: {goal}\nA. {sol1}", "crafted/bad"),
                                          Candidate("Goal:\\n{goal}\\nA. {sol1}\\nB. {sol2}\\nAnswer:", "dup")]
+    candidates += [Candidate(text, f"solo/{i}") for i, text in enumerate(SOLO)]
     manifest = build_pool(PIQA, candidates, tmp_path, BuildConfig(test_size=5, valid_size=3, seed=1))
     train, valid, test = (load_pool(tmp_path / f"{s}.jsonl", PIQA.fields) for s in ("train", "valid", "test"))
     assert (len(valid), len(test)) == (3, 5) and len(train) == manifest["counts"]["train"]
     assert manifest["counts"]["rejected_invalid"] == 1 and manifest["counts"]["duplicates_exact"] == 1
     near = manifest["counts"]["duplicates_near"]
     texts = [p.text for p in train + valid + test]
-    assert 0 < near < 30 and len(set(texts)) == len(texts) == 60 - near
-    assert test[0].id == "piqa-test-000" and all(p.source.startswith("crafted/") for p in train + valid + test)
+    assert 0 < near < 30 and len(set(texts)) == len(texts) == 70 - near
+    # The 60 crafted prompts share answer lines ("Answer:") and context lines, so they are one cluster that must stay
+    # on the train side; only the stand-alone prompts can be unseen test prompts.
+    assert test[0].id == "piqa-test-000" and all(p.source.startswith("solo/") for p in test)
     rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
     assert len(rejects) == 2 + near and {"crafted/bad", "dup"} <= {r["source"] for r in rejects}
     assert sum(r["reasons"][0].startswith("near duplicate of") for r in rejects) == near
-    assert manifest["max_test_train_similarity"] < 0.85
+    assert manifest["unseen"]["test"]["nearest_train_jaccard"]["max"] <= 0.5
+    assert not _wording_lines(test) & _wording_lines(train + valid)  # no shared line of wording
     assert manifest["diversity"]["test"]["prompts"] == 5
+    seen = load_pool(tmp_path / "seen_probe.jsonl", PIQA.fields)
+    assert len(seen) == min(10, len(train)) and {(p.id, p.text) for p in seen} <= {(p.id, p.text) for p in train}
 
 
 def test_build_pool_refuses_too_few_prompts_but_keeps_rejects(tmp_path):
-    with pytest.raises(PoolBuildError, match=r"2 prompts survive validation and de-duplication, 71 needed"):
+    with pytest.raises(PoolBuildError, match=r"2 prompts survive validation and de-duplication.*71 needed"):
         build_pool(PIQA, _piqa_candidates(2) + [Candidate("nonsense", "x")], tmp_path)
     assert json.loads((tmp_path / "rejects.jsonl").read_text())["reasons"][0].startswith("missing placeholder")
+
+
+def test_templates_that_echo_the_meta_prompt_are_recognised():
+    from paft_ext.pools.generate import GenerationConfig, GeneratorSpec, echoes_meta_prompt, plan_requests, trim_echoes
+
+    config = GenerationConfig(generators=(GeneratorSpec(name="g", base_url="http://127.0.0.1:1/v1", model="m",
+                                                        api_key_env="K", requests={"zero_shot": 1}),))
+    meta = plan_requests(PIQA, config)[0].messages[0]["content"]
+    assert "ask for the letter of the right one" in meta
+    assert echoes_meta_prompt("Goal {goal}: {sol1} or {sol2}? Label the options A, B and ask for the letter of the "
+                              "right one.", meta)
+    assert not echoes_meta_prompt("Goal {goal}: {sol1} (A) or {sol2} (B)? Reply with the letter of the correct "
+                                  "solution.", meta)
+    # an echoed sentence without a placeholder is cut out; one holding a placeholder drops the template
+    template = "Pick for {goal}: A. {sol1} B. {sol2}. Use no other curly braces.\nYour letter:"
+    assert trim_echoes(template, meta) == "Pick for {goal}: A. {sol1} B. {sol2}.\nYour letter:"
+    echo = "Use the placeholders {goal} (the goal), {sol1} (solution A), {sol2} (solution B)."
+    assert trim_echoes(echo, meta) is None
+
+
+@pytest.mark.parametrize("command", [["report"], ["eval"], ["prepare"], ["pools", "check"], ["pools", "compose"],
+                                     ["pools", "generate"], ["pools", "add-test-set"]])
+def test_every_command_prints_its_help(command, capsys):
+    from paft_ext.cli import build_parser
+
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args([*command, "--help"])
+    assert done.value.code == 0 and "usage: paft-ext" in capsys.readouterr().out

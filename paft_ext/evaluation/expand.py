@@ -1,33 +1,27 @@
-"""Expanding stock OpenCompass dataset configs across every test prompt, for one OpenCompass run.
+"""Expanding stock OpenCompass dataset configs across every prompt of the chosen prompt sets, for one OpenCompass run.
 
-For each stock config of a task and each prompt of its test pool (file order), a deep copy gets abbr
-``<stock abbr>_pNN``, the prompt in place of the stock template (a string template whole, or the last HUMAN turn),
-the inferencer's timer, the run's first-N question subset, and for GSM8K the prompt-agnostic number extraction. Prompts
-are loaded through :func:`paft_ext.pools.store.load_pool`, so a template missing a field is refused — OpenCompass
-would silently drop the field.
+For each stock config of a task, each prompt set (``PAFT_EVAL_PROMPT_SETS``, default ``test``) and each prompt of
+that set's file (file order), a deep copy gets abbr ``<stock abbr>[_<set tag>]_pNN`` (:mod:`.prompt_sets`), the
+prompt in place of the stock template (a string template whole, or the last HUMAN turn), the inferencer's timer,
+the run's first-N question subset, and for GSM8K the prompt-agnostic number extraction. Prompts are loaded through
+:func:`paft_ext.pools.store.load_pool`, so a template missing a field is refused — OpenCompass would silently drop
+the field.
 """
 
 from __future__ import annotations
 
 import copy
-import re
-from pathlib import Path
 from typing import Any
 
 from paft_ext.pools.store import Prompt, load_pool
 from paft_ext.tasks import get_task
 
+from .prompt_sets import PromptSet, dataset_abbr, parse_prompt_sets
 from .settings import EvalSettings, load_settings
 
-ABBR = re.compile(r"^(.*)_p(\d+)$")
 
-
-def pool_file(task_name: str, settings: EvalSettings) -> Path:
-    return Path(settings.pool_root) / get_task(task_name).pool / f"{settings.pool_split}.jsonl"
-
-
-def eval_prompts(task_name: str, settings: EvalSettings) -> list[Prompt]:
-    prompts = load_pool(pool_file(task_name, settings), get_task(task_name).fields)
+def eval_prompts(task_name: str, settings: EvalSettings, prompt_set: PromptSet) -> list[Prompt]:
+    prompts = load_pool(prompt_set.file(settings.pool_root, get_task(task_name)), get_task(task_name).fields)
     return prompts[: settings.prompts] if settings.prompts else prompts
 
 
@@ -52,10 +46,10 @@ def expand_datasets(base_datasets: list, task: str, settings: EvalSettings | Non
     if not stock:
         raise ValueError(f"no stock dataset with abbr {spec.opencompass_abbr!r} in {spec.opencompass_config}")
     expanded = []
-    for cfg in stock:
-        for k, prompt in enumerate(eval_prompts(task, settings)):
+    for cfg, prompt_set in ((c, s) for c in stock for s in parse_prompt_sets(settings.prompt_sets)):
+        for k, prompt in enumerate(eval_prompts(task, settings, prompt_set)):
             new = copy.deepcopy(cfg)
-            new["abbr"] = f"{cfg['abbr']}_p{k:02d}"
+            new["abbr"] = dataset_abbr(cfg["abbr"], prompt_set, k)
             _set_prompt(new["infer_cfg"], prompt.text)
             new["infer_cfg"]["inferencer"]["dump_timer"] = True
             if settings.questions:

@@ -3,14 +3,20 @@ Table 1 runner, so both validate settings the same way and pass them the same wa
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import IO
 
-from .report import find_run
-from .settings import REPO_ROOT, load_settings
+from paft_ext.default_model import sha256_file
+from paft_ext.tasks import get_task
+
+from .prompt_sets import parse_prompt_sets
+from .report import RUN_MANIFEST, find_run
+from .settings import REPO_ROOT, EvalSettings, load_settings
 
 
 def run_opencompass(settings: dict[str, str], data: Path, work_dir: Path, *, workers: int = 1,
@@ -21,7 +27,7 @@ def run_opencompass(settings: dict[str, str], data: Path, work_dir: Path, *, wor
     env = {**os.environ, **{f"PAFT_EVAL_{k.upper()}": str(v) for k, v in settings.items()},
            "PAFT_EVAL_WORKERS": str(workers), "COMPASS_DATA_CACHE": str(Path(data).resolve()), "HF_HUB_OFFLINE": "1",
            "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers))}
-    load_settings(env)  # fail here, not inside OpenCompass, on bad settings
+    resolved = load_settings(env)  # fail here, not inside OpenCompass, on bad settings
     if not (Path(data) / "data").is_dir():
         raise SystemExit(f"paft-ext: error: {data}/data does not exist; run `paft-ext prepare` first")
     # The venv's entry point, found also when the venv is not activated.
@@ -29,4 +35,18 @@ def run_opencompass(settings: dict[str, str], data: Path, work_dir: Path, *, wor
     command = [str(Path(sys.executable).parent / "opencompass"), str(config), "-w", str(work_dir),
                "--dump-eval-details", "False"]
     subprocess.run(command, env=env, check=True, stdout=log, stderr=subprocess.STDOUT if log else None, cwd=cwd)
-    return find_run(Path(work_dir))
+    run = find_run(Path(work_dir))
+    record_run(run, resolved)
+    return run
+
+
+def record_run(run: Path, settings: EvalSettings) -> None:
+    """``<run>/paft_eval.json``: the settings and the exact prompt files (with sha256) the run evaluated, so the
+    report labels prompts from those files and not from whatever the shipped pools hold later."""
+    files = {task: {name: {"path": str(path), "sha256": sha256_file(path)}
+                    for name, path in ((s.name, s.file(settings.pool_root, get_task(task)))
+                                       for s in parse_prompt_sets(settings.prompt_sets))}
+             for task in settings.tasks}
+    record = {"pool_root": str(Path(settings.pool_root).resolve()), "prompt_sets": list(settings.prompt_sets),
+              "prompts": settings.prompts, "files": files, "settings": asdict(settings)}
+    (run / RUN_MANIFEST).write_text(json.dumps(record, indent=1, default=str) + "\n")

@@ -15,21 +15,24 @@ from paft_ext.tasks import TASKS  # noqa: E402
 
 
 def plot_all(results, out: Path) -> list[Path]:
+    """Two plots per (benchmark, prompt set): ``<task>_*.png`` for the test set, ``<task>_<set>_*.png`` for others."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for task in sorted({r.task for r in results}):
-        mine = [r for r in results if r.task == task]
+    for task, prompt_set in sorted({(r.task, r.prompt_set) for r in results}):
+        mine = [r for r in results if (r.task, r.prompt_set) == (task, prompt_set)]
         models = sorted({r.model for r in mine})
         prompts = sorted({r.prompt_index for r in mine})
         grid = np.full((len(prompts), len(models)), np.nan)
         for r in mine:
             grid[prompts.index(r.prompt_index), models.index(r.model)] = r.accuracy
-        written.append(_distribution(task, models, grid, out / f"{task}_distribution.png"))
-        written.append(_heatmap(task, models, prompts, grid, out / f"{task}_heatmap.png"))
+        stem = task if prompt_set == "test" else f"{task}_{Path(prompt_set).stem}"
+        label = f"{prompt_set} prompts" if prompt_set != "test" else "unseen test prompts"
+        written.append(_distribution(task, label, models, grid, out / f"{stem}_distribution.png"))
+        written.append(_heatmap(task, label, models, prompts, grid, out / f"{stem}_heatmap.png"))
     return written
 
 
-def _distribution(task: str, models: list[str], grid: np.ndarray, path: Path) -> Path:
+def _distribution(task: str, label: str, models: list[str], grid: np.ndarray, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(models), 4))
     columns = [grid[~np.isnan(grid[:, j]), j] for j in range(len(models))]
     ax.boxplot(columns, showfliers=False)
@@ -40,7 +43,7 @@ def _distribution(task: str, models: list[str], grid: np.ndarray, path: Path) ->
     threshold = 100 * TASKS[task].top_threshold
     ax.axhline(threshold, color="grey", linestyle="--", linewidth=1, label=f"Top threshold {threshold:.0f}%")
     ax.set_ylabel("accuracy per test prompt (%)")
-    ax.set_title(f"{TASKS[task].title}: accuracy over {grid.shape[0]} unseen prompts")
+    ax.set_title(f"{TASKS[task].title}: accuracy over {grid.shape[0]} {label}")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -48,12 +51,12 @@ def _distribution(task: str, models: list[str], grid: np.ndarray, path: Path) ->
     return path
 
 
-def _heatmap(task: str, models: list[str], prompts: list[int], grid: np.ndarray, path: Path) -> Path:
+def _heatmap(task: str, label: str, models: list[str], prompts: list[int], grid: np.ndarray, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(2.5 + 1.2 * len(models), 1.5 + 0.18 * len(prompts)))
     image = ax.imshow(grid, aspect="auto", cmap="viridis", vmin=0, vmax=100)
     ax.set_xticks(range(len(models)), models, rotation=20)
     ax.set_yticks(range(len(prompts)), [f"p{p:02d}" for p in prompts], fontsize=6)
-    ax.set_title(f"{TASKS[task].title}: accuracy (%) per prompt and model")
+    ax.set_title(f"{TASKS[task].title}: accuracy (%) per prompt and model ({label})")
     fig.colorbar(image, ax=ax)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -1,4 +1,8 @@
-"""The robustness report of an OpenCompass work directory: per benchmark × model, how accuracy varies over prompts.
+"""The robustness report of an OpenCompass work directory: per benchmark × model × prompt set, how accuracy varies
+over prompts, and the seen-vs-unseen gap (seen-prompt probe minus each unseen set).
+
+Every prediction file is labelled with the id of the prompt file actually evaluated (the run's ``paft_eval.json``),
+and each of its rendered prompts is checked against that template; a mismatch is refused, never mislabelled.
 
 Numbers come from the prediction files (OpenCompass's ``results/`` accuracies are cross-checked, and a mismatch is
 reported), so partial or interrupted runs are reported too — marked partial, with the prompts they have.
@@ -22,10 +26,10 @@ from pathlib import Path
 from paft_ext.pools.store import load_pool
 from paft_ext.tasks import TASKS, TaskSpec
 
-from .expand import ABBR
+from .prompt_sets import SEEN, SHIPPED, PromptSet, PromptSetError, check_rendered, parse_abbr, parse_prompt_set
 from .settings import REPO_ROOT
 
-_BY_ABBR = {task.opencompass_abbr: task for task in TASKS.values()}
+DEFAULT_POOL_ROOT = REPO_ROOT / "data" / "prompts"
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class PromptResult:
     seconds: float | None
     opencompass_accuracy: float | None
     item_correct: str = ""  # "1"/"0" per question in file order: paired comparisons and bootstraps over questions
+    prompt_set: str = "test"  # test | test_indep | test_llm | seen_probe | the path of another pool file
 
 
 def find_run(work_dir: Path) -> Path:
@@ -69,52 +74,74 @@ def _timer(model_dir: Path) -> dict[str, float]:
     return {row["dataset_name"]: row["time"] for row in rows}
 
 
-def prompt_ids(task: TaskSpec, pool_root: Path) -> list[str]:
-    path = pool_root / task.pool / "test.jsonl"
+RUN_MANIFEST = "paft_eval.json"  # written into the run folder by ``paft-ext eval``: pool root and prompt sets
+
+
+def prompt_ids(task: TaskSpec, pool_root: Path, prompt_set: str = "test") -> list[str]:
+    path = parse_prompt_set(prompt_set).file(pool_root, task)
     return [p.id for p in load_pool(path, task.fields)] if path.is_file() else []
 
 
-def collect(run: Path, pool_root: Path = REPO_ROOT / "data" / "prompts", tokenizer=None) -> list[PromptResult]:
-    """One :class:`PromptResult` per finished prediction file of the run."""
+def run_prompt_sets(run: Path, pool_root: Path | None) -> tuple[Path, dict[str, PromptSet], int | None]:
+    """The pool root, the prompt sets (by abbreviation tag) and the first-N prompt limit the run evaluated: from its
+    ``paft_eval.json``, else the shipped set names under ``pool_root`` (default: the shipped pools)."""
+    manifest = run / RUN_MANIFEST
+    recorded = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    root = Path(pool_root or recorded.get("pool_root") or DEFAULT_POOL_ROOT)
+    sets = [parse_prompt_set(name) for name in recorded.get("prompt_sets", SHIPPED)]
+    return root, {s.tag: s for s in sets}, recorded.get("prompts")
+
+
+def collect(run: Path, pool_root: Path | None = None, tokenizer=None) -> list[PromptResult]:
+    """One :class:`PromptResult` per finished prediction file of the run, each checked against the pool file it is
+    labelled from: every item's rendered prompt must come from that file's template at that index."""
+    root, sets, _ = run_prompt_sets(run, pool_root)
+    pools: dict[tuple[str, str], list] = {}
     results = []
-    ids_by_task: dict[str, list[str]] = {}
     for model_dir in sorted(p for p in (run / "predictions").iterdir() if p.is_dir()):
         timer = _timer(model_dir)
         for path in sorted(model_dir.glob("*.json")):
-            match = ABBR.match(path.stem)
-            if not match or match[1] not in _BY_ABBR:
+            parsed = parse_abbr(path.stem)
+            if parsed is None:
                 continue
-            task, index = _BY_ABBR[match[1]], int(match[2])
+            task, tag, index = parsed
+            if tag not in sets:
+                raise PromptSetError(f"{path}: prompt set {tag!r} is not one the run names ({sorted(sets)}); the run "
+                                 f"folder lacks {RUN_MANIFEST} or it is out of date")
+            prompt_set = sets[tag]
+            if (task.name, tag) not in pools:  # one pool read per task and set, not per prediction file
+                pools[(task.name, tag)] = load_pool(prompt_set.file(root, task), task.fields)
+            prompts = pools[(task.name, tag)]
+            if index >= len(prompts):
+                raise PromptSetError(f"{path}: prompt index {index} but {prompt_set.file(root, task)} has "
+                                 f"{len(prompts)} prompts")
             items = list(json.loads(path.read_text()).values())
+            check_rendered(prompts[index], [item["origin_prompt"] for item in items], f"{path}")
             predictions = [str(item["prediction"]) for item in items]
             extracted = [task.extract(p) for p in predictions]
             hits = [e == _gold(task, item["gold"]) for e, item in zip(extracted, items, strict=True)]
-            correct = sum(hits)
-            if task.name not in ids_by_task:  # one pool read per task, not per prediction file
-                ids_by_task[task.name] = prompt_ids(task, pool_root)
-            ids = ids_by_task[task.name]
             oc_file = run / "results" / model_dir.name / path.name
             oc_acc = json.loads(oc_file.read_text()).get("accuracy") if oc_file.is_file() else None
             tokens = (statistics.fmean(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in predictions)
                       if tokenizer is not None and predictions else None)
             results.append(PromptResult(
-                model=model_dir.name, task=task.name, prompt_index=index,
-                prompt_id=ids[index] if index < len(ids) else f"p{index:02d}",
-                accuracy=100.0 * correct / len(items) if items else 0.0, questions=len(items),
+                model=model_dir.name, task=task.name, prompt_index=index, prompt_id=prompts[index].id,
+                accuracy=100.0 * sum(hits) / len(items) if items else 0.0, questions=len(items),
                 no_answer=100.0 * sum(e == "" for e in extracted) / len(items) if items else 0.0,
                 output_tokens=tokens, seconds=timer.get(path.stem), opencompass_accuracy=oc_acc,
-                item_correct="".join("1" if h else "0" for h in hits)))
+                item_correct="".join("1" if h else "0" for h in hits), prompt_set=prompt_set.name))
     return results
 
 
-def summarise(results: list[PromptResult], *, expected: dict[str, int] | None = None, strict: bool = False,
-              thresholds: dict[str, float] | None = None) -> list[dict]:
-    """One row per (model, task), plus an AVERAGE row per model over its tasks (the paper's last column)."""
+def summarise(results: list[PromptResult], *, expected: dict[tuple[str, str], int] | None = None,
+              strict: bool = False, thresholds: dict[str, float] | None = None) -> list[dict]:
+    """One row per (model, task, prompt set), plus an AVERAGE row per model and set over its tasks (the paper's last
+    column). ``expected``: prompts per (task, set), to mark partial runs."""
     rows = []
-    groups: dict[tuple[str, str], list[PromptResult]] = {}
+    groups: dict[tuple[str, str, str], list[PromptResult]] = {}
     for r in results:
-        groups.setdefault((r.model, r.task), []).append(r)
-    for (model, task_name), group in sorted(groups.items()):
+        groups.setdefault((r.model, r.task, r.prompt_set), []).append(r)
+    for (model, task_name, prompt_set), group in sorted(groups.items()):
         group.sort(key=lambda r: r.prompt_index)
         accs = [r.accuracy for r in group]
         threshold = 100 * (thresholds or {}).get(task_name, TASKS[task_name].top_threshold)
@@ -122,13 +149,14 @@ def summarise(results: list[PromptResult], *, expected: dict[str, int] | None = 
         binomial_var = statistics.fmean(a * (100 - a) / max(r.questions, 1) for a, r in zip(accs, group, strict=True))
         worst = min(group, key=lambda r: (r.accuracy, r.prompt_index))
         best = max(group, key=lambda r: (r.accuracy, -r.prompt_index))
-        want = (expected or {}).get(task_name)
+        want = (expected or {}).get((task_name, prompt_set))
         mismatch = [r.prompt_id for r in group if r.opencompass_accuracy is not None
                     and abs(r.opencompass_accuracy - r.accuracy) > 1e-6]
         seconds = [r.seconds for r in group if r.seconds is not None]
         tokens = [r.output_tokens for r in group if r.output_tokens is not None]
         rows.append({
-            "model": model, "task": task_name, "prompts": len(group), "expected_prompts": want,
+            "model": model, "task": task_name, "prompt_set": prompt_set, "prompts": len(group),
+            "expected_prompts": want,
             "partial": bool(want and len(group) < want), "questions": n,
             "mean": statistics.fmean(accs), "std_pop": statistics.pstdev(accs),
             "std_sample": statistics.stdev(accs) if len(accs) > 1 else float("nan"),
@@ -143,13 +171,26 @@ def summarise(results: list[PromptResult], *, expected: dict[str, int] | None = 
             "s_per_item": sum(seconds) / sum(r.questions for r in group if r.seconds is not None) if seconds else None,
             "opencompass_mismatch": mismatch,
         })
-    for model in sorted({r["model"] for r in rows}):
-        mine = [r for r in rows if r["model"] == model]
-        rows.append({"model": model, "task": "AVERAGE", "prompts": sum(r["prompts"] for r in mine),
-                     "partial": any(r["partial"] for r in mine),
+    for model, prompt_set in sorted({(r["model"], r["prompt_set"]) for r in rows}):
+        mine = [r for r in rows if (r["model"], r["prompt_set"]) == (model, prompt_set)]
+        rows.append({"model": model, "task": "AVERAGE", "prompt_set": prompt_set,
+                     "prompts": sum(r["prompts"] for r in mine), "partial": any(r["partial"] for r in mine),
                      **{k: statistics.fmean(r[k] for r in mine) for k in ("mean", "std_pop", "top_pct", "min",
                                                                            "no_answer_pct")}})
     return rows
+
+
+def seen_unseen_gaps(rows: list[dict]) -> list[dict]:
+    """Per model and task: mean accuracy on the seen-prompt probe minus the mean on each unseen set — the direct
+    measure of prompt over-fitting (PAFT should shrink it)."""
+    by_key = {(r["model"], r["task"], r["prompt_set"]): r for r in rows if r["task"] != "AVERAGE"}
+    gaps = []
+    for (model, task, prompt_set), row in sorted(by_key.items()):
+        seen = by_key.get((model, task, SEEN))
+        if prompt_set != SEEN and seen is not None:
+            gaps.append({"model": model, "task": task, "unseen_set": prompt_set, "seen_mean": seen["mean"],
+                         "unseen_mean": row["mean"], "gap": seen["mean"] - row["mean"]})
+    return gaps
 
 
 def _fmt(value) -> str:
@@ -159,8 +200,9 @@ def _fmt(value) -> str:
 
 
 def markdown(rows: list[dict], *, strict: bool) -> str:
-    columns = ["model", "task", "prompts", "questions", "mean", "std_pop", "std_sample", "min", "worst_prompt", "max",
-               "top_pct", "se_per_prompt", "spread_beyond_noise", "no_answer_pct", "output_tokens", "s_per_item"]
+    columns = ["model", "task", "prompt_set", "prompts", "questions", "mean", "std_pop", "std_sample", "min",
+               "worst_prompt", "max", "top_pct", "se_per_prompt", "spread_beyond_noise", "no_answer_pct",
+               "output_tokens", "s_per_item"]
     lines = [f"Top% = share of prompts with accuracy {'>' if strict else '≥'} the task threshold. Accuracy in %. "
              "std_pop: ddof 0, std_sample: ddof 1. se_per_prompt: binomial standard error of one prompt's accuracy "
              "(noise floor); spread_beyond_noise: sqrt(max(0, variance over prompts − mean binomial variance)).", "",
@@ -172,12 +214,20 @@ def markdown(rows: list[dict], *, strict: bool) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     notes = [f"- {r['model']} / {r['task']}: OpenCompass's accuracy differs for {r['opencompass_mismatch']}"
              for r in rows if r.get("opencompass_mismatch")]
+    gaps = seen_unseen_gaps(rows)
+    if gaps:
+        lines += ["", "Seen-vs-unseen gap: mean accuracy on the seen-prompt probe (train prompts) minus the mean on "
+                  "each unseen set.", "", "| model | task | unseen set | seen mean | unseen mean | gap |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {g['model']} | {g['task']} | {g['unseen_set']} | {g['seen_mean']:.2f} | {g['unseen_mean']:.2f} "
+                  f"| {g['gap']:+.2f} |" for g in gaps]
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
 
 def write_report(run: Path, out: Path, *, strict: bool = False, tokenizer_path: str | None = None,
-                 pool_root: Path = REPO_ROOT / "data" / "prompts", plots: bool = True) -> dict:
-    """Write ``report.{md,csv,json}``, ``per_prompt.csv`` and plots under ``out``; return the JSON document."""
+                 pool_root: Path | None = None, plots: bool = True) -> dict:
+    """Write ``report.{md,csv,json}``, ``per_prompt.csv`` and plots under ``out``; return the JSON document.
+    ``pool_root`` None: the one the run recorded (``paft_eval.json``), else the shipped pools."""
     tokenizer = None
     if tokenizer_path:
         from transformers import AutoTokenizer
@@ -185,8 +235,10 @@ def write_report(run: Path, out: Path, *, strict: bool = False, tokenizer_path: 
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
     results = collect(run, pool_root, tokenizer)
     if not results:
-        raise FileNotFoundError(f"{run}: no finished prediction files named <benchmark>_pNN")
-    expected = {t: len(prompt_ids(TASKS[t], pool_root)) or None for t in {r.task for r in results}}
+        raise FileNotFoundError(f"{run}: no finished prediction files named <benchmark>[_<set>]_pNN")
+    root, sets, limit = run_prompt_sets(run, pool_root)
+    expected = {(t, r): min(len(prompt_ids(TASKS[t], root, r)), limit or 10**9) or None
+                for t, r in {(x.task, x.prompt_set) for x in results}}
     rows = summarise(results, expected=expected, strict=strict)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(f"# PAFT robustness report\n\nRun: `{run}`\n\n" + markdown(rows, strict=strict))
@@ -198,7 +250,8 @@ def write_report(run: Path, out: Path, *, strict: bool = False, tokenizer_path: 
         writer = csv.DictWriter(handle, fieldnames=list(asdict(results[0])))
         writer.writeheader()
         writer.writerows(asdict(r) for r in results)
-    document = {"run": str(run), "strict_top": strict, "rows": rows, "per_prompt": [asdict(r) for r in results]}
+    document = {"run": str(run), "strict_top": strict, "rows": rows, "gaps": seen_unseen_gaps(rows),
+                "per_prompt": [asdict(r) for r in results]}
     (out / "report.json").write_text(json.dumps(document, indent=1, default=str))
     if plots:
         from .plots import plot_all

@@ -12,6 +12,8 @@ import yaml
 from paft_ext import default_model
 from paft_ext.tasks import TASKS
 
+from .prompt_sets import parse_prompt_sets
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MC_TASKS = ("hellaswag", "piqa", "winogrande", "race_middle", "race_high")
 
@@ -22,7 +24,7 @@ class EvalSettings:
     prompts: int | None = None  # the first N test prompts of each pool (None: all)
     questions: int | None = None  # the first N questions of the prepared file (same for every prompt/model)
     pool_root: str = str(REPO_ROOT / "data" / "prompts")
-    pool_split: str = "test"
+    prompt_sets: tuple[str, ...] = ("test",)  # test | test_indep | test_llm | seen_probe | <path>.jsonl
     model: str = str(default_model.model_dir())
     model_type: str = "chat"  # chat (chat template) | base (raw prompt, the paper's protocol) | api
     model_abbr: str = "base"
@@ -44,14 +46,15 @@ class EvalSettings:
             raise ValueError(f"PAFT_EVAL_TASKS: unknown task(s) {unknown}; known: {', '.join(TASKS)}")
         if self.model_type not in ("chat", "base", "api"):
             raise ValueError(f"PAFT_EVAL_MODEL_TYPE must be chat, base or api, got {self.model_type!r}")
+        parse_prompt_sets(self.prompt_sets)  # raises, naming the bad entry
         if not self.include_base and not self.adapters and self.model_type != "api":
             raise ValueError("nothing to evaluate: PAFT_EVAL_INCLUDE_BASE=0 and no PAFT_EVAL_ADAPTERS")
 
 
 def _parse(name: str, value: Any) -> Any:
     if not isinstance(value, str):
-        return tuple(value) if name == "tasks" else value
-    if name == "tasks":
+        return tuple(value) if name in ("tasks", "prompt_sets") else value
+    if name in ("tasks", "prompt_sets"):
         return tuple(t.strip() for t in value.split(",") if t.strip())
     if name == "adapters":  # "paft=saves/x,baseline=saves/y"
         pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]

@@ -66,7 +66,7 @@ def _cell(row: dict | None) -> str:
 
 def table_rows(results: list[PromptResult], preset: Preset, pool_root: Path) -> list[dict]:
     """:func:`summarise` rows, marked partial where a method lacks some of the task's test prompts."""
-    expected = {t: preset.prompts or len(prompt_ids(get_task(t), pool_root)) or None for t in preset.tasks}
+    expected = {(t, "test"): preset.prompts or len(prompt_ids(get_task(t), pool_root)) or None for t in preset.tasks}
     return summarise(results, expected=expected)
 
 

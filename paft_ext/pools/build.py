@@ -1,8 +1,15 @@
-"""From candidate prompts to shipped pool files: validate, de-duplicate, split, write.
+"""From candidate prompts to shipped pool files: validate, de-duplicate, split, check that test is unseen, write.
 
 Output in ``<out>/``: ``train.jsonl``, ``valid.jsonl`` (carved from train, for evaluation during training),
-``test.jsonl`` (never trained on), ``rejects.jsonl`` (every dropped candidate with its reason) and
-``manifest.json`` (counts, thresholds, leakage, diversity statistics, provenance).
+``test.jsonl`` (never trained on), ``seen_probe.jsonl`` (a seeded sample of train prompts, evaluated beside the test
+sets for the seen-vs-unseen gap), ``rejects.jsonl`` (every dropped candidate with its reason) and ``manifest.json``
+(counts, thresholds, leakage, diversity statistics, provenance). :func:`add_test_set` adds further test sets
+(``test_indep.jsonl``, ``test_llm.jsonl``) to a built pool. Every build ends with :func:`leakage.check_pool`; a pool
+whose test prompts are not unseen is refused.
+
+Candidates tagged with a ``side`` (the composed ones) are split by it: train from train-side parts, test from
+test-side parts. Untagged candidates (LLM-generated pools) are split by :func:`dedup.group_split`, which keeps
+prompts that share a sentence or are similar on one side.
 """
 
 from __future__ import annotations
@@ -18,16 +25,21 @@ import numpy as np
 from paft_ext.jsonl import write_jsonl
 from paft_ext.tasks import TaskSpec
 
-from .dedup import NEAR_DUPLICATE_THRESHOLD, NGRAM, deduplicate, group_split, leakage
+from . import leakage
+from .dedup import NEAR_DUPLICATE_THRESHOLD, NGRAM, deduplicate, group_split
 from .stats import pool_stats
-from .store import Prompt, write_pool
+from .store import Prompt, load_pool, write_pool
 from .validate import validate
+
+SEEN_PROBE_SIZE = 10
+SET_TAGS = {"test_indep": "indep", "test_llm": "llm"}  # id infix of each extra test set
 
 
 @dataclass(frozen=True)
 class Candidate:
     text: str
-    source: str  # generator model + strategy, "handwritten", or "composed:<parts>"
+    source: str  # "llm:<model>/<strategy>/…", "handwritten:…", or "composed:handwritten-parts/<part ids>"
+    side: str | None = None  # "train" | "test" for composed candidates; None: the build splits
 
 
 @dataclass(frozen=True)
@@ -37,7 +49,7 @@ class BuildConfig:
     train_size: int | None = None  # None: every remaining prompt; else a seeded random subset of that size
     seed: int = 0
     near_duplicate_threshold: float = NEAR_DUPLICATE_THRESHOLD
-    leak_threshold: float = NEAR_DUPLICATE_THRESHOLD
+    leak_threshold: float = leakage.MAX_NEAREST
     min_train: int = 1
 
 
@@ -45,61 +57,155 @@ class PoolBuildError(ValueError):
     pass
 
 
-def build_pool(task: TaskSpec, candidates: list[Candidate], out: Path, config: BuildConfig = BuildConfig(),
-               provenance: dict | None = None) -> dict:
-    """Write the pool for ``task`` under ``out`` and return its manifest."""
+def _screen(task: TaskSpec, candidates: list[Candidate],
+            threshold: float) -> tuple[list[Candidate], list[dict], dict[str, int]]:
+    """Valid, de-duplicated candidates (normalised text), the rejects with their reasons, and the counts."""
     rejects: list[dict] = []
-    accepted: list[tuple[Candidate, str]] = []
+    accepted: list[Candidate] = []
     for cand in candidates:
         verdict = validate(cand.text, task)
         if verdict.ok:
-            accepted.append((cand, verdict.text))
+            accepted.append(Candidate(verdict.text, cand.source, cand.side))
         else:
             rejects.append({"text": cand.text, "source": cand.source, "reasons": list(verdict.reasons)})
-    texts = [text for _, text in accepted]
-    kept, dropped = deduplicate(texts, config.near_duplicate_threshold)
+    kept, dropped = deduplicate([c.text for c in accepted], threshold)
     for index, (kind, twin) in sorted(dropped.items()):
-        rejects.append({"text": texts[index], "source": accepted[index][0].source,
-                        "reasons": [f"{kind} duplicate of: {texts[twin]!r}"]})
-    kept_texts = [texts[i] for i in kept]
+        rejects.append({"text": accepted[index].text, "source": accepted[index].source,
+                        "reasons": [f"{kind} duplicate of: {accepted[twin].text!r}"]})
+    counts = {"rejected_invalid": len(candidates) - len(accepted),
+              **{f"duplicates_{k}": sum(kind == k for kind, _ in dropped.values()) for k in ("exact", "near")}}
+    return [accepted[i] for i in kept], rejects, counts
+
+
+def _unseen(cands: list[Candidate], train: list[Prompt], rejects: list[dict]) -> list[Candidate]:
+    """The candidates that are unseen with respect to ``train``; the others go to ``rejects`` with why."""
+    index = leakage.TrainIndex(train)
+    nearest = index.nearest([c.text for c in cands])
+    unseen = []
+    for cand, value in zip(cands, nearest, strict=True):
+        reasons = leakage.leak_reasons(Prompt("candidate", cand.text, cand.source), index, float(value))
+        if reasons:
+            rejects.append({"text": cand.text, "source": cand.source, "reasons": [why for _, why in reasons]})
+        else:
+            unseen.append(cand)
+    return unseen
+
+
+def _prompts(task: TaskSpec, split: str, cands: list[Candidate]) -> list[Prompt]:
+    return [Prompt(f"{task.pool}-{split}-{k:03d}", c.text, c.source) for k, c in enumerate(cands)]
+
+
+def _finish_check(task: TaskSpec, out: Path, manifest: dict) -> dict:
+    stats, problems = leakage.check_pool(out, task)
+    manifest["unseen"] = stats
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if problems:
+        listing = "\n  ".join(str(p) for p in problems[:20])
+        more = f"\n  … and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise PoolBuildError(f"{out}: the test prompts are not unseen ({len(problems)} problem(s)):\n  "
+                             f"{listing}{more}")
+    return manifest
+
+
+def build_pool(task: TaskSpec, candidates: list[Candidate], out: Path, config: BuildConfig = BuildConfig(),
+               provenance: dict | None = None) -> dict:
+    """Write the pool for ``task`` under ``out`` and return its manifest."""
+    kept, rejects, screened = _screen(task, candidates, config.near_duplicate_threshold)
     out.mkdir(parents=True, exist_ok=True)
-    write_jsonl(out / "rejects.jsonl", rejects)
-    needed = config.test_size + config.valid_size + max(config.min_train, config.train_size or 0)
-    if len(kept_texts) < needed:
-        raise PoolBuildError(f"{task.pool}: {len(kept_texts)} prompts survive validation and de-duplication, "
-                             f"{needed} needed (test {config.test_size} + valid {config.valid_size} + train "
+    sided = any(c.side for c in kept)
+    train_side = [c for c in kept if c.side != "test"] if sided else kept
+    test_side = [c for c in kept if c.side == "test"] if sided else []
+    train_needed = config.valid_size + max(config.min_train, config.train_size or 0)
+    if len(train_side) < train_needed + (0 if sided else config.test_size) or len(test_side) < config.test_size * sided:
+        write_jsonl(out / "rejects.jsonl", rejects)
+        side_note = f" ({len(test_side)} of them test-side)" if sided else ""
+        raise PoolBuildError(f"{task.pool}: {len(kept)} prompts survive validation and de-duplication{side_note}, "
+                             f"{train_needed + config.test_size} needed (test "
+                             f"{config.test_size} + valid {config.valid_size} + train "
                              f"{max(config.min_train, config.train_size or 0)}); rejects are in "
                              f"{out / 'rejects.jsonl'}")
-    train_pos, test_pos = group_split(kept_texts, config.test_size, config.seed, config.leak_threshold)
     rng = np.random.default_rng([config.seed, 1])
+    if sided:
+        train_pos = list(range(len(train_side)))
+    else:
+        texts = [c.text for c in kept]
+        train_pos, test_pos = group_split(texts, config.test_size, config.seed, config.leak_threshold,
+                                          leakage.sentence_links(texts))
+        test_side = [kept[p] for p in test_pos]
     valid_pos = sorted(rng.choice(train_pos, size=config.valid_size, replace=False).tolist())
     train_pos = [p for p in train_pos if p not in set(valid_pos)]
     unused = 0
     if config.train_size is not None and config.train_size < len(train_pos):
         unused = len(train_pos) - config.train_size
         train_pos = sorted(rng.choice(train_pos, size=config.train_size, replace=False).tolist())
-    splits = {"train": train_pos, "valid": valid_pos, "test": test_pos}
-    for split, positions in splits.items():
-        write_pool(out / f"{split}.jsonl", [Prompt(f"{task.pool}-{split}-{k:03d}", kept_texts[p],
-                                                   accepted[kept[p]][0].source) for k, p in enumerate(positions)])
-    split_texts = {s: [kept_texts[p] for p in pos] for s, pos in splits.items()}
-    reasons = Counter(re.sub(r"\s*[:{(\d].*", "", reason) for r in rejects for reason in r["reasons"])
+    splits = {"train": [train_side[p] for p in train_pos], "valid": [train_side[p] for p in valid_pos]}
+    seen = _prompts(task, "train", splits["train"]) + _prompts(task, "valid", splits["valid"])
+    if sided:
+        unseen = _unseen(test_side, seen, rejects)
+        if len(unseen) < config.test_size:
+            write_jsonl(out / "rejects.jsonl", rejects)
+            raise PoolBuildError(f"{task.pool}: only {len(unseen)} test-side candidates are unseen (no shared "
+                                 f"sentence, nearest-train similarity ≤ {leakage.MAX_NEAREST}); {config.test_size} "
+                                 f"needed; rejects are in {out / 'rejects.jsonl'}")
+        picks = np.random.default_rng([config.seed, 2]).choice(len(unseen), size=config.test_size, replace=False)
+        test_side = [unseen[p] for p in sorted(picks.tolist())]
+    splits["test"] = test_side
+    write_jsonl(out / "rejects.jsonl", rejects)
+    for split, cands in splits.items():
+        write_pool(out / f"{split}.jsonl", _prompts(task, split, cands))
+    probe = np.random.default_rng([config.seed, 3]).choice(len(splits["train"]), size=min(SEEN_PROBE_SIZE, len(
+        splits["train"])), replace=False)
+    write_pool(out / f"{leakage.SEEN_PROBE}.jsonl", [_prompts(task, "train", splits["train"])[p]
+                                                    for p in sorted(probe.tolist())])
+    reasons = Counter(re.sub(r"\s*[:{(\d'].*", "", reason) for r in rejects for reason in r["reasons"])
     manifest = {
         "pool": task.pool, "fields": list(task.fields), "answer_kind": task.answer_kind,
         "build": asdict(config), "similarity": f"character {NGRAM}-gram Jaccard",
-        "counts": {"candidates": len(candidates), "rejected_invalid": len(candidates) - len(accepted),
-                   "duplicates_exact": sum(k == "exact" for k, _ in dropped.values()),
-                   "duplicates_near": sum(k == "near" for k, _ in dropped.values()),
-                   "unused_beyond_train_size": unused, **{split: len(pos) for split, pos in splits.items()}},
+        "counts": {"candidates": len(candidates), **screened,
+                   "unused_beyond_train_size": unused, **{split: len(c) for split, c in splits.items()},
+                   leakage.SEEN_PROBE: len(probe)},
         "reject_reasons": dict(reasons.most_common()),
-        "max_test_train_similarity": round(leakage(split_texts["train"] + split_texts["valid"],
-                                                   split_texts["test"]), 4),
-        "sources": {split: dict(Counter(accepted[kept[p]][0].source.split(":")[0] for p in pos))
-                    for split, pos in splits.items()},
-        "diversity": {split: pool_stats(t, task) for split, t in split_texts.items()},
+        "sources": {split: dict(Counter(c.source.split(":")[0] for c in cands)) for split, cands in splits.items()},
+        "diversity": {split: pool_stats([c.text for c in cands], task) for split, cands in splits.items()},
         **(provenance or {}),
     }
-    if manifest["max_test_train_similarity"] >= config.leak_threshold:
-        raise PoolBuildError(f"{task.pool}: a test prompt is a near-duplicate of a train prompt")
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return manifest
+    return _finish_check(task, out, manifest)
+
+
+def add_test_set(task: TaskSpec, out: Path, name: str, candidates: list[Candidate], *, size: int | None = None,
+                 strict: bool = True, seed: int = 0, min_size: int | None = None,
+                 provenance: dict | None = None) -> dict:
+    """Add the test set ``<out>/<name>.jsonl`` to a built pool. ``strict`` (hand-written sets): every candidate must
+    be valid, distinct and unseen, else the build fails naming it; otherwise (generated sets) such candidates go to
+    ``<name>_rejects.jsonl`` and ``size`` of the rest are drawn, seeded (all of them when ``size`` is None; fewer
+    than ``min_size`` fails)."""
+    if not re.fullmatch(r"test_[a-z0-9]+", name):
+        raise PoolBuildError(f"test set name {name!r}: use test_<lowercase letters/digits>")
+    manifest_path = out / "manifest.json"
+    if not manifest_path.is_file():
+        raise PoolBuildError(f"{out}: no manifest.json; build the pool first")
+    kept, rejects, _ = _screen(task, candidates, NEAR_DUPLICATE_THRESHOLD)
+    seen = [p for split in leakage.TRAIN_SETS for p in load_pool(out / f"{split}.jsonl", task.fields)]
+    unseen = _unseen(kept, seen, rejects)
+    if strict and rejects:
+        listing = "\n  ".join(f"{r['text'][:80]!r}: {'; '.join(r['reasons'])}" for r in rejects[:20])
+        raise PoolBuildError(f"{out / name}.jsonl: {len(rejects)} hand-written prompt(s) refused:\n  {listing}")
+    if size is not None or min_size is not None:
+        if len(unseen) < (size or min_size):
+            write_jsonl(out / f"{name}_rejects.jsonl", rejects)
+            raise PoolBuildError(f"{out / name}.jsonl: {len(unseen)} candidates are valid, distinct and unseen, "
+                                 f"{size or min_size} needed; rejects are in {out / name}_rejects.jsonl")
+    if size is not None:
+        picks = np.random.default_rng([seed, 4]).choice(len(unseen), size=size, replace=False)
+        unseen = [unseen[p] for p in sorted(picks.tolist())]
+    tag = SET_TAGS.get(name, name.removeprefix("test_"))
+    write_pool(out / f"{name}.jsonl", [Prompt(f"{task.pool}-{tag}-{k:03d}", c.text, c.source)
+                                       for k, c in enumerate(unseen)])
+    if not strict:
+        write_jsonl(out / f"{name}_rejects.jsonl", rejects)
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest.setdefault("test_sets", {})[name] = {
+        "candidates": len(candidates), "written": len(unseen), "rejected": len(rejects),
+        "sources": dict(Counter(c.source.split("/")[0] for c in unseen)),
+        "diversity": pool_stats([c.text for c in unseen], task), **(provenance or {})}
+    return _finish_check(task, out, manifest)

@@ -1,32 +1,62 @@
 """Compositional expansion of hand-written prompt parts into candidate templates (how the shipped pools are made
 on a machine that reaches no LLM API).
 
-Each pool has hand-written parts in :mod:`paft_ext.pools.parts`: *instructions* in many styles (terse, verbose,
-formal, casual, role-play, step hints), *context forms* (how the passage/question/goal is introduced), and
-*answer lines* (with and without "Answer:" cues). Options are laid out in several label styles, inline or one per
-line. A candidate is one seeded combination, and its ``source`` names the parts it was built from, so every
-shipped prompt says where it came from.
+Each pool has hand-written parts in :mod:`paft_ext.pools.parts`, in five families: *instructions* (terse, verbose,
+formal, casual, role-play, step hints), *context forms* (how the passage/question/goal is introduced), *answer lines*
+(cues and requests, or none), *option-label styles* and *layouts* (block and field order). Every family is split
+into **train-only and test-only members** before anything is composed: a test candidate is built from test members
+only, so no test prompt contains an instruction, context form, answer line, label style or layout that a train
+prompt uses — "unseen" holds by construction (and :mod:`paft_ext.pools.leakage` verifies it on the text).
+
+A candidate's ``source`` names its parts as ``family.side.member`` ids joined by ``+``; an empty answer line is
+``answer.none`` (no text, so nothing is shared by both sides having one).
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from .build import Candidate
 
+SOURCE_PREFIX = "composed:handwritten-parts/"
+
 # How option k with placeholder {f} is written; `{L}` is the letter.
-OPTION_STYLES = ("{L}. {f}", "{L}) {f}", "({L}) {f}", "[{L}] {f}", "Option {L}: {f}", "{L} - {f}")
+OPTION_STYLES = {"train": ("{L}. {f}", "{L}) {f}", "({L}) {f}", "Option {L}: {f}"),
+                 "test": ("[{L}] {f}", "{L} - {f}", "Choice {L} = {f}")}
+# Block orders: I instruction, C context, O options, A answer line; "~" puts the options on one line, "_" joins all
+# blocks into one line, "/" separates blocks by a blank line.
+LAYOUTS = {
+    "choice": {"train": {"instruction_first": "ICO", "instruction_first-inline": "ICO~",
+                         "instruction_last": "COI", "instruction_last-inline": "CO~I"},
+               "test": {"options_first": "OCI", "instruction_between": "CIO", "cue_first": "AICO",
+                        "one_line": "ICO_"}},
+    "number": {"train": {"instruction_first": "IC", "instruction_last": "CI"},
+               "test": {"cue_first": "AIC", "one_line": "IC_", "spaced": "IC/"}},
+}
+SIDES = ("train", "test")
+
+
+@dataclass(frozen=True)
+class Side:
+    """The members of each text family that one side (train or test) may use."""
+
+    instructions: tuple[str, ...]
+    contexts: tuple[str, ...]  # the non-option fields, e.g. "Goal: {goal}" or "{article}\n\nQuestion: {question}"
+    answer_lines: tuple[str, ...]  # "" = no answer cue
 
 
 @dataclass(frozen=True)
 class Parts:
-    instructions: tuple[str, ...]
-    contexts: tuple[str, ...]  # the non-option fields, e.g. "Goal: {goal}" or "{article}\n\nQuestion: {question}"
-    answer_lines: tuple[str, ...]  # "" = no answer cue
+    train: Side
+    test: Side
     options: tuple[str, ...] = ()  # option placeholders in order, labelled A, B, ...
+
+    def side(self, name: str) -> Side:
+        return self.train if name == "train" else self.test
 
 
 def options_block(options: tuple[str, ...], style: str, inline: bool) -> str:
@@ -34,42 +64,66 @@ def options_block(options: tuple[str, ...], style: str, inline: bool) -> str:
     return "  ".join(items) if inline else "\n".join(items)
 
 
-def compose(parts: Parts, i: int, c: int, a: int, style: int, inline: bool, instruction_last: bool) -> str:
-    body = parts.contexts[c]
-    if parts.options:
-        body += "\n" + options_block(parts.options, OPTION_STYLES[style], inline)
-    blocks = [body, parts.instructions[i]] if instruction_last else [parts.instructions[i], body]
-    if parts.answer_lines[a]:
-        blocks.append(parts.answer_lines[a])
-    return "\n".join(blocks)
+def compose(parts: Parts, side: str, i: int, c: int, a: int, style: int, layout: str) -> str:
+    """One template: the side's instruction ``i``, context ``c``, answer line ``a``, label style ``style``, laid out
+    by the named ``layout`` of that side."""
+    members = parts.side(side)
+    order = LAYOUTS["choice" if parts.options else "number"][side][layout]
+    one_line, spaced = order.endswith("_"), order.endswith("/")
+    options = (options_block(parts.options, OPTION_STYLES[side][style], inline="~" in order or one_line)
+               if parts.options else "")
+    block = {"I": members.instructions[i], "C": members.contexts[c], "O": options, "A": members.answer_lines[a]}
+    keys = [k for k in order.rstrip("_/~").replace("~", "") if block[k]]
+    if "A" not in keys and block["A"]:
+        keys.append("A")
+    if one_line:
+        return " ".join(re.sub(r"\s*\n\s*", " ", block[k]) for k in keys)
+    return ("\n\n" if spaced else "\n").join(block[k] for k in keys)
 
 
 def load_parts(pool: str) -> Parts:
     return importlib.import_module(f"paft_ext.pools.parts.{pool}").PARTS
 
 
-def composed_candidates(pool: str, count: int, seed: int = 0) -> list[Candidate]:
-    """``count`` distinct seeded combinations of the pool's hand-written parts."""
+def part_counts(pool: str) -> dict[str, dict[str, int]]:
+    """How many members each family has on each side (for the manifest)."""
     parts = load_parts(pool)
-    rng = np.random.default_rng(seed)
-    n_styles = len(OPTION_STYLES) if parts.options else 1
-    n_inline = 2 if parts.options else 1
-    space = (len(parts.instructions), len(parts.contexts), len(parts.answer_lines), n_styles, n_inline, 2)
+    kind = "choice" if parts.options else "number"
+    counts = {family: {s: len(getattr(parts.side(s), attr)) for s in SIDES}
+              for family, attr in (("instruction", "instructions"), ("context", "contexts"),
+                                   ("answer", "answer_lines"))}
+    if parts.options:
+        counts["options"] = {s: len(OPTION_STYLES[s]) for s in SIDES}
+    counts["layout"] = {s: len(LAYOUTS[kind][s]) for s in SIDES}
+    return counts
+
+
+def composed_candidates(pool: str, count: int, side: str, seed: int = 0) -> list[Candidate]:
+    """``count`` distinct seeded combinations of one side's parts, each tagged with that side."""
+    parts = load_parts(pool)
+    members = parts.side(side)
+    layouts = list(LAYOUTS["choice" if parts.options else "number"][side])
+    n_styles = len(OPTION_STYLES[side]) if parts.options else 1
+    space = (len(members.instructions), len(members.contexts), len(members.answer_lines), n_styles, len(layouts))
     total = int(np.prod(space))
-    picks = rng.choice(total, size=min(count, total), replace=False)
+    picks = np.random.default_rng([seed, SIDES.index(side)]).choice(total, size=min(count, total), replace=False)
     candidates = []
     for flat in picks:
-        i, c, a, s, inline, last = np.unravel_index(int(flat), space)
-        text = compose(parts, int(i), int(c), int(a), int(s), bool(inline), bool(last))
-        source = (f"composed:handwritten-parts/instruction{i:02d}-context{c:02d}-answer{a:02d}-options{s}"
-                  f"{'-inline' if inline else ''}{'-instruction_last' if last else ''}")
-        candidates.append(Candidate(text, source))
+        i, c, a, s, lay = (int(v) for v in np.unravel_index(int(flat), space))
+        ids = [f"instruction.{side}.{i:02d}", f"context.{side}.{c:02d}",
+               f"answer.{side}.{a:02d}" if members.answer_lines[a] else "answer.none"]
+        ids += [f"options.{side}.{s}"] if parts.options else []
+        ids.append(f"layout.{side}.{layouts[lay]}")
+        text = compose(parts, side, i, c, a, s, layouts[lay])
+        candidates.append(Candidate(text, SOURCE_PREFIX + "+".join(ids), side))
     return candidates
 
 
 def few_shot_examples(pool: str, count: int = 3) -> list[str]:
-    """Hand-picked, clearly different compositions shown to generators in the few-shot meta-prompt."""
+    """Hand-picked, clearly different train-side compositions shown to generators in the few-shot meta-prompt."""
     parts = load_parts(pool)
-    picks = [(0, 0, 0, 0, False, False), (1, 1, 1, 2, True, True), (2, 2, 2, 4, False, False)]
-    return [compose(parts, i % len(parts.instructions), c % len(parts.contexts), a % len(parts.answer_lines),
-                    s % len(OPTION_STYLES), inline, last) for i, c, a, s, inline, last in picks[:count]]
+    layouts = list(LAYOUTS["choice" if parts.options else "number"]["train"])
+    m = parts.train
+    picks = [(0, 0, 0, 0, 0), (1, 1, 1, 2, 1), (2, 2, 2, 3, 2)]
+    return [compose(parts, "train", i % len(m.instructions), c % len(m.contexts), a % len(m.answer_lines),
+                    s % len(OPTION_STYLES["train"]), layouts[lay % len(layouts)]) for i, c, a, s, lay in picks[:count]]

@@ -76,13 +76,18 @@ def deduplicate(
     return kept, dropped
 
 
-def group_split(texts: Sequence[str], test_size: int, seed: int, leak_threshold: float) -> tuple[list[int], list[int]]:
-    """(train indices, test indices): whole clusters of prompts similar at ``leak_threshold`` go to one side, chosen
-    in a seeded random order, so no test prompt has a near-duplicate in train."""
+def group_split(texts: Sequence[str], test_size: int, seed: int, leak_threshold: float,
+                links: Sequence[tuple[int, int]] = ()) -> tuple[list[int], list[int]]:
+    """(train indices, test indices): whole clusters of prompts similar at ``leak_threshold`` (or joined by one of
+    ``links``, e.g. a shared sentence) go to one side, chosen in a seeded random order, so no test prompt has a
+    near-duplicate in train."""
     if test_size > len(texts):
         raise ValueError(f"cannot take {test_size} test prompts from {len(texts)}")
-    sim = similarity(texts)
-    _, labels = connected_components(sparse.csr_matrix(sim >= leak_threshold), directed=False)
+    graph = sparse.csr_matrix(similarity(texts) > leak_threshold)
+    if links:
+        rows, cols = zip(*links, strict=True)
+        graph = graph + sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=graph.shape)
+    _, labels = connected_components(graph, directed=False)
     clusters: dict[int, list[int]] = {}
     for index, label in enumerate(labels):
         clusters.setdefault(int(label), []).append(index)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -26,12 +27,17 @@ from typing import Any
 import jinja2
 
 import yaml
-from paft_ext.tasks import TaskSpec
+from paft_ext.tasks import PLACEHOLDER, TaskSpec
 
 from .build import Candidate
 from .compose import few_shot_examples
 
 STRATEGIES = ("few_shot", "zero_shot")
+# Register hints cycled over a generator's requests (``style`` in the meta-prompt), so that requests differ in more
+# than their seed: small models otherwise return near-identical templates.
+STYLES = ("terse", "verbose and formal", "friendly and conversational", "like an exam question",
+          "addressing the reader as 'you'", "a numbered list of instructions", "one single question",
+          "the instruction after the data", "the answer instruction first")
 META_PROMPT_DIR = Path(__file__).parent / "metaprompts"
 
 
@@ -47,6 +53,7 @@ class GeneratorSpec:
     api_key_env: str
     requests: dict[str, int] = field(default_factory=lambda: {"few_shot": 2, "zero_shot": 2})
     prompts_per_request: int = 10
+    completions_per_request: int = 1  # the API's `n`: sampled answers per request (servers batch them)
     temperature: float = 1.0
     top_p: float = 0.95
     max_tokens: int = 1500
@@ -107,8 +114,9 @@ class Request:
     @property
     def payload(self) -> dict:
         g = self.generator
-        return {"base_url": g.base_url, "model": g.model, "messages": list(self.messages), "seed": self.index,
-                "temperature": g.temperature, "top_p": g.top_p, "max_tokens": g.max_tokens}
+        payload = {"base_url": g.base_url, "model": g.model, "messages": list(self.messages), "seed": self.index,
+                   "temperature": g.temperature, "top_p": g.top_p, "max_tokens": g.max_tokens}
+        return {**payload, "n": g.completions_per_request} if g.completions_per_request > 1 else payload
 
     @property
     def key(self) -> str:
@@ -129,8 +137,10 @@ def plan_requests(task: TaskSpec, config: GenerationConfig) -> list[Request]:
     requests = []
     for gen in config.generators:
         for strategy, count in gen.requests.items():
-            text = templates[strategy].render(task=task, examples=examples, n=gen.prompts_per_request)
-            requests += [Request(gen, strategy, i, ({"role": "user", "content": text},)) for i in range(count)]
+            for i in range(count):
+                text = templates[strategy].render(task=task, examples=examples, n=gen.prompts_per_request,
+                                                  style=STYLES[i % len(STYLES)])
+                requests.append(Request(gen, strategy, i, ({"role": "user", "content": text},)))
     return requests
 
 
@@ -141,8 +151,43 @@ def parse_templates(text: str) -> list[str]:
     if len(blocks) <= 1:
         items = re.split(r"^\s*\d{1,2}[.)]\s+", text, flags=re.MULTILINE)
         blocks = [b for b in items if b.strip()] if len(items) > 2 else blocks
-    cleaned = [b.strip().strip("`\"'").strip() for b in blocks]
+    cleaned = [_HEADER.sub("", b.strip().strip("`\"'").strip()).strip() for b in blocks]
     return [b for b in cleaned if b]
+
+
+# A heading line that models put before a template ("**Prompt Template:**", "Sure! Here's the prompt template:"):
+# a first line that mentions a template or prompt, ends with a colon and holds no placeholder.
+_HEADER = re.compile(r"\A[^\n{]*\b(?:template|prompt)\b[^\n{]*:[*\s]*\n", re.IGNORECASE)
+
+
+ECHO_CHARS = 24
+
+
+def echoes_meta_prompt(template: str, meta_prompt: str) -> bool:
+    """Whether a generated template repeats a stretch of the meta-prompt's own instructions (≥ 24 characters outside
+    placeholders, e.g. "ask for the letter of the right one"): small models do, and such a template instructs the
+    evaluated model about writing prompts, not about the task. (The caller blanks the task description out of the
+    meta-prompt: restating the task is fine.)"""
+    a, b = PLACEHOLDER.sub("\x00", template.casefold()), PLACEHOLDER.sub("\x00", meta_prompt.casefold())
+    match = difflib.SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
+    return match.size >= ECHO_CHARS
+
+
+_FRAGMENTS = re.compile(r"(?<=[.!?;])[ \t]+|(?=\n)")
+
+
+def trim_echoes(template: str, meta_prompt: str) -> str | None:
+    """``template`` without the sentences that repeat the meta-prompt's instructions, or None when such a sentence
+    holds a placeholder or nothing usable is left (the template is then dropped, and recorded as dropped)."""
+    kept = []
+    for fragment in _FRAGMENTS.split(template):
+        if echoes_meta_prompt(fragment, meta_prompt):
+            if PLACEHOLDER.search(fragment):
+                return None
+            continue
+        kept.append(fragment)
+    text = re.sub(r"[ \t]+\n", "\n", " ".join(kept).replace(" \n", "\n")).strip()
+    return text if text and not echoes_meta_prompt(text, meta_prompt) else None
 
 
 class Generator:
@@ -177,9 +222,9 @@ class Generator:
                 p = request.payload
                 reply = client.chat.completions.create(model=p["model"], messages=p["messages"], seed=p["seed"],
                                                        temperature=p["temperature"], top_p=p["top_p"],
-                                                       max_tokens=p["max_tokens"])
+                                                       max_tokens=p["max_tokens"], n=p.get("n", 1))
                 usage = reply.usage
-                return {"text": reply.choices[0].message.content or "",
+                return {"texts": [choice.message.content or "" for choice in reply.choices],
                         "prompt_tokens": getattr(usage, "prompt_tokens", 0) or 0,
                         "completion_tokens": getattr(usage, "completion_tokens", 0) or 0}
             except retryable as err:
@@ -204,13 +249,17 @@ class Generator:
         os.replace(tmp, path)
         return result, False
 
-    def run(self, task: TaskSpec) -> tuple[list[Candidate], dict]:
-        """All candidates from all generators, and the usage/provenance record for the manifest."""
+    def run(self, task: TaskSpec, *, cached_only: bool = False) -> tuple[list[Candidate], dict]:
+        """All candidates from all generators, and the usage/provenance record for the manifest. ``cached_only``:
+        use just the planned requests already answered in the cache (an interrupted run, no server needed)."""
         requests = plan_requests(task, self.config)
+        if cached_only:
+            requests = [r for r in requests if (self.cache_dir / f"{r.key}.json").is_file()]
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
             results = list(pool.map(self.fetch, requests))
         candidates: list[Candidate] = []
         usage: dict[str, dict] = {}
+        records: list[dict] = []
         for request, (result, cached) in zip(requests, results, strict=True):
             gen = request.generator
             row = usage.setdefault(gen.name, {"model": gen.model, "requests": 0, "from_cache": 0,
@@ -219,9 +268,26 @@ class Generator:
             row["from_cache"] += cached
             row["prompt_tokens"] += result["prompt_tokens"]
             row["completion_tokens"] += result["completion_tokens"]
-            texts = parse_templates(result["text"])
-            row["candidates"] += len(texts)
-            candidates += [Candidate(t, f"{gen.model}/{request.strategy}") for t in texts]
+            parsed = [t for text in result.get("texts", [result.get("text", "")]) for t in parse_templates(text)]
+            meta_prompt = request.messages[-1]["content"].replace(task.description, "\x02")  # may be reused
+            source = f"llm:{gen.model}/{request.strategy}/temperature={gen.temperature}/request={request.key[:16]}"
+            record = {"request": request.key[:16], "generator": gen.name, "strategy": request.strategy,
+                      "temperature": gen.temperature, "cached": cached, "templates": 0,
+                      "prompt_tokens": result["prompt_tokens"], "completion_tokens": result["completion_tokens"]}
+            for template in parsed:
+                if not echoes_meta_prompt(template, meta_prompt):
+                    candidates.append(Candidate(template, source))
+                    continue
+                trimmed = trim_echoes(template, meta_prompt)
+                if trimmed is None:
+                    record.setdefault("echoes_dropped", []).append(template)
+                else:
+                    record.setdefault("echoes_trimmed", []).append(template)
+                    candidates.append(Candidate(trimmed, source + "/echo-trimmed"))
+            record["templates"] = len(parsed) - len(record.get("echoes_dropped", []))
+            row["candidates"] += record["templates"]
+            row["echoes_dropped"] = row.get("echoes_dropped", 0) + len(record.get("echoes_dropped", []))
+            records.append(record)
         for gen in self.config.generators:
             row = usage.get(gen.name)
             if row and gen.price_per_1k_input is not None and gen.price_per_1k_output is not None:
@@ -232,5 +298,5 @@ class Generator:
         if any("cost" in r for r in usage.values()):
             total["cost"] = round(sum(r.get("cost", 0.0) for r in usage.values()), 6)
         provenance = {"generation": {"generators": [asdict(g) for g in self.config.generators], "usage": usage,
-                                     "total": total, "sent_this_run": dict(self.sent)}}
+                                     "total": total, "sent_this_run": dict(self.sent), "requests": records}}
         return candidates, provenance

@@ -71,6 +71,9 @@ def validate(raw: str, task: TaskSpec, *, min_chars: int = MIN_CHARS, max_chars:
         reasons.append(f"too short: {static_chars} characters besides placeholders (min {min_chars})")
     if len(text) > max_chars:
         reasons.append(f"too long: {len(text)} characters (max {max_chars})")
+    defined = [f for f in task.fields if re.search(r"^\s*\{" + f + r"\}\s*(?:=|means)\s", text, re.MULTILINE)]
+    if defined:
+        reasons.append(f"defines placeholder(s) {', '.join('{' + f + '}' for f in defined)} instead of using them")
     problem = _answer_format_problem(text, task)
     if problem:
         reasons.append(problem)

@@ -41,6 +41,7 @@ TASK = TaskSpec(
     name="gsm8k",
     title="GSM8K",
     fields=("question",),
+    field_roles={"question": "the maths word problem"},
     answer_kind="number",
     choices="",
     top_threshold=0.75,

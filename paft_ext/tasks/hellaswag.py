@@ -54,6 +54,7 @@ TASK = TaskSpec(
     name="hellaswag",
     title="HellaSwag",
     fields=("ctx", "A", "B", "C", "D"),
+    field_roles={"ctx": "the start of the description", **{k: f"ending {k}" for k in "ABCD"}},
     answer_kind="choice",
     choices="ABCD",
     top_threshold=0.90,

@@ -39,6 +39,7 @@ def _race(level: str) -> TaskSpec:
         name=f"race_{level}",
         title=f"RACE-{level}",
         fields=("article", "question", "A", "B", "C", "D"),
+        field_roles={"article": "the article", "question": "the question", **{k: f"option {k}" for k in "ABCD"}},
         answer_kind="choice",
         choices="ABCD",
         top_threshold=0.85,

@@ -82,11 +82,15 @@ class TaskSpec:
     opencompass_datasets: str
     opencompass_abbr: str
     metric: str = "accuracy"
+    field_roles: Mapping[str, str] = field(default_factory=dict)  # what each placeholder holds, for meta-prompts
 
     def __post_init__(self) -> None:
         used = set(PLACEHOLDER.findall(self.baseline_prompt))
         if used != set(self.fields):
             raise ValueError(f"task {self.name}: baseline prompt uses {sorted(used)}, fields are {list(self.fields)}")
+        if set(self.field_roles) - set(self.fields):
+            raise ValueError(f"task {self.name}: field_roles names unknown fields "
+                             f"{sorted(set(self.field_roles) - set(self.fields))}")
         if self.answer_kind == "choice" and not self.choices:
             raise ValueError(f"task {self.name}: a choice task needs its option letters")
 

@@ -37,6 +37,8 @@ TASK = TaskSpec(
     name="winogrande",
     title="WinoGrande",
     fields=("prompt", "only_option1", "only_option2"),
+    field_roles={"prompt": "the sentence, with _ where a word is missing", "only_option1": "option A",
+                 "only_option2": "option B"},
     answer_kind="choice",
     choices="AB",
     top_threshold=0.80,

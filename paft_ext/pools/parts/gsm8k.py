@@ -1,8 +1,9 @@
 """GSM8K: a maths word problem; the final answer is one number."""
 
-from paft_ext.pools.compose import Parts
+from paft_ext.pools.compose import Parts, Side
 
-PARTS = Parts(
+# Train-only members (the parts every shipped pool had before the test side was split off).
+TRAIN = Side(
     instructions=(
         "Solve the problem.",
         "Solve this math word problem. Show your reasoning.",
@@ -57,3 +58,39 @@ PARTS = Parts(
         "Show your work, then write the answer.",
     ),
 )
+
+# Test-only members: written apart from the train side, sharing no sentence with it.
+TEST = Side(
+    instructions=(
+        "Work out the quantity the word problem asks for, writing out each step of arithmetic.",
+        "How much is it?",
+        "You are grading a maths worksheet; produce the model solution.",
+        "Arithmetic word problem. Reason it through and report the result.",
+        "Write out the intermediate quantities, then combine them into the result.",
+        "Your little brother is stuck on this homework, so walk him through it.",
+        "Figure it out.",
+        "Careful: read every number, decide which operation each step needs, and only then compute.",
+        "Quantitative reasoning item: give the exact value.",
+        "What number answers the question below?",
+        "Solve it the way an accountant would, tidy and checked.",
+        "Maths time!",
+    ),
+    contexts=(
+        "The problem -\n{question}",
+        "[Word problem] {question}",
+        "PROBLEM\n{question}",
+        "{question}\n(Show the steps.)",
+        "Consider this: {question}",
+        "Here's the question... {question}",
+    ),
+    answer_lines=(
+        "",
+        "Finish with a line of the form 'Result: <number>'.",
+        "End with the number alone on the final line.",
+        "Report the number at the very end.",
+        "Write the result after 'The answer is'.",
+        "Box the final number like this: \\boxed{}.",
+    ),
+)
+
+PARTS = Parts(TRAIN, TEST)

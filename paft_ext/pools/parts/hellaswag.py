@@ -1,8 +1,10 @@
 """HellaSwag: a short context and four possible endings, answer A, B, C or D."""
 
-from paft_ext.pools.compose import Parts
+from paft_ext.pools.compose import Parts, Side
+from paft_ext.pools.parts import CHOICE_TEST_ANSWER_LINES
 
-PARTS = Parts(
+# Train-only members (the parts every shipped pool had before the test side was split off).
+TRAIN = Side(
     instructions=(
         "Choose the most plausible continuation.",
         "Which ending makes the most sense? Reply with A, B, C or D.",
@@ -57,5 +59,35 @@ PARTS = Parts(
         "You may choose from 'A', 'B', 'C', 'D'.",
         "Letter:",
     ),
-    options=("A", "B", "C", "D"),
 )
+
+# Test-only members: written apart from the train side, sharing no sentence with it.
+TEST = Side(
+    instructions=(
+        "A scene is cut off mid-action; of the four candidate next sentences, only one is what a viewer "
+        "would see next.",
+        "Which sentence comes next?",
+        "You are watching a how-to video that was paused. Guess the very next line of narration.",
+        "Reading-test item: complete the activity description with the ending that is physically and "
+        "socially realistic.",
+        "Judge each ending by whether it continues the same activity, then name the winner.",
+        "Imagine you filmed this. Which ending did the camera capture?",
+        "Your job is to finish the description so that it stays coherent.",
+        "Pick the follow-up a sensible narrator would write.",
+        "Finish the story.",
+        "Three endings are nonsense or off-topic; spot the one that isn't.",
+        "Predict the continuation.",
+        "Help a caption writer decide which line should follow.",
+    ),
+    contexts=(
+        "Opening: {ctx}",
+        "So far we have - {ctx}",
+        "[Description] {ctx}",
+        "The clip begins like this... {ctx}",
+        "TEXT\n{ctx}",
+        "{ctx} (to be continued)",
+    ),
+    answer_lines=CHOICE_TEST_ANSWER_LINES,
+)
+
+PARTS = Parts(TRAIN, TEST, options=("A", "B", "C", "D"))

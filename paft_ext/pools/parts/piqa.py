@@ -1,8 +1,10 @@
 """PIQA: a goal and two candidate solutions, answer A or B."""
 
-from paft_ext.pools.compose import Parts
+from paft_ext.pools.compose import Parts, Side
+from paft_ext.pools.parts import CHOICE_TEST_ANSWER_LINES
 
-PARTS = Parts(
+# Train-only members (the parts every shipped pool had before the test side was split off).
+TRAIN = Side(
     instructions=(
         "Choose the solution that best achieves the goal.",
         "Which of the two solutions is more sensible? Reply with A or B.",
@@ -59,5 +61,33 @@ PARTS = Parts(
         "Give only A or B, nothing else.",
         "Letter:",
     ),
-    options=("sol1", "sol2"),
 )
+
+# Test-only members: written apart from the train side, sharing no sentence with it.
+TEST = Side(
+    instructions=(
+        "Two ways to reach one aim are listed; exactly one of them would succeed if you actually tried it.",
+        "Which procedure holds up?",
+        "You're standing there with only these two plans. Go with the one that holds up in practice.",
+        "Practical physics exam item. Mark the procedure that accomplishes the stated aim.",
+        "Read the aim, weigh both procedures, and report the workable one.",
+        "Would a plumber, a cook or a carpenter approve? Pick the procedure that really does the job.",
+        "Your friend asks how to do something, and only one of these two suggestions would really help them.",
+        "Identify the workable procedure.",
+        "Decide which approach a reasonable person would try, given how real objects, forces and materials behave.",
+        "Everyday-physics item: one procedure is sound, the other has a flaw that makes it fail.",
+        "State which plan you'd bet on.",
+        "Common sense about the physical world, two candidates, your call.",
+    ),
+    contexts=(
+        "The aim: {goal}",
+        "Desired outcome - {goal}",
+        "[Aim] {goal}",
+        "PROBLEM\n{goal}",
+        "What needs doing: {goal}",
+        "Here's what I'm trying to do... {goal}",
+    ),
+    answer_lines=CHOICE_TEST_ANSWER_LINES,
+)
+
+PARTS = Parts(TRAIN, TEST, options=("sol1", "sol2"))

@@ -1,8 +1,10 @@
 """RACE (middle and high): an article, a question and four options, answer A, B, C or D."""
 
-from paft_ext.pools.compose import Parts
+from paft_ext.pools.compose import Parts, Side
+from paft_ext.pools.parts import CHOICE_TEST_ANSWER_LINES
 
-PARTS = Parts(
+# Train-only members (the parts every shipped pool had before the test side was split off).
+TRAIN = Side(
     instructions=(
         "Read the article and answer the question.",
         "Based on the passage, which option is correct? Reply with A, B, C or D.",
@@ -56,5 +58,34 @@ PARTS = Parts(
         "You may choose from 'A', 'B', 'C', 'D'.",
         "Letter:",
     ),
-    options=("A", "B", "C", "D"),
 )
+
+# Test-only members: written apart from the train side, sharing no sentence with it.
+TEST = Side(
+    instructions=(
+        "An English exam passage is followed by one question and four candidate answers; the passage "
+        "supports exactly one.",
+        "Which choice does the text back up?",
+        "You are the examiner's answer key. Mark the choice that the passage backs up.",
+        "Comprehension exam item. Locate the evidence in the passage and choose accordingly.",
+        "Skim the passage, find the lines the question is about, and report the supported choice.",
+        "Imagine you must defend your choice by quoting the passage. Which choice can you defend?",
+        "Your student asks for help with this item, so give them the supported choice.",
+        "Resolve the item from the passage.",
+        "Only one choice agrees with the author; the rest contradict the text or go beyond it.",
+        "Decide which choice the author would agree with.",
+        "According to the passage, which choice holds?",
+        "Reading exam, four choices, your pick.",
+    ),
+    contexts=(
+        "PASSAGE\n{article}\n\nITEM\n{question}",
+        "The text -\n{article}\n\nAsked: {question}",
+        "[Reading] {article}\n[Item] {question}",
+        "{question}\n(Based on the following passage.)\n{article}",
+        "Exam passage...\n{article}\nItem... {question}",
+        "Consider this passage.\n{article}\nThen: {question}",
+    ),
+    answer_lines=CHOICE_TEST_ANSWER_LINES,
+)
+
+PARTS = Parts(TRAIN, TEST, options=("A", "B", "C", "D"))

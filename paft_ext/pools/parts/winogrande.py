@@ -1,8 +1,10 @@
 """WinoGrande: a sentence with a blank `_` and two candidate fillers, answer A or B."""
 
-from paft_ext.pools.compose import Parts
+from paft_ext.pools.compose import Parts, Side
+from paft_ext.pools.parts import CHOICE_TEST_ANSWER_LINES
 
-PARTS = Parts(
+# Train-only members (the parts every shipped pool had before the test side was split off).
+TRAIN = Side(
     instructions=(
         "Choose the option that correctly fills the blank.",
         "Which word or phrase best completes the sentence where the underscore is? Reply A or B.",
@@ -57,5 +59,33 @@ PARTS = Parts(
         "Give only A or B.",
         "Letter:",
     ),
-    options=("only_option1", "only_option2"),
 )
+
+# Test-only members: written apart from the train side, sharing no sentence with it.
+TEST = Side(
+    instructions=(
+        "One word is missing from the sentence and marked with an underscore; two candidates could go there.",
+        "Who or what is the underscore?",
+        "You are proofreading. Restore the missing name or noun so the sentence means something sensible.",
+        "Grammar-and-sense exam item. Decide which candidate the gap must contain.",
+        "Try each candidate in the gap, keep the reading that fits how people behave, and name it.",
+        "Plug in each candidate; which reading is sensible?",
+        "Your friend wrote this sentence but left a gap. What did they mean to write there?",
+        "Resolve the gap.",
+        "Commonsense cloze: exactly one candidate is coherent.",
+        "Decide what belongs in the gap, based on the logic of the situation.",
+        "Which candidate completes it?",
+        "Two names, one slot, your call.",
+    ),
+    contexts=(
+        "Gapped sentence: {prompt}",
+        "The sentence reads - {prompt}",
+        "[Text] {prompt}",
+        "CLOZE\n{prompt}",
+        "Consider this line: {prompt}",
+        "Here's the line with the gap... {prompt}",
+    ),
+    answer_lines=CHOICE_TEST_ANSWER_LINES,
+)
+
+PARTS = Parts(TRAIN, TEST, options=("only_option1", "only_option2"))
