@@ -10,7 +10,7 @@ default model, serves it with ``llamafactory-cli api`` on 127.0.0.1, and runs th
 candidates with their provenance go to ``data/prompts/<pool>/llm_candidates.jsonl`` and ``llm_generation.json``
 (committed), from which ``scripts/build_shipped_pools.py`` builds ``test_llm.jsonl`` without any model.
 
-    python scripts/build_llm_test_prompts.py --tasks piqa winogrande   # ~30 min per task on 2 CPU cores
+    python scripts/build_llm_test_prompts.py --tasks piqa winogrande   # ~17-33 s per request on 2 CPU cores
 
 Responses are cached (``.cache/pool_requests``): a rerun sends nothing, an interrupted run resumes.
 """

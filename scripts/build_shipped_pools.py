@@ -20,8 +20,8 @@ POOL_TASKS = {"hellaswag": "hellaswag", "piqa": "piqa", "winogrande": "winogrand
               "gsm8k": "gsm8k"}
 ROOT = Path(__file__).resolve().parents[1]
 # Every valid, distinct, unseen LLM candidate is kept; the floor fails the build if a rebuild loses any. The target is
-# 50 per pool; what the local model produced so far falls short (data/README.md gives the yields).
-LLM_TEST_MIN = {"piqa": 40, "winogrande": 7}
+# 50 per pool; WinoGrande falls short so far (data/README.md gives the yields).
+LLM_TEST_MIN = {"piqa": 50, "winogrande": 7}
 
 if __name__ == "__main__":
     for pool, task in POOL_TASKS.items():
