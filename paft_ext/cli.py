@@ -87,10 +87,12 @@ def _read_candidates(path: Path):
         raise PoolBuildError(f"{path}: not found")
     if path.suffix == ".jsonl":
         rows = list(read_jsonl(path, PoolBuildError))
-        bad = [n for n, row in rows if not isinstance(row, dict) or not isinstance(row.get("text"), str)]
+        bad = [n for n, row in rows if not isinstance(row, dict)
+               or not all(isinstance(row.get(key), str) for key in ("text", "source"))]
         if bad:
-            raise PoolBuildError(f"{path}:{bad[0]}: a candidate line needs a string 'text'")
-        return [Candidate(row["text"], str(row.get("source", f"file:{path.name}"))) for _, row in rows]
+            raise PoolBuildError(f"{path}:{bad[0]}: a candidate line needs string 'text' and 'source' (where the "
+                                 f"prompt came from)")
+        return [Candidate(row["text"], row["source"]) for _, row in rows]
     blocks = [b.strip("\n") for b in re.split(r"^%%[ \t]*$", path.read_text(encoding="utf-8"), flags=re.MULTILINE)]
     return [Candidate(b, f"handwritten:{path.resolve().parent.name}") for b in blocks if b.strip()]
 

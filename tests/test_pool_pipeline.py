@@ -8,7 +8,7 @@ import re
 import pytest
 
 from paft_ext.pools.build import BuildConfig, Candidate, PoolBuildError, build_pool
-from paft_ext.pools.dedup import deduplicate, group_split, leakage, similarity
+from paft_ext.pools.dedup import deduplicate, group_split, similarity
 from paft_ext.pools.generate import parse_templates
 from paft_ext.pools.store import load_pool
 from paft_ext.pools.validate import normalise, validate
@@ -67,7 +67,7 @@ def test_group_split_keeps_similar_prompts_on_one_side():
     for seed in range(6):
         train, test = group_split(texts, 2, seed, leak_threshold=0.6)
         assert len(test) == 2 and not set(test) & set(train)
-        assert leakage([texts[i] for i in train], [texts[i] for i in test]) < 0.6
+        assert similarity([texts[i] for i in test], [texts[i] for i in train]).max() < 0.6
     with pytest.raises(ValueError, match="too large"):
         group_split(family, 2, 0, leak_threshold=0.6)
 
@@ -161,3 +161,14 @@ def test_every_command_prints_its_help(command, capsys):
     with pytest.raises(SystemExit) as done:
         build_parser().parse_args([*command, "--help"])
     assert done.value.code == 0 and "usage: paft-ext" in capsys.readouterr().out
+
+
+def test_a_candidate_file_without_provenance_is_refused(tmp_path):
+    from paft_ext.cli import main
+
+    path = tmp_path / "mine.jsonl"
+    path.write_text(json.dumps({"text": "Which works? {goal} (A) {sol1} (B) {sol2}", "source": "handwritten:me"})
+                    + "\n" + json.dumps({"text": "Pick: {goal} A) {sol1} B) {sol2}"}) + "\n")
+    with pytest.raises(SystemExit, match=r"mine\.jsonl:2: a candidate line needs string 'text' and 'source'"):
+        main(["pools", "add-test-set", "--task", "piqa", "--name", "test_mine", "--from", str(path), "--out",
+              str(tmp_path / "pool")])

@@ -14,11 +14,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from paft_ext.pools.leakage import SEEN_PROBE, SET_TAGS
 from paft_ext.pools.store import Prompt
 from paft_ext.tasks import PLACEHOLDER, TASKS, TaskSpec
 
-SHIPPED = {"test": "", "test_indep": "indep", "test_llm": "llm", "seen_probe": "seen"}
-SEEN = "seen_probe"
+SHIPPED = SET_TAGS  # shipped set name -> abbreviation infix
+SEEN = SEEN_PROBE
 _ABBR = re.compile(r"^(.*)_p(\d+)$")
 _BY_STOCK_ABBR = {task.opencompass_abbr: task for task in TASKS.values()}
 
@@ -35,10 +36,6 @@ class PromptSet:
     @property
     def is_path(self) -> bool:
         return self.name not in SHIPPED
-
-    @property
-    def seen(self) -> bool:
-        return self.name == SEEN
 
     def file(self, pool_root: str | Path, task: TaskSpec) -> Path:
         if self.is_path:

@@ -32,7 +32,6 @@ from .store import Prompt, load_pool, write_pool
 from .validate import validate
 
 SEEN_PROBE_SIZE = 10
-SET_TAGS = {"test_indep": "indep", "test_llm": "llm"}  # id infix of each extra test set
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,8 @@ def build_pool(task: TaskSpec, candidates: list[Candidate], out: Path, config: B
         unused = len(train_pos) - config.train_size
         train_pos = sorted(rng.choice(train_pos, size=config.train_size, replace=False).tolist())
     splits = {"train": [train_side[p] for p in train_pos], "valid": [train_side[p] for p in valid_pos]}
-    seen = _prompts(task, "train", splits["train"]) + _prompts(task, "valid", splits["valid"])
+    train_prompts = _prompts(task, "train", splits["train"])
+    seen = train_prompts + _prompts(task, "valid", splits["valid"])
     if sided:
         unseen = _unseen(test_side, seen, rejects)
         if len(unseen) < config.test_size:
@@ -155,8 +155,7 @@ def build_pool(task: TaskSpec, candidates: list[Candidate], out: Path, config: B
         write_pool(out / f"{split}.jsonl", _prompts(task, split, cands))
     probe = np.random.default_rng([config.seed, 3]).choice(len(splits["train"]), size=min(SEEN_PROBE_SIZE, len(
         splits["train"])), replace=False)
-    write_pool(out / f"{leakage.SEEN_PROBE}.jsonl", [_prompts(task, "train", splits["train"])[p]
-                                                    for p in sorted(probe.tolist())])
+    write_pool(out / f"{leakage.SEEN_PROBE}.jsonl", [train_prompts[p] for p in sorted(probe.tolist())])
     reasons = Counter(re.sub(r"\s*[:{(\d'].*", "", reason) for r in rejects for reason in r["reasons"])
     manifest = {
         "pool": task.pool, "fields": list(task.fields), "answer_kind": task.answer_kind,
@@ -198,7 +197,7 @@ def add_test_set(task: TaskSpec, out: Path, name: str, candidates: list[Candidat
     if size is not None:
         picks = np.random.default_rng([seed, 4]).choice(len(unseen), size=size, replace=False)
         unseen = [unseen[p] for p in sorted(picks.tolist())]
-    tag = SET_TAGS.get(name, name.removeprefix("test_"))
+    tag = leakage.SET_TAGS.get(name, name.removeprefix("test_"))
     write_pool(out / f"{name}.jsonl", [Prompt(f"{task.pool}-{tag}-{k:03d}", c.text, c.source)
                                        for k, c in enumerate(unseen)])
     if not strict:

@@ -21,21 +21,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from .build import Candidate
-
-SOURCE_PREFIX = "composed:handwritten-parts/"
+from .leakage import PART_PREFIX
 
 # How option k with placeholder {f} is written; `{L}` is the letter.
 OPTION_STYLES = {"train": ("{L}. {f}", "{L}) {f}", "({L}) {f}", "Option {L}: {f}"),
                  "test": ("[{L}] {f}", "{L} - {f}", "Choice {L} = {f}")}
-# Block orders: I instruction, C context, O options, A answer line; "~" puts the options on one line, "_" joins all
-# blocks into one line, "/" separates blocks by a blank line.
+# Block orders: I instruction, C context, O options, A answer line (empty blocks are left out); "~" puts the options
+# on one line, "_" joins all blocks into one line, "/" separates blocks by a blank line.
 LAYOUTS = {
-    "choice": {"train": {"instruction_first": "ICO", "instruction_first-inline": "ICO~",
-                         "instruction_last": "COI", "instruction_last-inline": "CO~I"},
-               "test": {"options_first": "OCI", "instruction_between": "CIO", "cue_first": "AICO",
-                        "one_line": "ICO_"}},
-    "number": {"train": {"instruction_first": "IC", "instruction_last": "CI"},
-               "test": {"cue_first": "AIC", "one_line": "IC_", "spaced": "IC/"}},
+    "choice": {"train": {"instruction_first": "ICOA", "instruction_first-inline": "ICOA~",
+                         "instruction_last": "COIA", "instruction_last-inline": "COIA~"},
+               "test": {"options_first": "OCIA", "instruction_between": "CIOA", "cue_first": "AICO",
+                        "one_line": "ICOA_"}},
+    "number": {"train": {"instruction_first": "ICA", "instruction_last": "CIA"},
+               "test": {"cue_first": "AIC", "one_line": "ICA_", "spaced": "ICA/"}},
 }
 SIDES = ("train", "test")
 
@@ -58,6 +57,10 @@ class Parts:
     def side(self, name: str) -> Side:
         return self.train if name == "train" else self.test
 
+    def layouts(self, side: str) -> dict[str, str]:
+        """The named block orders one side may use (choice tasks have an options block, GSM8K has none)."""
+        return LAYOUTS["choice" if self.options else "number"][side]
+
 
 def options_block(options: tuple[str, ...], style: str, inline: bool) -> str:
     items = [style.format(L="ABCD"[k], f="{" + field + "}") for k, field in enumerate(options)]
@@ -68,14 +71,12 @@ def compose(parts: Parts, side: str, i: int, c: int, a: int, style: int, layout:
     """One template: the side's instruction ``i``, context ``c``, answer line ``a``, label style ``style``, laid out
     by the named ``layout`` of that side."""
     members = parts.side(side)
-    order = LAYOUTS["choice" if parts.options else "number"][side][layout]
-    one_line, spaced = order.endswith("_"), order.endswith("/")
+    order = parts.layouts(side)[layout]
+    one_line, spaced = "_" in order, "/" in order
     options = (options_block(parts.options, OPTION_STYLES[side][style], inline="~" in order or one_line)
                if parts.options else "")
     block = {"I": members.instructions[i], "C": members.contexts[c], "O": options, "A": members.answer_lines[a]}
-    keys = [k for k in order.rstrip("_/~").replace("~", "") if block[k]]
-    if "A" not in keys and block["A"]:
-        keys.append("A")
+    keys = [k for k in order if block.get(k)]
     if one_line:
         return " ".join(re.sub(r"\s*\n\s*", " ", block[k]) for k in keys)
     return ("\n\n" if spaced else "\n").join(block[k] for k in keys)
@@ -88,13 +89,12 @@ def load_parts(pool: str) -> Parts:
 def part_counts(pool: str) -> dict[str, dict[str, int]]:
     """How many members each family has on each side (for the manifest)."""
     parts = load_parts(pool)
-    kind = "choice" if parts.options else "number"
     counts = {family: {s: len(getattr(parts.side(s), attr)) for s in SIDES}
               for family, attr in (("instruction", "instructions"), ("context", "contexts"),
                                    ("answer", "answer_lines"))}
     if parts.options:
         counts["options"] = {s: len(OPTION_STYLES[s]) for s in SIDES}
-    counts["layout"] = {s: len(LAYOUTS[kind][s]) for s in SIDES}
+    counts["layout"] = {s: len(parts.layouts(s)) for s in SIDES}
     return counts
 
 
@@ -102,7 +102,7 @@ def composed_candidates(pool: str, count: int, side: str, seed: int = 0) -> list
     """``count`` distinct seeded combinations of one side's parts, each tagged with that side."""
     parts = load_parts(pool)
     members = parts.side(side)
-    layouts = list(LAYOUTS["choice" if parts.options else "number"][side])
+    layouts = list(parts.layouts(side))
     n_styles = len(OPTION_STYLES[side]) if parts.options else 1
     space = (len(members.instructions), len(members.contexts), len(members.answer_lines), n_styles, len(layouts))
     total = int(np.prod(space))
@@ -115,14 +115,14 @@ def composed_candidates(pool: str, count: int, side: str, seed: int = 0) -> list
         ids += [f"options.{side}.{s}"] if parts.options else []
         ids.append(f"layout.{side}.{layouts[lay]}")
         text = compose(parts, side, i, c, a, s, layouts[lay])
-        candidates.append(Candidate(text, SOURCE_PREFIX + "+".join(ids), side))
+        candidates.append(Candidate(text, PART_PREFIX + "+".join(ids), side))
     return candidates
 
 
 def few_shot_examples(pool: str, count: int = 3) -> list[str]:
     """Hand-picked, clearly different train-side compositions shown to generators in the few-shot meta-prompt."""
     parts = load_parts(pool)
-    layouts = list(LAYOUTS["choice" if parts.options else "number"]["train"])
+    layouts = list(parts.layouts("train"))
     m = parts.train
     picks = [(0, 0, 0, 0, 0), (1, 1, 1, 2, 1), (2, 2, 2, 3, 2)]
     return [compose(parts, "train", i % len(m.instructions), c % len(m.contexts), a % len(m.answer_lines),

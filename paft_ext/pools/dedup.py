@@ -102,7 +102,3 @@ def group_split(texts: Sequence[str], test_size: int, seed: int, leak_threshold:
     test_set = set(test)
     return [i for i in range(len(texts)) if i not in test_set], sorted(test)
 
-
-def leakage(train: Sequence[str], test: Sequence[str]) -> float:
-    """The highest similarity between any test prompt and any train prompt."""
-    return float(similarity(test, train).max()) if train and test else 0.0

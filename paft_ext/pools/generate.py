@@ -237,9 +237,12 @@ class Generator:
                                       f"{err.message}") from None
         raise AssertionError("unreachable")
 
+    def _cache_path(self, request: Request) -> Path:
+        return self.cache_dir / f"{request.key}.json"
+
     def fetch(self, request: Request) -> tuple[dict, bool]:
         """(result, from_cache). A finished request is written to the cache atomically before it counts as done."""
-        path = self.cache_dir / f"{request.key}.json"
+        path = self._cache_path(request)
         if path.is_file():
             return json.loads(path.read_text(encoding="utf-8"))["result"], True
         result = self._call(request)
@@ -254,7 +257,7 @@ class Generator:
         use just the planned requests already answered in the cache (an interrupted run, no server needed)."""
         requests = plan_requests(task, self.config)
         if cached_only:
-            requests = [r for r in requests if (self.cache_dir / f"{r.key}.json").is_file()]
+            requests = [r for r in requests if self._cache_path(r).is_file()]
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
             results = list(pool.map(self.fetch, requests))
         candidates: list[Candidate] = []
@@ -268,7 +271,8 @@ class Generator:
             row["from_cache"] += cached
             row["prompt_tokens"] += result["prompt_tokens"]
             row["completion_tokens"] += result["completion_tokens"]
-            parsed = [t for text in result.get("texts", [result.get("text", "")]) for t in parse_templates(text)]
+            texts = result["texts"] if "texts" in result else [result["text"]]  # "text": caches from before `n`
+            parsed = [t for text in texts for t in parse_templates(text)]
             meta_prompt = request.messages[-1]["content"].replace(task.description, "\x02")  # may be reused
             source = f"llm:{gen.model}/{request.strategy}/temperature={gen.temperature}/request={request.key[:16]}"
             record = {"request": request.key[:16], "generator": gen.name, "strategy": request.strategy,

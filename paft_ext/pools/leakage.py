@@ -35,6 +35,9 @@ MEAN_NEAREST = 0.35
 MIN_LETTERS = 3
 SEEN_PROBE = "seen_probe"
 TRAIN_SETS = ("train", "valid")
+# The shipped test sets and the probe, with the infix that names them in prompt ids (``piqa-indep-007``) and in
+# OpenCompass dataset abbreviations (``piqa_indep_p07``); ``test`` has none.
+SET_TAGS = {"test": "", "test_indep": "indep", "test_llm": "llm", SEEN_PROBE: "seen"}
 PART_PREFIX = "composed:handwritten-parts/"
 _FRAGMENT_END = re.compile(r"(?<=[.!?])\s+|\n")
 
@@ -148,15 +151,16 @@ def check_pool(folder: Path, task: TaskSpec) -> tuple[dict, list[Problem]]:
     for name in test_set_names(folder):
         prompts = loaded[name]
         nearest = index.nearest([p.text for p in prompts])
-        for p, value in zip(prompts, nearest, strict=True):
-            problems += [Problem(name, p.id, kind, why) for kind, why in leak_reasons(p, index, float(value))]
+        leaks = [Problem(name, p.id, kind, why) for p, value in zip(prompts, nearest, strict=True)
+                 for kind, why in leak_reasons(p, index, float(value))]
+        problems += leaks
         summary = similarity_stats(nearest)
         if summary["mean"] > MEAN_NEAREST:
             problems.append(Problem(name, "*", "mean", f"mean nearest-train 5-gram Jaccard {summary['mean']:.3f} > "
                                                         f"{MEAN_NEAREST}"))
         stats[name] = {"prompts": len(prompts), "nearest_train_jaccard": summary,
-                       "shared_sentences": sum(len(index.shared_sentences(p.text)) for p in prompts),
-                       "shared_parts": sum(len(index.shared_parts(p.source)) for p in prompts)}
+                       "shared_sentences": sum(leak.kind == "sentence" for leak in leaks),
+                       "shared_parts": sum(leak.kind == "part" for leak in leaks)}
     if SEEN_PROBE in loaded:
         train = {p.id: p.text for p in loaded["train"]}
         for p in loaded[SEEN_PROBE]:
