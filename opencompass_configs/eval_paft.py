@@ -11,11 +11,13 @@ with read_base():
     from .datasets.paft_race_middle import paft_race_middle_datasets as _race_middle
     from .datasets.paft_race_high import paft_race_high_datasets as _race_high
     from .datasets.paft_gsm8k import paft_gsm8k_datasets as _gsm8k
+    from .datasets.paft_sst2 import paft_sst2_datasets as _sst2
+    from .datasets.paft_sciq import paft_sciq_datasets as _sciq
 
 _paft = __import__("paft_ext.evaluation.run_config", fromlist=["models"])
 _settings = _paft.load_settings()
-datasets = [*_hellaswag, *_piqa, *_winogrande, *_race_middle, *_race_high, *_gsm8k]
+datasets = [*_hellaswag, *_piqa, *_winogrande, *_race_middle, *_race_high, *_gsm8k, *_sst2, *_sciq]
 models = _paft.models(_settings)
 infer = _paft.infer(_settings)
 eval = _paft.evaluation(_settings)
-del _paft, _settings, _hellaswag, _piqa, _winogrande, _race_middle, _race_high, _gsm8k
+del _paft, _settings, _hellaswag, _piqa, _winogrande, _race_middle, _race_high, _gsm8k, _sst2, _sciq

@@ -31,11 +31,18 @@ def _build_config(args: argparse.Namespace):
 
     return BuildConfig(test_size=args.test_size, valid_size=args.valid_size, train_size=args.train_size,
                        seed=args.seed, near_duplicate_threshold=args.near_duplicate_threshold,
-                       leak_threshold=args.leak_threshold)
+                       leak_threshold=args.leak_threshold, extra_special_tokens=_refused_tokens(args))
+
+
+def _refused_tokens(args: argparse.Namespace) -> tuple[str, ...]:
+    from paft_ext.pools.safety import special_tokens_of
+
+    return special_tokens_of(args.refuse_special_tokens_of) if args.refuse_special_tokens_of else ()
 
 
 def _pool_out(args: argparse.Namespace) -> Path:
-    return Path(args.out or f"data/prompts/{get_task(args.task).pool}")
+    """``--out``, by default ``outputs/pools/<pool>``: a build never writes into a shipped pool unless asked to."""
+    return Path(args.out or f"outputs/pools/{get_task(args.task).pool}")
 
 
 def _write_candidates(out: Path, candidates, name: str = "candidates.jsonl") -> None:
@@ -45,26 +52,29 @@ def _write_candidates(out: Path, candidates, name: str = "candidates.jsonl") -> 
 
 
 def _cmd_pools_generate(args: argparse.Namespace) -> None:
-    from paft_ext.pools.build import add_test_set, build_pool
+    from paft_ext.pools.build import PoolBuildError, add_test_set, build_pool, staged
     from paft_ext.pools.generate import Generator, load_generation_config
 
     task, out = get_task(args.task), _pool_out(args)
+    if args.test_set and not (out / "train.jsonl").is_file():
+        raise PoolBuildError(f"{out}: no pool to add {args.test_set} to (pass --out with a built pool folder)")
     candidates, provenance = Generator(load_generation_config(args.config), Path(args.cache_dir)).run(task)
-    stem = f"{args.test_set}_" if args.test_set else ""
-    _write_candidates(out, candidates, f"{stem}candidates.jsonl")
-    (out / f"{stem}generation.json").write_text(json.dumps(provenance, indent=2) + "\n")
     print(json.dumps(provenance["generation"]["total"]))
-    if args.test_set:  # an extra test set for an existing pool: what leaks into train is rejected, not split off
-        manifest = add_test_set(task, out, args.test_set, candidates, size=args.test_size, strict=False,
-                                seed=args.seed)
-        print(json.dumps(manifest["test_sets"][args.test_set]["written"]))
-        return
-    manifest = build_pool(task, candidates, out, _build_config(args), provenance)
+    stem = f"{args.test_set}_" if args.test_set else ""
+    with staged(out) as stage:
+        _write_candidates(stage, candidates, f"{stem}candidates.jsonl")
+        (stage / f"{stem}generation.json").write_text(json.dumps(provenance, indent=2) + "\n")
+        if args.test_set:  # an extra test set for an existing pool: what leaks into train is rejected, not split off
+            manifest = add_test_set(task, stage, args.test_set, candidates, size=args.test_size, strict=False,
+                                    seed=args.seed, extra_special_tokens=_refused_tokens(args))
+            print(json.dumps(manifest["test_sets"][args.test_set]["written"]))
+            return
+        manifest = build_pool(task, candidates, stage, _build_config(args), provenance)
     print(json.dumps(manifest["counts"]))
 
 
 def _cmd_pools_compose(args: argparse.Namespace) -> None:
-    from paft_ext.pools.build import build_pool
+    from paft_ext.pools.build import build_pool, staged
     from paft_ext.pools.compose import composed_candidates, part_counts
 
     task, out = get_task(args.task), _pool_out(args)
@@ -74,13 +84,15 @@ def _cmd_pools_compose(args: argparse.Namespace) -> None:
                         f"(seed {args.seed}) of the hand-written parts in paft_ext/pools/parts/{task.pool}.py, whose "
                         f"families are split into train-only and test-only members; no LLM was called",
               "parts": part_counts(task.pool)}
-    print(json.dumps(build_pool(task, candidates, out, _build_config(args), origin)["counts"]))
+    with staged(out) as stage:
+        manifest = build_pool(task, candidates, stage, _build_config(args), origin)
+    print(json.dumps(manifest["counts"]))
 
 
 def _read_candidates(path: Path):
     """Candidates from a jsonl (``text`` and ``source`` per line) or a text file of prompts separated by ``%%`` lines
     (hand-written: source ``handwritten:<folder name>``, e.g. ``handwritten:independent``)."""
-    from paft_ext.jsonl import read_jsonl
+    from paft_ext.jsonl import read_jsonl, read_text
     from paft_ext.pools.build import Candidate, PoolBuildError
 
     if not path.is_file():
@@ -93,18 +105,23 @@ def _read_candidates(path: Path):
             raise PoolBuildError(f"{path}:{bad[0]}: a candidate line needs string 'text' and 'source' (where the "
                                  f"prompt came from)")
         return [Candidate(row["text"], row["source"]) for _, row in rows]
-    blocks = [b.strip("\n") for b in re.split(r"^%%[ \t]*$", path.read_text(encoding="utf-8"), flags=re.MULTILINE)]
+    blocks = [b.strip("\n") for b in re.split(r"^%%[ \t]*$", read_text(path, PoolBuildError), flags=re.MULTILINE)]
     return [Candidate(b, f"handwritten:{path.resolve().parent.name}") for b in blocks if b.strip()]
 
 
 def _cmd_pools_add(args: argparse.Namespace) -> None:
-    from paft_ext.pools.build import add_test_set
+    from paft_ext.pools.build import PoolBuildError, add_test_set, staged
 
     task, out = get_task(args.task), _pool_out(args)
     source = Path(args.source)
-    manifest = add_test_set(task, out, args.name, _read_candidates(source), size=args.size, strict=not args.lenient,
-                            seed=args.seed, min_size=args.min_size, provenance={"from": {"file": source.name,
-                                                                 "sha256": default_model.sha256_file(source)}})
+    candidates = _read_candidates(source)
+    if not (out / "train.jsonl").is_file():
+        raise PoolBuildError(f"{out}: no pool to add {args.name} to; pass --out with a built pool folder (the shipped "
+                             f"one is data/prompts/{task.pool})")
+    with staged(out) as stage:
+        manifest = add_test_set(task, stage, args.name, candidates, size=args.size, strict=not args.lenient,
+                                seed=args.seed, min_size=args.min_size, extra_special_tokens=_refused_tokens(args),
+                                provenance={"from": {"file": source.name, "sha256": default_model.sha256_file(source)}})
     print(json.dumps({args.name: manifest["unseen"][args.name]}))
 
 
@@ -139,10 +156,13 @@ def _cmd_report(args: argparse.Namespace) -> None:
     run = find_run(Path(args.work_dir))
     out = Path(args.out or run / "paft_report")
     pool_root = args.pool_root or os.environ.get("PAFT_EVAL_POOL_ROOT")
-    write_report(run, out, strict=args.strict, tokenizer_path=args.tokenizer, plots=not args.no_plots,
-                 pool_root=Path(pool_root) if pool_root else None)
+    document = write_report(run, out, inclusive=args.top_inclusive, tokenizer_path=args.tokenizer,
+                            plots=not args.no_plots, pool_root=Path(pool_root) if pool_root else None)
     print((out / "report.md").read_text())
     print(f"report: {out}/report.{{md,csv,json}}, per-prompt: {out}/per_prompt.csv, plots: {out}/plots/")
+    if document["missing"]:
+        raise SystemExit("paft-ext: error: the run is incomplete (models or datasets without predictions, listed at "
+                         "the top of the report)")
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:
@@ -150,7 +170,8 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     from paft_ext.evaluation.report import write_report
 
     settings = {"tasks": ",".join(args.tasks), "max_out_len": args.max_out_len, "batch_size": args.batch_size,
-                "include_base": "0" if args.no_base else "1", "adapters": ",".join(args.adapter)}
+                "include_base": "0" if args.no_base else "1", "adapters": ",".join(args.adapter),
+                "allow_base_mismatch": "1" if args.allow_base_mismatch else "0"}
     settings.update({k: v for k, v in (("prompts", args.prompts), ("questions", args.questions), ("model", args.model),
                                        ("prompt_sets", ",".join(args.prompt_set or []) or None)) if v is not None})
     run = run_opencompass(settings, Path(args.data), Path(args.work_dir), workers=args.workers)
@@ -165,7 +186,8 @@ def _add_pool_options(parser: argparse.ArgumentParser) -> None:
     from paft_ext.pools.leakage import MAX_NEAREST
 
     parser.add_argument("--task", required=True, choices=list(TASKS))
-    parser.add_argument("--out", help="pool folder (default data/prompts/<pool>)")
+    parser.add_argument("--out", help="pool folder (default outputs/pools/<pool>; the shipped pools are "
+                                      "data/prompts/<pool>)")
     parser.add_argument("--test-size", type=int, default=50)
     parser.add_argument("--valid-size", type=int, default=20, help="validation prompts carved from train")
     parser.add_argument("--train-size", type=int, default=None, help="seeded subset of the remaining prompts")
@@ -173,6 +195,13 @@ def _add_pool_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--near-duplicate-threshold", type=float, default=NEAR_DUPLICATE_THRESHOLD)
     parser.add_argument("--leak-threshold", type=float, default=MAX_NEAREST,
                         help="no test prompt is more similar than this to a train prompt (5-gram Jaccard)")
+    _add_token_option(parser)
+
+
+def _add_token_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--refuse-special-tokens-of", action="append", metavar="TOKENIZER",
+                        help="also refuse templates holding a special token of this tokenizer (path or Hub id; "
+                             "repeatable), besides the common chat-control tokens refused always")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,8 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--lenient", action="store_true",
                      help="reject invalid/duplicate/leaking prompts instead of failing (generated sets)")
     add.add_argument("--task", required=True, choices=list(TASKS))
-    add.add_argument("--out", help="pool folder (default data/prompts/<pool>)")
+    add.add_argument("--out", help="pool folder to add to (default outputs/pools/<pool>; the shipped pools are "
+                                   "data/prompts/<pool>)")
     add.add_argument("--seed", type=int, default=0)
+    _add_token_option(add)
     add.set_defaults(func=_cmd_pools_add)
     check = pools.add_parser("check", help="prove that a pool's test sets are unseen (exit 1 naming every leak)")
     check.add_argument("folder")
@@ -219,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="robustness report of an OpenCompass work directory")
     report.add_argument("work_dir")
     report.add_argument("--out", help="default <run>/paft_report")
-    report.add_argument("--strict", action="store_true", help="Top%% counts accuracy > threshold (default >=)")
+    report.add_argument("--top-inclusive", action="store_true",
+                        help="Top%% counts accuracy >= threshold (default: > threshold, the paper's definition)")
     report.add_argument("--tokenizer", help="tokenizer to count output tokens (default: none)")
     report.add_argument("--no-plots", action="store_true")
     report.add_argument("--pool-root", help="pool folder the run evaluated (default: the one its paft_eval.json "
@@ -229,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--tasks", nargs="+", default=["piqa"], choices=list(TASKS))
     ev.add_argument("--adapter", action="append", default=[], help="abbr=LoRA folder (repeatable)")
     ev.add_argument("--no-base", action="store_true", help="do not evaluate the base model")
+    ev.add_argument("--allow-base-mismatch", action="store_true",
+                    help="evaluate adapters whose adapter_config.json names another base model than --model")
     ev.add_argument("--model", help="base model path (default: the embedded default model)")
     ev.add_argument("--prompt-set", action="append", metavar="SET",
                     help="test (default) | test_indep | test_llm | seen_probe | <pool file>.jsonl ({pool} is replaced "

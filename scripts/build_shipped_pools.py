@@ -14,10 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from paft_ext.cli import main
+from paft_ext.tasks import TASKS
 
-# One registry task per pool (RACE-middle and RACE-high share the "race" pool).
-POOL_TASKS = {"hellaswag": "hellaswag", "piqa": "piqa", "winogrande": "winogrande", "race": "race_middle",
-              "gsm8k": "gsm8k"}
+# One registry task per shipped pool, the first that names it (RACE-middle and RACE-high share the "race" pool).
+POOL_TASKS: dict[str, str] = {}
+for _task in TASKS.values():
+    if _task.pool_shipped:
+        POOL_TASKS.setdefault(_task.pool, _task.name)
 ROOT = Path(__file__).resolve().parents[1]
 # Every valid, distinct, unseen LLM candidate is kept; the floor fails the build if a rebuild loses any. The target is
 # 50 per pool; WinoGrande falls short so far (data/README.md gives the yields).
@@ -25,11 +28,12 @@ LLM_TEST_MIN = {"piqa": 50, "winogrande": 7}
 
 if __name__ == "__main__":
     for pool, task in POOL_TASKS.items():
+        out = ["--out", f"data/prompts/{pool}"]  # relative to the working directory, like the rebuild test's
         main(["pools", "compose", "--task", task, "--candidates", "1600", "--test-candidates", "400",
-              "--train-size", "420", "--seed", "0"])
+              "--train-size", "420", "--seed", "0", *out])
         main(["pools", "add-test-set", "--task", task, "--name", "test_indep", "--from",
-              str(ROOT / "paft_ext" / "pools" / "independent" / f"{pool}.txt")])
+              str(ROOT / "paft_ext" / "pools" / "independent" / f"{pool}.txt"), *out])
         llm = ROOT / "data" / "prompts" / pool / "llm_candidates.jsonl"
         if llm.is_file():
             main(["pools", "add-test-set", "--task", task, "--name", "test_llm", "--from", str(llm), "--lenient",
-                  "--min-size", str(LLM_TEST_MIN[pool])])
+                  "--min-size", str(LLM_TEST_MIN[pool]), *out])

@@ -49,7 +49,8 @@ def test_every_task_converts_every_record(shared_root):
     sizes = {name: (len(load_records(t, "train", root=shared_root)), len(load_records(t, "eval", root=shared_root)))
              for name, t in TASKS.items()}
     assert sizes == {"hellaswag": (3368, 10042), "piqa": (1000, 838), "winogrande": (10234, 1267),
-                     "race_middle": (5000, 1436), "race_high": (5000, 3498), "gsm8k": (7473, 1319)}
+                     "race_middle": (5000, 1436), "race_high": (5000, 3498), "gsm8k": (7473, 1319),
+                     "sst2": (500, 372), "sciq": (600, 400)}
 
 
 def test_subsets_are_seeded_random_not_first_n(shared_root):
@@ -81,7 +82,11 @@ GOOD = json.dumps({"goal": "g", "sol1": "a", "sol2": "b", "label": 1})
         ("{not json", r"validation.jsonl:3: not valid JSON"),
         (json.dumps({"goal": "g", "sol1": "a", "label": 0}), r"validation.jsonl:3: piqa record lacks sol2"),
         (json.dumps({"goal": "g", "sol1": "a", "sol2": "b", "label": 7}),
-         r"validation.jsonl:3: bad piqa record: 'label' must be 0 or 1"),
+         r"validation.jsonl:3: bad piqa record: 'label' must be one of 0, 1, got 7"),
+        (json.dumps({"goal": "g", "sol1": "a", "sol2": "b", "label": 1.7}), r":3: bad piqa record: .*got 1\.7"),
+        (json.dumps({"goal": "g", "sol1": "a", "sol2": "b", "label": True}), r":3: bad piqa record: .*got True"),
+        (json.dumps({"goal": "g", "sol1": "a", "sol2": "b", "label": "1"}), r":3: bad piqa record: .*got '1'"),
+        (json.dumps({"goal": " ", "sol1": "a", "sol2": "b", "label": 0}), r":3: piqa field\(s\) goal are empty"),
         (json.dumps({"goal": 3, "sol1": "a", "sol2": "b", "label": 0}),
          r"validation.jsonl:3: piqa fields goal are not strings"),
         ("[1, 2]", r"validation.jsonl:3: expected a JSON object"),

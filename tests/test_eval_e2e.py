@@ -1,4 +1,5 @@
-"""One real OpenCompass run on CPU through `paft-ext eval`'s launcher: 2 benchmarks × 4 prompt sets (test, test_indep,
+"""One real OpenCompass run on CPU through `paft-ext eval`'s launcher: 3 benchmarks (two stock OpenCompass configs and
+SST-2 through the JSON-lines reader) × 4 prompt sets (test, test_indep,
 test_llm, seen_probe) × 2 models (a tiny base model and a LoRA adapter trained here with LLaMA-Factory), then the
 report, checked against the prediction files: per-set numbers, prompt ids from the files evaluated, the
 seen-vs-unseen gap, and refusal of a pool file that no longer matches the rendered prompts."""
@@ -23,7 +24,8 @@ from paft_ext.train.render import identify_prompts
 
 SETS = {"test": "", "test_indep": "indep", "test_llm": "llm", "seen_probe": "seen"}  # set -> abbreviation infix
 TRAIN = {"piqa": ["Seen one: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:", "Seen two. {goal} A) {sol1} B) {sol2} ->"],
-         "winogrande": ["Seen: {prompt}\nA. {only_option1}\nB. {only_option2}\nAnswer:"]}
+         "winogrande": ["Seen: {prompt}\nA. {only_option1}\nB. {only_option2}\nAnswer:"],
+         "sst2": ["Seen review: {sentence}\nA. {A}\nB. {B}\nAnswer:"]}
 POOLS = {
     "piqa": {"test": ["Goal: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:",
                       "Which works? {goal} (A) {sol1} (B) {sol2} Letter:", "PHYSICAL\n{goal}\n[A] {sol1}\n[B] {sol2}"],
@@ -34,6 +36,9 @@ POOLS = {
                    "test_indep": ["Who is _? {prompt}\nOption A: {only_option1}\nOption B: {only_option2}"],
                    "test_llm": ["Gap: {prompt} A={only_option1} B={only_option2}"],
                    "seen_probe": TRAIN["winogrande"]},
+    "sst2": {"test": ["Tone of '{sentence}'? A: {A} / B: {B}", "{sentence}\n(A) {A} (B) {B}\nLetter:"],
+             "test_indep": ["Film quote: {sentence} -- A means {A}, B means {B}."],
+             "test_llm": ["Label it, A={A} or B={B}: {sentence}"], "seen_probe": TRAIN["sst2"]},
 }
 
 
@@ -48,7 +53,7 @@ def evaluated(tiny_model, piqa_lf_data, tiny_pool, tmp_path_factory, shared_root
     result = run_cli(train_config(tiny_model, piqa_lf_data, work / "lora", paft_pool=str(tiny_pool),
                                   paft_window_steps=1, learning_rate=0.05, max_steps=8), work)
     assert result.returncode == 0, result.stderr[-3000:]
-    prepare([get_task("piqa"), get_task("winogrande")], work / "data",
+    prepare([get_task(task) for task in POOLS], work / "data",
             PrepareConfig(train_samples=4, eval_samples=6, seed=2))
     for pool, sets in POOLS.items():
         (work / "pools" / pool).mkdir(parents=True)
@@ -56,7 +61,7 @@ def evaluated(tiny_model, piqa_lf_data, tiny_pool, tmp_path_factory, shared_root
         for name, texts in sets.items():
             _write(work / "pools" / pool / f"{name}.jsonl", f"{pool}-train" if name == "seen_probe" else
                    f"{pool}-{name}", texts)
-    settings = {"tasks": "piqa,winogrande", "model": str(tiny_model), "adapters": f"lora={work / 'lora'}",
+    settings = {"tasks": ",".join(POOLS), "model": str(tiny_model), "adapters": f"lora={work / 'lora'}",
                 "pool_root": str(work / "pools"), "prompt_sets": ",".join(SETS), "max_out_len": 4,
                 "batch_size": 6, "include_base": "1"}
     with (work / "opencompass.log").open("w") as log:
@@ -105,6 +110,16 @@ def test_the_adapter_was_applied(evaluated):
     assert base != lora
 
 
+def _letter_token(prediction: str) -> str:
+    """The strict reading, written apart from the code's regex: the output, bracket aside, starts with A or B and the
+    letter ends there or at a closing bracket, period, colon or space."""
+    text = prediction.lstrip()
+    text = text[1:] if text[:1] in "([" else text
+    if text[:1] in ("A", "B") and (len(text) == 1 or text[1] in ")].: \n\t"):
+        return text[0]
+    return ""
+
+
 def test_report_equals_numbers_computed_from_the_predictions(evaluated):
     from opencompass.utils.text_postprocessors import first_option_postprocess
 
@@ -115,12 +130,15 @@ def test_report_equals_numbers_computed_from_the_predictions(evaluated):
     for model in ("base", "lora"):
         for task, sets in POOLS.items():
             for name, texts in sets.items():
-                accs, empty = [], []
+                accs, empty, empty_strict, differ = [], [], [], []
                 for k in range(len(texts)):
                     items = _predictions(run, model, _abbr(task, name, k))
                     extracted = [first_option_postprocess(i["prediction"], "AB") for i in items]
                     accs.append(100 * sum(e == i["gold"] for e, i in zip(extracted, items, strict=True)) / len(items))
                     empty.append(100 * sum(e == "" for e in extracted) / len(items))
+                    strict = [_letter_token(i["prediction"]) for i in items]
+                    empty_strict.append(100 * sum(e == "" for e in strict) / len(items))
+                    differ.append(100 * sum(a != b for a, b in zip(extracted, strict, strict=True)) / len(items))
                     oc = json.loads((run / "results" / model / f"{_abbr(task, name, k)}.json").read_text())
                     assert oc["accuracy"] == pytest.approx(accs[-1])
                     # labelled with the id of the file evaluated (seen_probe keeps the train ids)
@@ -132,8 +150,10 @@ def test_report_equals_numbers_computed_from_the_predictions(evaluated):
                 assert row["std_pop"] == pytest.approx(statistics.pstdev(accs))
                 assert row["min"] == pytest.approx(min(accs)) and row["max"] == pytest.approx(max(accs))
                 threshold = 100 * get_task(task).top_threshold
-                assert row["top_pct"] == pytest.approx(100 * sum(a >= threshold for a in accs) / len(accs))
+                assert row["top_pct"] == pytest.approx(100 * sum(a > threshold for a in accs) / len(accs))
                 assert row["no_answer_pct"] == pytest.approx(statistics.fmean(empty))
+                assert row["no_answer_strict_pct"] == pytest.approx(statistics.fmean(empty_strict))
+                assert row["extractors_disagree_pct"] == pytest.approx(statistics.fmean(differ))
                 assert 0 < row["output_tokens"] <= 4 and row["seconds"] > 0
                 means[(model, task, name)] = statistics.fmean(accs)
     gaps = {(g["model"], g["task"], g["unseen_set"]): g["gap"] for g in report["gaps"]}
@@ -142,9 +162,11 @@ def test_report_equals_numbers_computed_from_the_predictions(evaluated):
     for (model, task, name), gap in gaps.items():
         assert gap == pytest.approx(means[(model, task, "seen_probe")] - means[(model, task, name)])
     text = (work / "report" / "report.md").read_text()
-    assert text.count("| lora |") == 3 * 4 + 6 and "Seen-vs-unseen gap" in text  # 2 tasks + AVERAGE per set; gaps
+    # per set: one row per task and an AVERAGE row; then one gap row per task and unseen set
+    assert text.count("| lora |") == (len(POOLS) + 1) * 4 + len(POOLS) * 3 and "Seen-vs-unseen gap" in text
     plots = sorted(p.name for p in (work / "report" / "plots").glob("*.png"))
-    assert len(plots) == 2 * 2 * 4 and "piqa_distribution.png" in plots and "piqa_test_indep_heatmap.png" in plots
+    assert len(plots) == len(POOLS) * 2 * 4
+    assert "piqa_distribution.png" in plots and "piqa_test_indep_heatmap.png" in plots
     assert all((work / "report" / "plots" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in plots)
 
 

@@ -76,13 +76,15 @@ def test_expansion_replaces_the_prompt_per_copy(tmp_path):
 def test_race_expansion_keeps_its_half_and_gsm8k_gets_the_number_rule(tmp_path):
     _pool(tmp_path, "race", ["Article: {article}\nQ: {question}\nA. {A}\nB. {B}\nC. {C}\nD. {D}\nAnswer:"])
     _pool(tmp_path, "gsm8k", ["Solve: {question}\nAnswer:"])
-    settings = EvalSettings(tasks=("race_high", "gsm8k"), pool_root=str(tmp_path))
+    settings = EvalSettings(tasks=("race_high", "gsm8k"), pool_root=str(tmp_path), max_out_len=37)
     race = expand_datasets(_stock("opencompass.configs.datasets.race.race_gen_69ee4f", "race_datasets"),
                            "race_high", settings)
     assert [d["abbr"] for d in race] == ["race-high_p00"]
     gsm = expand_datasets(_stock("opencompass.configs.datasets.gsm8k.gsm8k_0shot_gen_a58960", "gsm8k_datasets"),
                           "gsm8k", settings)
     assert gsm[0]["eval_cfg"]["pred_postprocessor"] == {"type": "paft_ext.tasks.answers.extract_number"}
+    # the stock GSM8K inferencer fixes 512 tokens; the user's length wins for every dataset
+    assert gsm[0]["infer_cfg"]["inferencer"]["max_out_len"] == race[0]["infer_cfg"]["inferencer"]["max_out_len"] == 37
 
 
 def test_template_missing_a_field_is_refused(tmp_path):
@@ -164,4 +166,17 @@ def test_summary_per_prompt_set_and_the_seen_unseen_gap():
     assert {(r["task"], r["prompt_set"]) for r in rows if r["task"] == "AVERAGE"} == {
         ("AVERAGE", s) for s in ("seen_probe", "test", "test_indep")}
     assert {g["unseen_set"]: g["gap"] for g in seen_unseen_gaps(rows)} == {"test": 30.0, "test_indep": 50.0}
-    assert "| m | piqa | test_indep | 80.00 | 30.00 | +50.00 |" in markdown(rows, strict=False)
+    assert "| m | piqa | test_indep | 80.00 | 30.00 | +50.00 |" in markdown(rows)
+
+
+def test_top_share_counts_prompts_above_the_threshold_as_the_paper_defines_it():
+    from paft_ext.evaluation.report import PromptResult, markdown, summarise
+
+    # PIQA's threshold is 85%: one prompt above it, one exactly at it, one below.
+    results = [PromptResult("m", "piqa", k, f"p{k}", acc, 20, 0.0, None, None, None) for k, acc in
+               enumerate((90.0, 85.0, 80.0))]
+    (strict,) = [r for r in summarise(results) if r["task"] == "piqa"]
+    (inclusive,) = [r for r in summarise(results, inclusive=True) if r["task"] == "piqa"]
+    assert strict["top_pct"] == pytest.approx(100 / 3) and inclusive["top_pct"] == pytest.approx(200 / 3)
+    assert "accuracy > the task threshold" in markdown([strict])
+    assert "accuracy ≥ the task threshold" in markdown([inclusive], inclusive=True)

@@ -44,7 +44,7 @@ FIELDS = ("goal", "sol1", "sol2")
 
 def test_pool_loads_in_file_order(tmp_path):
     path = _pool(tmp_path, [{"id": "b", "text": "{goal} {sol1} {sol2}", "source": "handwritten"},
-                            {"id": "a", "text": "{sol2} / {sol1} / {goal} {x y}"}])
+                            {"id": "a", "text": "{sol2} / {sol1} / {goal}"}])
     prompts = load_pool(path, FIELDS)
     assert [p.id for p in prompts] == ["b", "a"] and prompts[1].source == "unknown"
 
@@ -55,6 +55,8 @@ def test_pool_loads_in_file_order(tmp_path):
     ([{"id": "a"}], r"pool.jsonl:1: a pool line needs string 'id' and 'text'"),
     ([{"id": "a", "text": "{goal} {sol1}"}], r"pool.jsonl:1: prompt 'a': missing placeholder\(s\) \{sol2\}"),
     ([{"id": "a", "text": "{goal} {sol1} {sol2} {answer}"}], r"unknown placeholder\(s\) \{answer\}"),
+    ([{"id": "a", "text": "{goal} {sol1} {sol2} {x y}"}], r"pool.jsonl:1: prompt 'a': stray brace outside a "
+                                                          r"placeholder"),
     ([{"id": "a", "text": "{goal}{sol1}{sol2}"}, {"id": "a", "text": "{goal}{sol1}{sol2}"}],
      r"pool.jsonl:2: duplicate id 'a' \(first on line 1\)"),
 ])

@@ -4,6 +4,7 @@ carry exactly the prompts of the schedule — K-step windows, DDP ranks, resume 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -71,22 +72,34 @@ def test_two_rank_ddp_agrees_per_rank(tiny_model, piqa_lf_data, tiny_pool, tmp_p
     assert rank0 == rank1 and _changes(rank0) == [1, 2, 3]
 
 
-def test_resume_reproduces_the_uninterrupted_batches(run_k4, tiny_model, piqa_lf_data, tiny_pool, tmp_path):
-    result = run_cli(_paft(tiny_model, piqa_lf_data, tmp_path / "out", tiny_pool, paft_window_steps=4,
-                           resume_from_checkpoint=str(run_k4 / "checkpoint-4")), tmp_path)
+def test_resume_reproduces_the_uninterrupted_batches_and_appends_the_trace(run_k4, tiny_model, piqa_lf_data,
+                                                                           tiny_pool, tmp_path):
+    out = tmp_path / "out"  # the interrupted run's folder: checkpoint-4 and the trace of steps 0-3
+    shutil.copytree(run_k4, out, ignore=shutil.ignore_patterns("checkpoint-8"))
+    trace = out / "paft_trace.rank0.jsonl"
+    before = [line for line in trace.read_text().splitlines() if json.loads(line)["step"] < 4]
+    trace.write_text("".join(line + "\n" for line in before))
+    result = run_cli(_paft(tiny_model, piqa_lf_data, out, tiny_pool, paft_window_steps=4, overwrite_output_dir=False,
+                           resume_from_checkpoint=str(out / "checkpoint-4")), tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    resumed = read_trace(tmp_path / "out")
+    assert trace.read_text().splitlines()[:len(before)] == before  # what was traced before is kept
+    resumed = read_trace(out)[len(before):]
     full = [e for e in read_trace(run_k4) if e["step"] >= 4]
     assert [e["step"] for e in resumed] == [4] * GA + [5] * GA + [6] * GA + [7] * GA
     assert [[r["text"] for r in e["rows"]] for e in resumed] == [[r["text"] for r in e["rows"]] for e in full]
 
 
-def test_resume_with_changed_geometry_is_refused(run_k4, tiny_model, piqa_lf_data, tiny_pool, tmp_path):
-    result = run_cli(_paft(tiny_model, piqa_lf_data, tmp_path / "out", tiny_pool, paft_window_steps=4,
-                           gradient_accumulation_steps=1, resume_from_checkpoint=str(run_k4 / "checkpoint-4")),
-                     tmp_path)
+def test_resume_with_changed_geometry_is_refused_and_loses_nothing(run_k4, tiny_model, piqa_lf_data, tiny_pool,
+                                                                    tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(run_k4, out)  # the refused run writes into the folder of the run it wants to resume
+    before = {name: (out / name).read_bytes() for name in ("paft_schedule.json", "paft_trace.rank0.jsonl")}
+    result = run_cli(_paft(tiny_model, piqa_lf_data, out, tiny_pool, paft_window_steps=4,
+                           gradient_accumulation_steps=1, resume_from_checkpoint=str(out / "checkpoint-4"),
+                           overwrite_output_dir=False), tmp_path)
     assert result.returncode != 0
     assert "batch geometry or PAFT settings changed since" in result.stderr
+    assert {name: (out / name).read_bytes() for name in before} == before  # the schedule that ran is kept
 
 
 def _hook_loaded(env):

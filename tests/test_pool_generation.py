@@ -103,8 +103,11 @@ def _scan_for_secret(*folders: Path) -> list[Path]:
 def test_generate_validate_rerun_and_key_hygiene(server, tmp_path):
     config, out, cache = _config(tmp_path, server), tmp_path / "pool", tmp_path / "cache"
     code, err = _finish(_cli(config, out, cache))
-    # A 135M model cannot fill a 71-prompt pool: the build stops with a clear message, after writing everything.
+    # A 135M model cannot fill a 71-prompt pool: the build stops with a clear message. The pool folder is not
+    # created; everything the failed build wrote is kept beside it for inspection.
     assert code != 0 and "survive validation and de-duplication" in err
+    assert f"the failed build's files are in {out}.failed" in err and not out.exists()
+    out = out.with_name(out.name + ".failed")
     generation = json.loads((out / "generation.json").read_text())["generation"]
     assert generation["total"]["requests"] == TOTAL_REQUESTS and generation["total"]["from_cache"] == 0
     assert sum(generation["sent_this_run"].values()) == TOTAL_REQUESTS
@@ -126,7 +129,7 @@ def test_generate_validate_rerun_and_key_hygiene(server, tmp_path):
     assert all(r["reasons"] for r in rejects)
     assert len(list(cache.glob("*.json"))) == TOTAL_REQUESTS
 
-    code, _ = _finish(_cli(config, out, cache))  # rerun: everything from the cache
+    code, _ = _finish(_cli(config, tmp_path / "pool", cache))  # rerun: everything from the cache
     again = json.loads((out / "generation.json").read_text())["generation"]
     assert again["sent_this_run"] == {} and again["total"]["from_cache"] == TOTAL_REQUESTS
     assert [json.loads(line) for line in (out / "candidates.jsonl").read_text().splitlines()] == candidates
@@ -145,8 +148,8 @@ def test_killed_run_resumes_without_repeating_finished_requests(server, tmp_path
     proc.communicate()
     done = len(list(cache.glob("*.json")))
     assert 1 <= done < TOTAL_REQUESTS
-    _finish(_cli(config, out, cache))
-    generation = json.loads((out / "generation.json").read_text())["generation"]
+    _finish(_cli(config, out, cache))  # the build fails (too few prompts); its files are kept in pool.failed
+    generation = json.loads((tmp_path / "pool.failed" / "generation.json").read_text())["generation"]
     assert sum(generation["sent_this_run"].values()) == TOTAL_REQUESTS - done
     assert generation["total"]["from_cache"] == done and len(list(cache.glob("*.json"))) == TOTAL_REQUESTS
 
@@ -154,8 +157,8 @@ def test_killed_run_resumes_without_repeating_finished_requests(server, tmp_path
 def test_dead_server_gives_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PAFT_TEST_KEY", SECRET)
     config = load_generation_config(_config(tmp_path, f"http://127.0.0.1:{_free_port()}/v1"))
-    with pytest.raises(GenerationError, match=r"generator smol-\w at http://127.0.0.1:\d+/v1: APIConnectionError "
-                                              r"after 3 attempt\(s\)"):
+    with pytest.raises(GenerationError, match=r"generator smol-\w at http://127.0.0.1:\d+/v1, request [0-9a-f]{16}: "
+                                              r"APIConnectionError: .*\(after 3 attempt\(s\)\)"):
         Generator(config, tmp_path / "cache").run(get_task("piqa"))
 
 

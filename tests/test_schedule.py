@@ -74,6 +74,23 @@ def test_authors_preset_keeps_order_and_prompt_per_example():
     assert schedule.prompt_index[:50].tolist() == schedule.prompt_index[50:100].tolist()
 
 
+@pytest.mark.parametrize("reshuffle", [True, False])
+@pytest.mark.parametrize(("n_rows", "geometry"),
+                         [(37, Geometry(1, 8, 1)), (50, Geometry(3, 1, 2)), (41, Geometry(2, 2, 1))])
+def test_windows_stay_whole_optimizer_steps_when_epochs_do_not_end_on_a_step(n_rows, geometry, reshuffle):
+    schedule = build_schedule(spec(n_rows=n_rows, geometry=geometry, window=4, epoch_reshuffle=reshuffle))
+    rps, steps = geometry.rows_per_step, schedule.total_steps
+    assert n_rows % rps != 0 and steps == 3 * n_rows // rps
+    step_prompts = [set(schedule.prompt_index[s * rps:(s + 1) * rps].tolist()) for s in range(steps)]
+    assert all(len(p) == 1 for p in step_prompts)  # never two prompts in one optimizer step
+    blocks = [step_prompts[first:first + 4] for first in range(0, steps, 4)]
+    assert all(all(p == block[0] for p in block) for block in blocks)  # one prompt per window of K=4 steps
+    assert [(w["first_step"], w["last_step"]) for w in schedule.windows()] == [
+        (first, min(first + 3, steps - 1)) for first in range(0, steps, 4)]
+    if not reshuffle:
+        assert schedule.order[:n_rows].tolist() == list(range(n_rows)) == schedule.order[n_rows:2 * n_rows].tolist()
+
+
 def test_max_steps_takes_exactly_that_many_steps():
     schedule = build_schedule(spec(max_steps=40))  # 320 rows > 3 epochs of 50
     assert schedule.total_steps == 40 and len(schedule.order) == 320

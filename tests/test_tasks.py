@@ -7,15 +7,19 @@ import pytest
 from paft_ext.tasks import PLACEHOLDER, TASKS, get_task
 
 
-def test_registry_holds_the_six_tasks_with_opencompass_reader_columns():
-    assert list(TASKS) == ["hellaswag", "piqa", "winogrande", "race_middle", "race_high", "gsm8k"]
+def test_registry_holds_the_tasks_with_opencompass_reader_columns():
+    assert list(TASKS) == ["hellaswag", "piqa", "winogrande", "race_middle", "race_high", "gsm8k", "sst2", "sciq"]
     assert TASKS["piqa"].fields == ("goal", "sol1", "sol2")
     assert TASKS["hellaswag"].fields == ("ctx", "A", "B", "C", "D")
     assert TASKS["winogrande"].fields == ("prompt", "only_option1", "only_option2")
     assert TASKS["race_high"].fields == ("article", "question", "A", "B", "C", "D")
     assert TASKS["gsm8k"].fields == ("question",)
+    assert TASKS["sst2"].fields == ("sentence", "A", "B") and TASKS["sciq"].choices == "ABCD"
+    assert [t.name for t in TASKS.values() if t.opencompass_config is None] == ["sst2", "sciq"]
+    assert [t.name for t in TASKS.values() if not t.pool_shipped] == ["sciq"]
     assert {t.name: t.top_threshold for t in TASKS.values()} == {
-        "hellaswag": 0.90, "piqa": 0.85, "winogrande": 0.80, "race_middle": 0.85, "race_high": 0.85, "gsm8k": 0.75}
+        "hellaswag": 0.90, "piqa": 0.85, "winogrande": 0.80, "race_middle": 0.85, "race_high": 0.85, "gsm8k": 0.75,
+        "sst2": 0.85, "sciq": 0.85}
     assert TASKS["race_middle"].pool == TASKS["race_high"].pool == "race"
 
 
@@ -67,3 +71,21 @@ def test_choice_extraction_follows_opencompass(text, expected):
 )
 def test_number_extraction(text, expected):
     assert get_task("gsm8k").extract(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "stock", "strict"),
+    [
+        ("B", "B", "B"),
+        ("(B) because it floats", "B", "B"),
+        ("[A]", "A", "A"),
+        ("B.", "B", "B"),
+        ("Both are bad", "B", ""),  # OpenCompass takes any capital option letter; the strict rule does not
+        ("Answer: (B) because", "A", ""),
+        ("Because", "B", ""),
+        ("A2", "A", ""),
+    ],
+)
+def test_strict_extraction_reads_only_an_answer_letter(text, stock, strict):
+    task = get_task("piqa")
+    assert (task.extract(text), task.extract(text, strict=True)) == (stock, strict)

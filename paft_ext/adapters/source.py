@@ -64,6 +64,9 @@ def _convert(task: TaskSpec, raw: dict[str, Any], where: str) -> Record:
     bad = [k for k in (*task.fields, "answer") if not isinstance(values.get(k), str)]
     if bad:
         raise DataError(f"{where}: {task.name} fields {', '.join(bad)} are not strings")
+    empty = [k for k in (*task.fields, "answer") if k not in task.optional_fields and not values[k].strip()]
+    if empty:
+        raise DataError(f"{where}: {task.name} field(s) {', '.join(empty)} are empty")
     return Record(values, where)
 
 
@@ -104,6 +107,8 @@ def load_records(
     else:
         source = task.hub.splits.get(which, task.splits[which])
         raw = _hub_raw(task, source.split)
+    if source.order_seed is not None:
+        raw = [raw[i] for i in np.random.default_rng(source.order_seed).permutation(len(raw))]
     raw = raw[source.start : source.stop]
     rng = np.random.default_rng(seed)
     if shuffle:

@@ -2,7 +2,8 @@
 
 For each stock config of a task, each prompt set (``PAFT_EVAL_PROMPT_SETS``, default ``test``) and each prompt of
 that set's file (file order), a deep copy gets abbr ``<stock abbr>[_<set tag>]_pNN`` (:mod:`.prompt_sets`), the
-prompt in place of the stock template (a string template whole, or the last HUMAN turn), the inferencer's timer,
+prompt in place of the stock template (a string template whole, or the last HUMAN turn), the inferencer's timer and
+the run's ``max_out_len``,
 the run's first-N question subset, and for GSM8K the prompt-agnostic number extraction. Prompts are loaded through
 :func:`paft_ext.pools.store.load_pool`, so a template missing a field is refused — OpenCompass would silently drop
 the field.
@@ -52,6 +53,8 @@ def expand_datasets(base_datasets: list, task: str, settings: EvalSettings | Non
             new["abbr"] = dataset_abbr(cfg["abbr"], prompt_set, k)
             _set_prompt(new["infer_cfg"], prompt.text)
             new["infer_cfg"]["inferencer"]["dump_timer"] = True
+            # The user's length for every dataset: a stock inferencer's own (GSM8K's 512) would win over the model's.
+            new["infer_cfg"]["inferencer"]["max_out_len"] = settings.max_out_len
             if settings.questions:
                 # A slice string: OpenCompass 0.5.4's NumWorkerPartitioner evaluates "len(range(n)" + test_range
                 # + ")", so the int form (the reader's random subset) crashes it once dataset sizes are cached.

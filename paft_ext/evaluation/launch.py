@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO
@@ -14,6 +15,7 @@ from typing import IO
 from paft_ext.default_model import sha256_file
 from paft_ext.tasks import get_task
 
+from .completeness import IncompleteRun, describe_missing, missing_predictions
 from .prompt_sets import parse_prompt_sets
 from .report import RUN_MANIFEST, find_run
 from .settings import REPO_ROOT, EvalSettings, load_settings
@@ -24,10 +26,9 @@ def run_opencompass(settings: dict[str, str], data: Path, work_dir: Path, *, wor
     """Run OpenCompass with ``settings`` (``PAFT_EVAL_<NAME>`` values by lower-case name) on the prepared data
     ``data`` (``paft-ext prepare --out``/opencompass); returns the timestamped run folder. OpenCompass caches dataset
     sizes in ``<cwd>/.cache``; ``cwd`` keeps throw-away runs from sharing that cache."""
-    env = {**os.environ, **{f"PAFT_EVAL_{k.upper()}": str(v) for k, v in settings.items()},
-           "PAFT_EVAL_WORKERS": str(workers), "COMPASS_DATA_CACHE": str(Path(data).resolve()), "HF_HUB_OFFLINE": "1",
-           "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // workers))}
+    env = opencompass_env(settings, data, workers, os.environ)
     resolved = load_settings(env)  # fail here, not inside OpenCompass, on bad settings
+    check_adapters(resolved)
     if not (Path(data) / "data").is_dir():
         raise SystemExit(f"paft-ext: error: {data}/data does not exist; run `paft-ext prepare` first")
     # The venv's entry point, found also when the venv is not activated.
@@ -35,9 +36,40 @@ def run_opencompass(settings: dict[str, str], data: Path, work_dir: Path, *, wor
     command = [str(Path(sys.executable).parent / "opencompass"), str(config), "-w", str(work_dir),
                "--dump-eval-details", "False"]
     subprocess.run(command, env=env, check=True, stdout=log, stderr=subprocess.STDOUT if log else None, cwd=cwd)
-    run = find_run(Path(work_dir))
+    try:
+        run = find_run(Path(work_dir))
+    except FileNotFoundError:
+        raise IncompleteRun(f"paft-ext: error: {work_dir}: OpenCompass wrote no predictions at all; see its logs "
+                            f"under {work_dir}/*/logs") from None
     record_run(run, resolved)
+    missing = missing_predictions(run, resolved)
+    if missing:
+        raise IncompleteRun(f"paft-ext: error: {describe_missing(run, missing)}")
     return run
+
+
+def opencompass_env(settings: dict[str, str], data: Path, workers: int, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment of the OpenCompass process: the user's own (Hub access, thread count, offline mode are theirs
+    to set), plus the run's settings and data folder; a thread count is only filled in when the user set none."""
+    env = {**base, **{f"PAFT_EVAL_{k.upper()}": str(v) for k, v in settings.items()},
+           "PAFT_EVAL_WORKERS": str(workers), "COMPASS_DATA_CACHE": str(Path(data).resolve())}
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    return env
+
+
+def check_adapters(settings: EvalSettings) -> None:
+    """Refuse (before OpenCompass starts) an adapter trained on another base model, unless allowed."""
+    from .adapter_check import base_mismatch
+
+    for abbr, adapter in settings.adapters.items():
+        if not (Path(adapter) / "adapter_config.json").is_file():
+            raise SystemExit(f"paft-ext: error: adapter {abbr}={adapter} has no adapter_config.json")
+        why = base_mismatch(adapter, settings.model)
+        if why and not settings.allow_base_mismatch:
+            raise SystemExit(f"paft-ext: error: adapter {abbr}={adapter} does not belong on {settings.model}: {why}. "
+                             "Pass --model with its base model, or --allow-base-mismatch to evaluate it anyway")
+        if why:
+            print(f"paft-ext: warning: adapter {abbr}: {why} (evaluated anyway: --allow-base-mismatch)")
 
 
 def record_run(run: Path, settings: EvalSettings) -> None:
@@ -48,5 +80,8 @@ def record_run(run: Path, settings: EvalSettings) -> None:
                                        for s in parse_prompt_sets(settings.prompt_sets))}
              for task in settings.tasks}
     record = {"pool_root": str(Path(settings.pool_root).resolve()), "prompt_sets": list(settings.prompt_sets),
-              "prompts": settings.prompts, "files": files, "settings": asdict(settings)}
+              "prompts": settings.prompts, "files": files, "settings": asdict(settings),
+              # what every dataset of the run was generated with (expand sets the inferencer's length per dataset)
+              "generation": {"max_out_len": settings.max_out_len, "batch_size": settings.batch_size,
+                             "do_sample": False, "max_seq_len": settings.max_seq_len}}
     (run / RUN_MANIFEST).write_text(json.dumps(record, indent=1, default=str) + "\n")

@@ -39,6 +39,7 @@ class Preset:
     num_gpus: int
     model: str | None = None  # default: the recipe's model
     prompts: int | None = None  # the first N test prompts (None: all; fewer only for tests)
+    prompt_sets: tuple[str, ...] = ("test",)  # evaluated prompt sets (shipped names or pool-file paths)
 
     def __post_init__(self) -> None:
         unknown = [t for t in self.tasks if t not in TASKS]

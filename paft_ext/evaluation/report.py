@@ -8,10 +8,12 @@ Numbers come from the prediction files (OpenCompass's ``results/`` accuracies ar
 reported), so partial or interrupted runs are reported too — marked partial, with the prompts they have.
 
 * mean; std over prompts, population (ddof 0) and sample (ddof 1) — the paper does not say which it used;
-* worst prompt (accuracy and id), best prompt; Top% = share of prompts at or above the task's threshold (``>`` with
-  ``strict``, as the paper words it);
+* worst prompt (accuracy and id), best prompt; Top% = share of prompts whose accuracy exceeds the task's threshold,
+  as the paper defines it (``≥`` with ``inclusive``);
 * noise: the mean binomial standard error of one prompt's accuracy, and the spread left after removing it;
-* no-answer rate (no option letter / number extracted), mean output tokens, generation seconds per item.
+* no-answer rate (no option letter / number extracted) under OpenCompass's extraction (the scored one) and under the
+  strict letter rule, and the share of answers the two extractions disagree on; mean output tokens, generation
+  seconds per item.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 from paft_ext.pools.store import load_pool
 from paft_ext.tasks import TASKS, TaskSpec
 
+from .completeness import describe_missing, missing_predictions, recorded_settings
 from .prompt_sets import SEEN, SHIPPED, PromptSet, PromptSetError, check_rendered, parse_abbr, parse_prompt_set
 from .settings import REPO_ROOT
 
@@ -46,6 +49,8 @@ class PromptResult:
     opencompass_accuracy: float | None
     item_correct: str = ""  # "1"/"0" per question in file order: paired comparisons and bootstraps over questions
     prompt_set: str = "test"  # test | test_indep | test_llm | seen_probe | the path of another pool file
+    no_answer_strict: float = 0.0  # percent without an answer under the strict letter rule
+    extractors_disagree: float = 0.0  # percent of answers where OpenCompass's and the strict extraction differ
 
 
 def find_run(work_dir: Path) -> Path:
@@ -119,6 +124,7 @@ def collect(run: Path, pool_root: Path | None = None, tokenizer=None) -> list[Pr
             check_rendered(prompts[index], [item["origin_prompt"] for item in items], f"{path}")
             predictions = [str(item["prediction"]) for item in items]
             extracted = [task.extract(p) for p in predictions]
+            strict = [task.extract(p, strict=True) for p in predictions]
             hits = [e == _gold(task, item["gold"]) for e, item in zip(extracted, items, strict=True)]
             oc_file = run / "results" / model_dir.name / path.name
             oc_acc = json.loads(oc_file.read_text()).get("accuracy") if oc_file.is_file() else None
@@ -129,12 +135,15 @@ def collect(run: Path, pool_root: Path | None = None, tokenizer=None) -> list[Pr
                 accuracy=100.0 * sum(hits) / len(items) if items else 0.0, questions=len(items),
                 no_answer=100.0 * sum(e == "" for e in extracted) / len(items) if items else 0.0,
                 output_tokens=tokens, seconds=timer.get(path.stem), opencompass_accuracy=oc_acc,
-                item_correct="".join("1" if h else "0" for h in hits), prompt_set=prompt_set.name))
+                item_correct="".join("1" if h else "0" for h in hits), prompt_set=prompt_set.name,
+                no_answer_strict=100.0 * sum(e == "" for e in strict) / len(items) if items else 0.0,
+                extractors_disagree=100.0 * sum(a != b for a, b in zip(extracted, strict, strict=True)) / len(items)
+                if items else 0.0))
     return results
 
 
 def summarise(results: list[PromptResult], *, expected: dict[tuple[str, str], int] | None = None,
-              strict: bool = False, thresholds: dict[str, float] | None = None) -> list[dict]:
+              inclusive: bool = False, thresholds: dict[str, float] | None = None) -> list[dict]:
     """One row per (model, task, prompt set), plus an AVERAGE row per model and set over its tasks (the paper's last
     column). ``expected``: prompts per (task, set), to mark partial runs."""
     rows = []
@@ -162,10 +171,12 @@ def summarise(results: list[PromptResult], *, expected: dict[tuple[str, str], in
             "std_sample": statistics.stdev(accs) if len(accs) > 1 else float("nan"),
             "min": worst.accuracy, "worst_prompt": worst.prompt_id, "max": best.accuracy,
             "best_prompt": best.prompt_id, "top_threshold": threshold,
-            "top_pct": 100.0 * sum((a > threshold) if strict else (a >= threshold) for a in accs) / len(accs),
+            "top_pct": 100.0 * sum((a >= threshold) if inclusive else (a > threshold) for a in accs) / len(accs),
             "se_per_prompt": math.sqrt(binomial_var),
             "spread_beyond_noise": math.sqrt(max(0.0, statistics.pvariance(accs) - binomial_var)),
             "no_answer_pct": statistics.fmean(r.no_answer for r in group),
+            "no_answer_strict_pct": statistics.fmean(r.no_answer_strict for r in group),
+            "extractors_disagree_pct": statistics.fmean(r.extractors_disagree for r in group),
             "output_tokens": statistics.fmean(tokens) if tokens else None,
             "seconds": sum(seconds) if seconds else None,
             "s_per_item": sum(seconds) / sum(r.questions for r in group if r.seconds is not None) if seconds else None,
@@ -199,13 +210,17 @@ def _fmt(value) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
-def markdown(rows: list[dict], *, strict: bool) -> str:
+def markdown(rows: list[dict], *, inclusive: bool = False) -> str:
     columns = ["model", "task", "prompt_set", "prompts", "questions", "mean", "std_pop", "std_sample", "min",
                "worst_prompt", "max", "top_pct", "se_per_prompt", "spread_beyond_noise", "no_answer_pct",
-               "output_tokens", "s_per_item"]
-    lines = [f"Top% = share of prompts with accuracy {'>' if strict else '≥'} the task threshold. Accuracy in %. "
+               "no_answer_strict_pct", "extractors_disagree_pct", "output_tokens", "s_per_item"]
+    lines = [f"Top% = share of prompts with accuracy {'≥' if inclusive else '>'} the task threshold. Accuracy in %. "
              "std_pop: ddof 0, std_sample: ddof 1. se_per_prompt: binomial standard error of one prompt's accuracy "
-             "(noise floor); spread_beyond_noise: sqrt(max(0, variance over prompts − mean binomial variance)).", "",
+             "(noise floor); spread_beyond_noise: sqrt(max(0, variance over prompts − mean binomial variance)). "
+             "no_answer_pct: no answer under OpenCompass's extraction (the one scored); no_answer_strict_pct: under "
+             "the strict rule (the output is an option letter); extractors_disagree_pct: answers the two read "
+             "differently.",
+             "",
              "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
         cells = [_fmt(row.get(c)) for c in columns]
@@ -224,7 +239,7 @@ def markdown(rows: list[dict], *, strict: bool) -> str:
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
 
-def write_report(run: Path, out: Path, *, strict: bool = False, tokenizer_path: str | None = None,
+def write_report(run: Path, out: Path, *, inclusive: bool = False, tokenizer_path: str | None = None,
                  pool_root: Path | None = None, plots: bool = True) -> dict:
     """Write ``report.{md,csv,json}``, ``per_prompt.csv`` and plots under ``out``; return the JSON document.
     ``pool_root`` None: the one the run recorded (``paft_eval.json``), else the shipped pools."""
@@ -239,9 +254,13 @@ def write_report(run: Path, out: Path, *, strict: bool = False, tokenizer_path: 
     root, sets, limit = run_prompt_sets(run, pool_root)
     expected = {(t, r): min(len(prompt_ids(TASKS[t], root, r)), limit or 10**9) or None
                 for t, r in {(x.task, x.prompt_set) for x in results}}
-    rows = summarise(results, expected=expected, strict=strict)
+    rows = summarise(results, expected=expected, inclusive=inclusive)
+    settings = recorded_settings(run, RUN_MANIFEST)
+    missing = missing_predictions(run, settings) if settings is not None else {}
+    warning = f"**Incomplete run, not a full comparison.** {describe_missing(run, missing)}\n\n" if missing else ""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.md").write_text(f"# PAFT robustness report\n\nRun: `{run}`\n\n" + markdown(rows, strict=strict))
+    (out / "report.md").write_text(f"# PAFT robustness report\n\nRun: `{run}`\n\n{warning}" +
+                                   markdown(rows, inclusive=inclusive))
     with (out / "report.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]), extrasaction="ignore")
         writer.writeheader()
@@ -250,7 +269,8 @@ def write_report(run: Path, out: Path, *, strict: bool = False, tokenizer_path: 
         writer = csv.DictWriter(handle, fieldnames=list(asdict(results[0])))
         writer.writeheader()
         writer.writerows(asdict(r) for r in results)
-    document = {"run": str(run), "strict_top": strict, "rows": rows, "gaps": seen_unseen_gaps(rows),
+    document = {"run": str(run), "top_inclusive": inclusive, "missing": missing, "rows": rows,
+                "gaps": seen_unseen_gaps(rows),
                 "per_prompt": [asdict(r) for r in results]}
     (out / "report.json").write_text(json.dumps(document, indent=1, default=str))
     if plots:

@@ -182,7 +182,8 @@ class Runner:
         config.update({"model_name_or_path": self.model, "dataset_dir": str(self.work / "data" / "llamafactory"),
                        "max_samples": p.train_samples, "output_dir": str(self.adapter(task, method)),
                        "num_train_epochs": float(p.epochs), "seed": p.seed, "paft_seed": p.seed,
-                       "paft_pool": str(self.training_pool(task, method)), "paft_window_steps": p.window_steps})
+                       "paft_pool": str(self.training_pool(task, method)), "paft_window_steps": p.window_steps,
+                       "overwrite_output_dir": True})  # a stage reruns its training from the start
         config.update(self.train_overrides)
         return config
 
@@ -212,7 +213,8 @@ class Runner:
         p = self.preset
         settings: dict[str, Any] = {"tasks": task.name, "model": self.model, "max_out_len": p.max_out_len,
                                     "batch_size": p.eval_batch_size, "num_gpus": p.num_gpus, "model_type": "chat",
-                                    "pool_root": str(self.pool_root), "prompts": p.prompts or ""}
+                                    "pool_root": str(self.pool_root), "prompts": p.prompts or "",
+                                    "prompt_sets": ",".join(p.prompt_sets)}
         if method == "base":
             settings.update({"include_base": "1", "adapters": "", "tokenizer": str(self.work / "chat_tokenizer")})
         else:

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 from paft_ext import default_model
+from paft_ext.jsonl import read_text
 from paft_ext.tasks import TASKS
 
 from .prompt_sets import parse_prompt_sets
@@ -31,6 +32,7 @@ class EvalSettings:
     tokenizer: str | None = None  # chat template for the base model (default: the first adapter's, else the model's)
     include_base: bool = True
     adapters: dict[str, str] = field(default_factory=dict)  # abbr -> LLaMA-Factory LoRA folder
+    allow_base_mismatch: bool = False  # evaluate an adapter whose recorded base model is not `model` anyway
     api_base_url: str = "http://127.0.0.1:8000/v1"
     api_tokenizer: str = str(default_model.model_dir())  # local tokenizer to count API tokens (no tiktoken download)
     max_out_len: int = 256
@@ -61,7 +63,7 @@ def _parse(name: str, value: Any) -> Any:
         if any(len(p) != 2 for p in pairs):
             raise ValueError(f"PAFT_EVAL_ADAPTERS must be abbr=path[,abbr=path], got {value!r}")
         return {abbr.strip(): path.strip() for abbr, path in pairs}
-    if name == "include_base":
+    if name in ("include_base", "allow_base_mismatch"):
         return value.strip().lower() in ("1", "true", "yes")
     if name in ("prompts", "questions", "max_out_len", "batch_size", "max_seq_len", "num_gpus", "workers",
                 "eval_workers"):
@@ -74,7 +76,14 @@ def load_settings(env: dict[str, str] | None = None) -> EvalSettings:
     values: dict[str, Any] = {}
     if env.get("PAFT_EVAL_SETTINGS"):
         path = Path(env["PAFT_EVAL_SETTINGS"])
-        raw = yaml.safe_load(path.read_text()) or {}
+        if not path.is_file():
+            raise ValueError(f"PAFT_EVAL_SETTINGS={path}: file not found")
+        try:
+            raw = yaml.safe_load(read_text(path)) or {}
+        except yaml.YAMLError as err:
+            raise ValueError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
         known = {f.name for f in fields(EvalSettings)}
         unknown = sorted(set(raw) - known)
         if unknown:

@@ -47,7 +47,7 @@ def read_per_prompt(path: Path) -> list[PromptResult]:
     def value(name: str, text: str) -> Any:
         if name in ("prompt_index", "questions"):
             return int(text)
-        if name in ("accuracy", "no_answer"):
+        if name in ("accuracy", "no_answer", "no_answer_strict", "extractors_disagree"):
             return float(text)
         if name in _FLOAT_OR_NONE:
             return float(text) if text else None
@@ -186,7 +186,7 @@ def write_table1(work: Path, out: Path, preset: Preset, *, pool_root: Path = REP
             f"{run['started']}", "",
             f"Mean / Std / Top over {len({r.prompt_id for r in results if r.task == preset.tasks[0]})} unseen test "
             f"prompts; {'/'.join(map(str, questions))} questions per prompt (the same for every prompt and method). "
-            "Std is over prompts, ddof 0; Top = share of prompts with accuracy ≥ the task threshold "
+            "Std is over prompts, ddof 0; Top = share of prompts with accuracy > the task threshold "
             f"({', '.join(f'{get_task(t).title} {100 * get_task(t).top_threshold:.0f}%' for t in preset.tasks)}).",
             "", table_markdown(rows, preset), "## Noise", "", noise_markdown(rows, preset),
             "## Uncertainty from the question sample (bootstrap over questions, 2000 resamples)", "",

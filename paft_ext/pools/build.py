@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,8 +30,9 @@ from paft_ext.tasks import TaskSpec
 
 from . import leakage
 from .dedup import NEAR_DUPLICATE_THRESHOLD, NGRAM, deduplicate, group_split
+from .safety import CONTROL_TOKENS, override_flags
 from .stats import pool_stats
-from .store import Prompt, load_pool, write_pool
+from .store import PoolError, Prompt, load_pool, write_pool
 from .validate import validate
 
 SEEN_PROBE_SIZE = 10
@@ -50,19 +54,20 @@ class BuildConfig:
     near_duplicate_threshold: float = NEAR_DUPLICATE_THRESHOLD
     leak_threshold: float = leakage.MAX_NEAREST
     min_train: int = 1
+    extra_special_tokens: tuple[str, ...] = ()  # refused besides safety.CONTROL_TOKENS (a tokenizer's own)
 
 
 class PoolBuildError(ValueError):
     pass
 
 
-def _screen(task: TaskSpec, candidates: list[Candidate],
-            threshold: float) -> tuple[list[Candidate], list[dict], dict[str, int]]:
+def _screen(task: TaskSpec, candidates: list[Candidate], threshold: float,
+            extra_special_tokens: tuple[str, ...] = ()) -> tuple[list[Candidate], list[dict], dict[str, int]]:
     """Valid, de-duplicated candidates (normalised text), the rejects with their reasons, and the counts."""
     rejects: list[dict] = []
     accepted: list[Candidate] = []
     for cand in candidates:
-        verdict = validate(cand.text, task)
+        verdict = validate(cand.text, task, special_tokens=(*CONTROL_TOKENS, *extra_special_tokens))
         if verdict.ok:
             accepted.append(Candidate(verdict.text, cand.source, cand.side))
         else:
@@ -94,9 +99,22 @@ def _prompts(task: TaskSpec, split: str, cands: list[Candidate]) -> list[Prompt]
     return [Prompt(f"{task.pool}-{split}-{k:03d}", c.text, c.source) for k, c in enumerate(cands)]
 
 
+def _review_flags(out: Path, task: TaskSpec, names: list[str]) -> dict[str, list[str]]:
+    """``set/id`` -> instruction-override phrases, for every kept prompt that has one (flagged, not refused)."""
+    flags = {}
+    for name in dict.fromkeys(["train", "valid", *leakage.SET_TAGS, *names]):
+        path = out / f"{name}.jsonl"
+        for prompt in load_pool(path, task.fields) if path.is_file() else []:
+            found = override_flags(prompt.text)
+            if found:
+                flags[f"{name}/{prompt.id}"] = found
+    return flags
+
+
 def _finish_check(task: TaskSpec, out: Path, manifest: dict) -> dict:
     stats, problems = leakage.check_pool(out, task)
     manifest["unseen"] = stats
+    manifest["review_flags"] = _review_flags(out, task, list(manifest.get("test_sets", {})))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if problems:
         listing = "\n  ".join(str(p) for p in problems[:20])
@@ -106,10 +124,39 @@ def _finish_check(task: TaskSpec, out: Path, manifest: dict) -> dict:
     return manifest
 
 
+@contextmanager
+def staged(out: Path) -> Iterator[Path]:
+    """Build a pool folder in ``<out>.staging`` (a copy of ``out`` when it exists) and move it into place only when the
+    build succeeds. A failed build leaves ``out`` exactly as it was; its files go to ``<out>.failed`` for inspection,
+    and the error says so."""
+    out = Path(out)
+    stage, failed, old = (out.with_name(f"{out.name}.{suffix}") for suffix in ("staging", "failed", "old"))
+    for leftover in (stage, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    if out.is_dir():
+        shutil.copytree(out, stage)
+    else:
+        stage.mkdir(parents=True)
+    try:
+        yield stage
+    except BaseException as err:
+        shutil.rmtree(failed, ignore_errors=True)
+        stage.rename(failed)
+        if isinstance(err, (PoolBuildError, PoolError)):
+            raise type(err)(f"{str(err).replace(str(stage), str(failed))}\n({out} is unchanged; the failed build's "
+                            f"files are in {failed})") from None
+        raise
+    if out.exists():
+        out.rename(old)
+    stage.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(failed, ignore_errors=True)
+
+
 def build_pool(task: TaskSpec, candidates: list[Candidate], out: Path, config: BuildConfig = BuildConfig(),
                provenance: dict | None = None) -> dict:
     """Write the pool for ``task`` under ``out`` and return its manifest."""
-    kept, rejects, screened = _screen(task, candidates, config.near_duplicate_threshold)
+    kept, rejects, screened = _screen(task, candidates, config.near_duplicate_threshold, config.extra_special_tokens)
     out.mkdir(parents=True, exist_ok=True)
     sided = any(c.side for c in kept)
     train_side = [c for c in kept if c.side != "test"] if sided else kept
@@ -173,7 +220,7 @@ def build_pool(task: TaskSpec, candidates: list[Candidate], out: Path, config: B
 
 def add_test_set(task: TaskSpec, out: Path, name: str, candidates: list[Candidate], *, size: int | None = None,
                  strict: bool = True, seed: int = 0, min_size: int | None = None,
-                 provenance: dict | None = None) -> dict:
+                 provenance: dict | None = None, extra_special_tokens: tuple[str, ...] = ()) -> dict:
     """Add the test set ``<out>/<name>.jsonl`` to a built pool. ``strict`` (hand-written sets): every candidate must
     be valid, distinct and unseen, else the build fails naming it; otherwise (generated sets) such candidates go to
     ``<name>_rejects.jsonl`` and ``size`` of the rest are drawn, seeded (all of them when ``size`` is None; fewer
@@ -183,7 +230,7 @@ def add_test_set(task: TaskSpec, out: Path, name: str, candidates: list[Candidat
     manifest_path = out / "manifest.json"
     if not manifest_path.is_file():
         raise PoolBuildError(f"{out}: no manifest.json; build the pool first")
-    kept, rejects, _ = _screen(task, candidates, NEAR_DUPLICATE_THRESHOLD)
+    kept, rejects, _ = _screen(task, candidates, NEAR_DUPLICATE_THRESHOLD, extra_special_tokens)
     seen = [p for split in leakage.TRAIN_SETS for p in load_pool(out / f"{split}.jsonl", task.fields)]
     unseen = _unseen(kept, seen, rejects)
     if strict and rejects:

@@ -16,6 +16,7 @@ import difflib
 import hashlib
 import json
 import os
+import random
 import re
 import threading
 import time
@@ -27,6 +28,7 @@ from typing import Any
 import jinja2
 
 import yaml
+from paft_ext.jsonl import read_text
 from paft_ext.tasks import PLACEHOLDER, TaskSpec
 
 from .build import Candidate
@@ -45,6 +47,26 @@ class GenerationError(RuntimeError):
     """A generator that cannot be used or reached; the message names it."""
 
 
+class MalformedResponse(Exception):
+    """A reply that is not a usable chat completion (retried like a transient error)."""
+
+
+def _reply_result(reply: Any) -> dict:
+    """Texts and token counts of a chat completion; anything else (an HTML page, ``choices: []``, null content)
+    raises :class:`MalformedResponse` saying what was wrong."""
+    choices = getattr(reply, "choices", None)
+    if not isinstance(choices, list):
+        raise MalformedResponse(f"the body is not a chat completion (got {type(reply).__name__})")
+    if not choices:
+        raise MalformedResponse("'choices' is empty")
+    texts = [getattr(getattr(choice, "message", None), "content", None) for choice in choices]
+    if any(not isinstance(t, str) for t in texts):
+        raise MalformedResponse("a choice has no message content (null)")
+    usage = getattr(reply, "usage", None)
+    return {"texts": texts, "prompt_tokens": getattr(usage, "prompt_tokens", 0) or 0,
+            "completion_tokens": getattr(usage, "completion_tokens", 0) or 0}
+
+
 @dataclass(frozen=True)
 class GeneratorSpec:
     name: str
@@ -60,6 +82,20 @@ class GeneratorSpec:
     price_per_1k_input: float | None = None
     price_per_1k_output: float | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("name", "base_url", "model", "api_key_env"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise GenerationError(f"{name} must be a non-empty string, got {getattr(self, name)!r}")
+        for name, kind, low in (("prompts_per_request", int, 1), ("completions_per_request", int, 1),
+                                ("temperature", float, 0), ("top_p", float, 0), ("max_tokens", int, 1)):
+            _check_number(name, getattr(self, name), kind, low)
+        for name in ("price_per_1k_input", "price_per_1k_output"):
+            if getattr(self, name) is not None:
+                _check_number(name, getattr(self, name), float, 0)
+        if not isinstance(self.requests, dict) or not all(
+                isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in self.requests.values()):
+            raise GenerationError(f"requests must map strategies to request counts >= 0, got {self.requests!r}")
+
 
 @dataclass(frozen=True)
 class GenerationConfig:
@@ -69,6 +105,21 @@ class GenerationConfig:
     backoff_seconds: float = 1.0
     timeout_seconds: float = 120.0
     meta_prompts: dict[str, str] = field(default_factory=dict)  # strategy -> path of a user jinja2 template
+
+    def __post_init__(self) -> None:
+        for name, kind, low in (("concurrency", int, 1), ("max_retries", int, 0), ("backoff_seconds", float, 0),
+                                ("timeout_seconds", float, 1e-3)):
+            _check_number(name, getattr(self, name), kind, low)
+        if not isinstance(self.meta_prompts, dict):
+            raise GenerationError(f"meta_prompts must be a mapping strategy -> file, got {self.meta_prompts!r}")
+
+
+def _check_number(name: str, value: Any, kind: type, low: float) -> None:
+    """``value`` is a ``kind`` (an int also serves as a float, a bool never) and at least ``low``."""
+    ok = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
+    if not ok or value < low:
+        raise GenerationError(f"{name} must be {'an integer' if kind is int else 'a number'} >= {low:g}, "
+                              f"got {value!r}")
 
 
 def _typed(cls: type, raw: Any, where: str) -> Any:
@@ -80,14 +131,19 @@ def _typed(cls: type, raw: Any, where: str) -> Any:
         raise GenerationError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     try:
         return cls(**raw)
-    except TypeError as err:
+    except (TypeError, GenerationError) as err:
         raise GenerationError(f"{where}: {err}") from None
 
 
 def load_generation_config(path: str | Path) -> GenerationConfig:
     """Read and check a generator file; errors name the file and key."""
     path = Path(path)
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not path.is_file():
+        raise GenerationError(f"{path}: generator config not found")
+    try:
+        raw = yaml.safe_load(read_text(path, GenerationError))
+    except yaml.YAMLError as err:
+        raise GenerationError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(raw, dict) or not raw.get("generators"):
         raise GenerationError(f"{path}: needs a non-empty 'generators' list")
     for i, g in enumerate(raw["generators"]):
@@ -214,37 +270,55 @@ class Generator:
         gen = request.generator
         client = self._client(gen)
         retryable = (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError,
-                     openai.InternalServerError)
+                     openai.InternalServerError, MalformedResponse)
+        where = f"generator {gen.name} at {gen.base_url}, request {request.key[:16]}"
         for attempt in range(self.config.max_retries + 1):
             try:
                 with self._lock:
                     self.sent[gen.name] = self.sent.get(gen.name, 0) + 1
                 p = request.payload
-                reply = client.chat.completions.create(model=p["model"], messages=p["messages"], seed=p["seed"],
-                                                       temperature=p["temperature"], top_p=p["top_p"],
-                                                       max_tokens=p["max_tokens"], n=p.get("n", 1))
-                usage = reply.usage
-                return {"texts": [choice.message.content or "" for choice in reply.choices],
-                        "prompt_tokens": getattr(usage, "prompt_tokens", 0) or 0,
-                        "completion_tokens": getattr(usage, "completion_tokens", 0) or 0}
+                try:
+                    reply = client.chat.completions.create(model=p["model"], messages=p["messages"], seed=p["seed"],
+                                                           temperature=p["temperature"], top_p=p["top_p"],
+                                                           max_tokens=p["max_tokens"], n=p.get("n", 1))
+                except (openai.APIResponseValidationError, json.JSONDecodeError) as err:
+                    raise MalformedResponse(f"the body is not a chat completion ({type(err).__name__})") from None
+                return _reply_result(reply)
             except retryable as err:
                 if attempt == self.config.max_retries:
-                    raise GenerationError(f"generator {gen.name} at {gen.base_url}: {type(err).__name__} after "
-                                          f"{attempt + 1} attempt(s): {err}") from None
-                time.sleep(self.config.backoff_seconds * 2**attempt)
+                    what = f"malformed response: {err}" if isinstance(err, MalformedResponse) else \
+                        f"{type(err).__name__}: {err}"
+                    raise GenerationError(f"{where}: {what} (after {attempt + 1} attempt(s))") from None
+                time.sleep(self._backoff(attempt, err))
             except openai.APIStatusError as err:
-                raise GenerationError(f"generator {gen.name} at {gen.base_url}: HTTP {err.status_code}: "
-                                      f"{err.message}") from None
+                raise GenerationError(f"{where}: HTTP {err.status_code}: {err.message}") from None
         raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int, err: Exception) -> float:
+        """Exponential backoff with up to 25 % jitter (parallel workers do not retry in lockstep), or the server's
+        ``Retry-After`` when it asks for longer."""
+        delay = self.config.backoff_seconds * 2**attempt * (1 + 0.25 * random.random())
+        response = getattr(err, "response", None)
+        try:
+            asked = float(response.headers.get("retry-after", "")) if response is not None else 0.0
+        except ValueError:
+            asked = 0.0
+        return max(delay, asked)
 
     def _cache_path(self, request: Request) -> Path:
         return self.cache_dir / f"{request.key}.json"
 
     def fetch(self, request: Request) -> tuple[dict, bool]:
-        """(result, from_cache). A finished request is written to the cache atomically before it counts as done."""
+        """(result, from_cache). A finished request is written to the cache atomically before it counts as done; a
+        cache entry that cannot be read (truncated, edited, not UTF-8) is requested again, not fatal."""
         path = self._cache_path(request)
         if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8"))["result"], True
+            try:
+                cached = json.loads(read_text(path))["result"]
+                if isinstance(cached, dict) and ("texts" in cached or "text" in cached):
+                    return cached, True
+            except (ValueError, KeyError, TypeError):
+                pass
         result = self._call(request)
         tmp = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps({"request": request.payload, "result": result}, ensure_ascii=False),
@@ -271,6 +345,11 @@ class Generator:
             row["from_cache"] += cached
             row["prompt_tokens"] += result["prompt_tokens"]
             row["completion_tokens"] += result["completion_tokens"]
+            row.setdefault("prompt_tokens_this_run", 0)
+            row.setdefault("completion_tokens_this_run", 0)
+            if not cached:  # tokens paid for in this run (a cached reply cost nothing now)
+                row["prompt_tokens_this_run"] += result["prompt_tokens"]
+                row["completion_tokens_this_run"] += result["completion_tokens"]
             texts = result["texts"] if "texts" in result else [result["text"]]  # "text": caches from before `n`
             parsed = [t for text in texts for t in parse_templates(text)]
             meta_prompt = request.messages[-1]["content"].replace(task.description, "\x02")  # may be reused
@@ -295,12 +374,17 @@ class Generator:
         for gen in self.config.generators:
             row = usage.get(gen.name)
             if row and gen.price_per_1k_input is not None and gen.price_per_1k_output is not None:
-                row["cost"] = round(row["prompt_tokens"] / 1000 * gen.price_per_1k_input
-                                    + row["completion_tokens"] / 1000 * gen.price_per_1k_output, 6)
+                # cost: all replies this pool is built from (cumulative); cost_this_run: only what was sent now
+                for suffix in ("", "_this_run"):
+                    row[f"cost{suffix}"] = round(row[f"prompt_tokens{suffix}"] / 1000 * gen.price_per_1k_input
+                                                 + row[f"completion_tokens{suffix}"] / 1000
+                                                 * gen.price_per_1k_output, 6)
         total = {k: sum(r.get(k, 0) for r in usage.values())
-                 for k in ("requests", "from_cache", "prompt_tokens", "completion_tokens", "candidates")}
+                 for k in ("requests", "from_cache", "prompt_tokens", "completion_tokens", "prompt_tokens_this_run",
+                           "completion_tokens_this_run", "candidates")}
         if any("cost" in r for r in usage.values()):
-            total["cost"] = round(sum(r.get("cost", 0.0) for r in usage.values()), 6)
+            for key in ("cost", "cost_this_run"):
+                total[key] = round(sum(r.get(key, 0.0) for r in usage.values()), 6)
         provenance = {"generation": {"generators": [asdict(g) for g in self.config.generators], "usage": usage,
                                      "total": total, "sent_this_run": dict(self.sent), "requests": records}}
         return candidates, provenance

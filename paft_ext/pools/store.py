@@ -1,8 +1,9 @@
 """Prompt pool files: ``{id, text, source, hash}`` per JSON line, as shipped under ``data/prompts/<pool>/``.
 
 The training hook and the OpenCompass configs read pools only through :func:`load_pool`, which refuses anything that
-would silently train or evaluate on a broken prompt: empty pools, duplicate ids, unknown placeholders, templates that
-drop a field.
+would silently train or evaluate on a broken or unsafe prompt: empty pools, duplicate ids, unknown placeholders,
+templates that drop a field, and whatever :mod:`.safety` forbids (config substitution, control characters, chat
+special tokens).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 
 from paft_ext.jsonl import read_jsonl, write_jsonl
 from paft_ext.tasks import PLACEHOLDER
+
+from .safety import CONTROL_TOKENS, unsafe_problems
 
 
 class PoolError(ValueError):
@@ -46,10 +49,11 @@ def template_problems(text: str, fields: Iterable[str]) -> list[str]:
     return problems
 
 
-def load_pool(path: str | Path, fields: Iterable[str]) -> list[Prompt]:
-    """The validated prompts of a pool file (jsonl), in file order."""
+def load_pool(path: str | Path, fields: Iterable[str], special_tokens: Iterable[str] = CONTROL_TOKENS) -> list[Prompt]:
+    """The validated prompts of a pool file (jsonl), in file order. ``special_tokens``: texts no template may hold
+    (training passes its tokenizer's special tokens as well)."""
     path = Path(path)
-    fields = tuple(fields)
+    fields, special_tokens = tuple(fields), tuple(special_tokens)
     if not path.is_file():
         raise PoolError(f"{path}: prompt pool not found")
     prompts: list[Prompt] = []
@@ -59,7 +63,7 @@ def load_pool(path: str | Path, fields: Iterable[str]) -> list[Prompt]:
             raise PoolError(f"{path}:{lineno}: a pool line needs string 'id' and 'text'")
         if row["id"] in seen:
             raise PoolError(f"{path}:{lineno}: duplicate id {row['id']!r} (first on line {seen[row['id']]})")
-        problems = template_problems(row["text"], fields)
+        problems = template_problems(row["text"], fields) + unsafe_problems(row["text"], special_tokens)
         if problems:
             raise PoolError(f"{path}:{lineno}: prompt {row['id']!r}: {'; '.join(problems)}")
         seen[row["id"]] = lineno

@@ -8,15 +8,16 @@ kept with its reason so that nothing is silently lost.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from paft_ext.tasks import PLACEHOLDER, TaskSpec
 
+from .safety import CONTROL_TOKENS, unsafe_problems
 from .store import template_problems
 
 MIN_CHARS = 12
 MAX_CHARS = 1200
-_ALLOWED_BRACES = ("\\boxed{}",)  # GSM8K's stock answer-format request, not a placeholder
 _NUMBERED_OPTIONS = re.compile(r"\b(?:option|choice|answer|solution|candidate)\s*(?:#\s*)?[1-4]\b|\b1\s*or\s*2\b|"
                                r"\(\s*[1-4]\s*\)", re.IGNORECASE)
 _LETTER_LABEL = re.compile(r"(?:^|[\s(\[])([A-Z])(?:[.):\]]|\s*=)\s")
@@ -57,15 +58,13 @@ def _answer_format_problem(text: str, task: TaskSpec) -> str | None:
     return None
 
 
-def validate(raw: str, task: TaskSpec, *, min_chars: int = MIN_CHARS, max_chars: int = MAX_CHARS) -> Verdict:
+def validate(raw: str, task: TaskSpec, *, min_chars: int = MIN_CHARS, max_chars: int = MAX_CHARS,
+             special_tokens: Iterable[str] = CONTROL_TOKENS) -> Verdict:
     """The normalised candidate and every reason it cannot be used (none = accepted)."""
     text = normalise(raw)
-    reasons = list(template_problems(text, task.fields))
-    rest = PLACEHOLDER.sub("", text)
-    for allowed in _ALLOWED_BRACES if task.answer_kind == "number" else ():
-        rest = rest.replace(allowed, "")
-    if "{" in rest or "}" in rest:
-        reasons.append("stray brace outside a placeholder")
+    reasons = list(template_problems(text, task.fields)) + unsafe_problems(text, special_tokens)
+    if task.answer_kind != "number" and "\\boxed{}" in text:
+        reasons.append("asks for \\boxed{}, a number-answer format, in a choice task")
     static_chars = len(PLACEHOLDER.sub("", text).strip())
     if static_chars < min_chars:
         reasons.append(f"too short: {static_chars} characters besides placeholders (min {min_chars})")

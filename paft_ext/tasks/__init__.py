@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from . import gsm8k, hellaswag, piqa, race, winogrande
-from .spec import PLACEHOLDER, HubSource, SplitSource, TaskSpec, fill_template
+from . import gsm8k, hellaswag, piqa, race, sciq, sst2, winogrande
+from .spec import PLACEHOLDER, HubSource, SplitSource, TaskSpec, fill_template, jsonl_eval_file
 
 TASKS: dict[str, TaskSpec] = {
     spec.name: spec
-    for spec in (hellaswag.TASK, piqa.TASK, winogrande.TASK, race.MIDDLE, race.HIGH, gsm8k.TASK)
+    for spec in (hellaswag.TASK, piqa.TASK, winogrande.TASK, race.MIDDLE, race.HIGH, gsm8k.TASK, sst2.TASK, sciq.TASK)
 }
 
 
@@ -19,4 +19,5 @@ def get_task(name: str) -> TaskSpec:
         raise KeyError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}") from None
 
 
-__all__ = ["PLACEHOLDER", "TASKS", "HubSource", "SplitSource", "TaskSpec", "fill_template", "get_task"]
+__all__ = ["PLACEHOLDER", "TASKS", "HubSource", "SplitSource", "TaskSpec", "fill_template", "get_task",
+           "jsonl_eval_file"]

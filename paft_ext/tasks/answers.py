@@ -1,6 +1,9 @@
 """Answer extraction shared by training checks, evaluation and the report.
 
-Multiple-choice tasks use OpenCompass's own ``first_option_postprocess`` so that our numbers equal OpenCompass's.
+Multiple-choice tasks use OpenCompass's own ``first_option_postprocess`` so that our numbers equal OpenCompass's and
+published ones. It takes any capital letter it finds ("Both are bad" -> B), so the report also counts answers under a
+strict, prompt-agnostic rule (:func:`extract_choice_strict`: the option letter is the answer token) and how often the
+two disagree.
 GSM8K uses one prompt-agnostic rule, because test prompts ask for the final number in different formats.
 """
 
@@ -42,3 +45,11 @@ def extract_choice(text: str, options: str) -> str:
     from opencompass.utils.text_postprocessors import first_option_postprocess
 
     return first_option_postprocess(text, options)
+
+
+def extract_choice_strict(text: str, options: str) -> str:
+    """The option letter when the output *is* an option letter — ``B``, ``(B)``, ``[B]``, ``B.``, ``B)``, ``B:``,
+    alone or followed by more text after a space — else ''."""
+    letters = "".join(re.escape(o) for o in options)
+    match = re.match(rf"\s*[(\[]?([{letters}])(?:[)\].:]|\s|$)", text)
+    return match[1] if match else ""

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .spec import HubSource, Rows, SplitSource, TaskSpec
+from .spec import HubSource, Rows, SplitSource, TaskSpec, exact_label
 
 
 def clean(text: str) -> str:
@@ -26,9 +26,8 @@ def convert(raw: Mapping[str, Any]) -> dict[str, str]:
     endings = raw["endings"]
     if not isinstance(endings, list) or len(endings) != 4:
         raise ValueError(f"'endings' must be a list of 4 strings, got {endings!r}")
-    label = int(raw["label"])
-    if label not in range(4):
-        raise ValueError(f"'label' must be 0..3, got {raw['label']!r}")
+    # the validation file and the Hub hold strings "0".."3", the train file integers
+    label = int(exact_label(raw, "label", (0, 1, 2, 3, "0", "1", "2", "3")))
     activity = clean(raw["activity_label"])
     if ": " in activity:
         raise ValueError(f"'activity_label' contains ': ', which OpenCompass's loader splits on: {activity!r}")

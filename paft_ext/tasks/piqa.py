@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .spec import HubSource, Rows, SplitSource, TaskSpec
+from .spec import HubSource, Rows, SplitSource, TaskSpec, exact_label
 
 
 def convert(raw: Mapping[str, Any]) -> dict[str, str]:
-    label = int(raw["label"])
-    if label not in (0, 1):
-        raise ValueError(f"'label' must be 0 or 1, got {raw['label']!r}")
+    label = exact_label(raw, "label", (0, 1))
     return {"goal": raw["goal"], "sol1": raw["sol1"], "sol2": raw["sol2"], "answer": "AB"[label]}
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .answers import extract_choice, extract_number
+from .answers import extract_choice, extract_choice_strict, extract_number
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)\}")
 
@@ -26,22 +26,35 @@ def fill_template(template: str, values: Mapping[str, str]) -> str:
 Rows = list[dict[str, str]]
 
 
+def exact_label(raw: Mapping[str, Any], key: str, allowed: tuple) -> Any:
+    """``raw[key]`` if it is exactly one of ``allowed``, in the allowed values' own type — 1.7, True or "1" where the
+    labels are the integers 0/1 is an error, never silently an option."""
+    value = raw[key]
+    if not any(type(value) is type(a) and value == a for a in allowed):
+        raise ValueError(f"{key!r} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class SplitSource:
     """Where the records of one split come from.
 
     ``split`` names a file of the local data root (``<root>/<subdir>/<split>.jsonl``) or a Hub split; ``start``/``stop``
-    cut a contiguous range out of it (used for PIQA, whose offline copy has no train split).
+    cut a contiguous range out of it (used for PIQA, whose offline copy has no train split). With ``order_seed`` the
+    range is cut out of a seeded permutation of the file instead, so that train and eval carved from one file are
+    disjoint random halves and not, say, the first and last reviews of a sorted file.
     """
 
     split: str
     start: int = 0
     stop: int | None = None
+    order_seed: int | None = None
 
     def describe(self) -> str:
-        if self.start == 0 and self.stop is None:
+        if self.start == 0 and self.stop is None and self.order_seed is None:
             return self.split
-        return f"{self.split}[{self.start}:{'' if self.stop is None else self.stop}]"
+        order = "" if self.order_seed is None else f" in seeded order {self.order_seed}"
+        return f"{self.split}[{self.start}:{'' if self.stop is None else self.stop}]{order}"
 
 
 @dataclass(frozen=True)
@@ -78,11 +91,13 @@ class TaskSpec:
     opencompass_files: Callable[[Rows, Rows], dict[str, Rows | list[str]]]
     required_raw_keys: tuple[str, ...]
     pool: str
-    opencompass_config: str
-    opencompass_datasets: str
+    opencompass_config: str | None  # a stock config module; None: the JSON-lines reader of evaluation.local_datasets
+    opencompass_datasets: str  # the stock config's dataset list (unused with the JSON-lines reader)
     opencompass_abbr: str
     metric: str = "accuracy"
     field_roles: Mapping[str, str] = field(default_factory=dict)  # what each placeholder holds, for meta-prompts
+    pool_shipped: bool = True  # False: no prompt pool under data/prompts yet, so no PAFT YAML is generated
+    optional_fields: tuple[str, ...] = ()  # fields that may be empty (SciQ's support paragraph); others may not
 
     def __post_init__(self) -> None:
         used = set(PLACEHOLDER.findall(self.baseline_prompt))
@@ -98,12 +113,29 @@ class TaskSpec:
         """``template`` filled with this task's fields of ``record``."""
         return fill_template(template, {f: record[f] for f in self.fields})
 
-    def extract(self, text: str) -> str:
-        """The answer a model output gives ('' = no answer extracted)."""
+    def extract(self, text: str, strict: bool = False) -> str:
+        """The answer a model output gives ('' = no answer extracted): OpenCompass's rule, or with ``strict`` only an
+        output that is an option letter (numbers are extracted one way)."""
         if self.answer_kind == "number":
             return extract_number(text)
-        return extract_choice(text, self.choices)
+        return extract_choice_strict(text, self.choices) if strict else extract_choice(text, self.choices)
 
     def target_text(self, record: Mapping[str, str]) -> str:
         """The supervised response for one record: the option letter, or the worked solution for GSM8K."""
         return record.get("solution") or record["answer"]
+
+
+def jsonl_eval_file(task_name: str) -> str:
+    """Where a task without a stock OpenCompass loader keeps its scored records (relative to the prepared
+    ``opencompass/data`` folder); :mod:`paft_ext.evaluation.local_datasets` reads it."""
+    return f"{task_name}/test.jsonl"
+
+
+def jsonl_eval_files(task_name: str, fields: tuple[str, ...]) -> Callable[[Rows, Rows], dict[str, Rows | list[str]]]:
+    """``opencompass_files`` for a task read by the JSON-lines reader: its fields and ``answer`` per scored record."""
+
+    def files(train: Rows, evaluation: Rows) -> dict[str, Rows | list[str]]:
+        del train  # zero-shot evaluation reads no training split
+        return {jsonl_eval_file(task_name): [{k: r[k] for k in (*fields, "answer")} for r in evaluation]}
+
+    return files

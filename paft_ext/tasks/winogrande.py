@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .spec import HubSource, Rows, SplitSource, TaskSpec
+from .spec import HubSource, Rows, SplitSource, TaskSpec, exact_label
 
 
 def convert(raw: Mapping[str, Any]) -> dict[str, str]:
     if "_" not in raw["sentence"]:
         raise ValueError(f"'sentence' has no blank '_': {raw['sentence']!r}")
-    if str(raw["answer"]) not in ("1", "2"):
-        raise ValueError(f"'answer' must be '1' or '2', got {raw['answer']!r}")
+    exact_label(raw, "answer", ("1", "2"))
     return {
         "prompt": raw["sentence"],
         "only_option1": raw["option1"],

@@ -16,7 +16,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from .hook import PaftSetupError, RunState
+from .hook import PaftSetupError, RunState, accept_schedule
 from .log import get_logger
 from .render import identify_prompts
 
@@ -73,6 +73,8 @@ class PaftCallback(TrainerCallback):
                     f"[paft_ext] batch geometry or PAFT settings changed since {args.resume_from_checkpoint} was "
                     f"written (schedule {saved['digest'][:12]} there, {schedule.spec.digest()[:12]} now); resume "
                     f"with the same batch size, grad-accum, world size, K, seed, epochs and pool")
+        if args.should_save:
+            accept_schedule(args.output_dir)
         if self.state.config.trace:
             _install_trace(self.state, args)
 
@@ -101,7 +103,8 @@ def _install_trace(run: RunState, args) -> None:
         return
     path = Path(args.output_dir) / f"paft_trace.rank{args.process_index}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
+    if not args.resume_from_checkpoint:  # a resumed run appends to what the interrupted one traced
+        path.unlink(missing_ok=True)
     counter = {"step": -1, "micro": 0}
 
     def training_step(self, model, inputs, *rest, **kwargs):

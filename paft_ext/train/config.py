@@ -32,6 +32,12 @@ class PaftConfig:
     trace: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("pool", "eval_prompt"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise PaftConfigError(f"paft_{name} must be a non-empty string (a path or name), got "
+                                      f"{getattr(self, name)!r}")
+        if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
+            raise PaftConfigError(f"paft_seed must be an integer, got {self.seed!r}")
         if not isinstance(self.window_steps, int) or isinstance(self.window_steps, bool) or self.window_steps < 1:
             raise PaftConfigError(f"paft_window_steps must be a positive integer, got {self.window_steps!r}")
         if self.window_unit not in get_args(WindowUnit):

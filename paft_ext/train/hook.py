@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from paft_ext.pools.safety import CONTROL_TOKENS, tokenizer_special_tokens
 from paft_ext.pools.store import Prompt, load_pool, pool_digest
 
 from .config import PaftConfig, build_config, split_paft_flags, split_paft_keys
@@ -23,6 +24,7 @@ from .schedule import Geometry, Schedule, ScheduleSpec, build_schedule
 
 logger = get_logger("paft_ext")
 SCHEDULE_FILE = "paft_schedule.json"
+PENDING_SCHEDULE_FILE = "paft_schedule.pending.json"
 META_FILE = "paft_meta.json"
 
 
@@ -127,9 +129,22 @@ def _write_schedule(schedule: Schedule, pool: list[Prompt], output_dir: str) -> 
     doc = {"spec": asdict(schedule.spec),
            "digest": schedule.spec.digest(), "total_steps": schedule.total_steps, "rows": len(schedule.order),
            "prompts": {p.id: p.text for p in pool}, "windows": windows, "order": schedule.order.tolist()}
-    path = Path(output_dir) / SCHEDULE_FILE
+    path = Path(output_dir) / PENDING_SCHEDULE_FILE  # becomes SCHEDULE_FILE once the trainer accepts the run
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def accept_schedule(output_dir: str) -> None:
+    """Make the pending schedule the run's ``paft_schedule.json`` (called once every resume/geometry check passed).
+    A schedule of another run already there is kept as ``paft_schedule.<digest>.json``, never overwritten."""
+    pending, final = Path(output_dir) / PENDING_SCHEDULE_FILE, Path(output_dir) / SCHEDULE_FILE
+    if not pending.is_file():
+        return
+    if final.is_file():
+        old = json.loads(final.read_text(encoding="utf-8")).get("digest", "unknown")
+        if old != json.loads(pending.read_text(encoding="utf-8"))["digest"]:
+            final.replace(final.with_name(f"paft_schedule.{old[:12]}.json"))
+    pending.replace(final)
 
 
 def preprocess(original, dataset, data_args, training_args, stage, template, tokenizer, processor=None,
@@ -151,11 +166,11 @@ def preprocess(original, dataset, data_args, training_args, stage, template, tok
     if is_eval:
         eval_pool = None
         if config.eval_prompt != "instruction":
-            eval_pool = load_pool(config.eval_prompt[len("pool:"):], fields)
+            eval_pool = load_pool(config.eval_prompt[len("pool:"):], fields, _special_tokens(tokenizer))
             _refuse_test_prompts(eval_pool, Path(config.pool).parent / "test.jsonl", fields)
         dataset = render_eval(dataset, eval_pool, **map_kwargs)
     else:
-        pool = load_pool(config.pool, fields)
+        pool = load_pool(config.pool, fields, _special_tokens(tokenizer))
         schedule = build_schedule(_schedule_spec(len(dataset), pool))
         dataset = render_train(dataset, schedule, pool, **map_kwargs)
         STATE.schedule, STATE.pool, STATE.fields = schedule, pool, list(fields)
@@ -170,6 +185,12 @@ def preprocess(original, dataset, data_args, training_args, stage, template, tok
         if "epoch" in (str(training_args.eval_strategy), str(training_args.save_strategy)):
             logger.warning("[PAFT] the T epochs run as one pass, so eval/save strategy 'epoch' fires once; use steps")
     return original(dataset, data_args, training_args, stage, template, tokenizer, processor, is_eval)
+
+
+def _special_tokens(tokenizer) -> tuple[str, ...]:
+    """Texts no template may hold in this run: the common chat-control tokens and every special token of the model's
+    tokenizer (one of them in a template would tokenise to a control id and inject a fake turn into the rows)."""
+    return (*CONTROL_TOKENS, *tokenizer_special_tokens(tokenizer))
 
 
 def _warn_truncation(dataset, tokenizer, cutoff_len: int, schedule: Schedule, pool: list[Prompt],

@@ -1,9 +1,10 @@
 """Typed training recipes and the YAMLs generated from them (one per task × recipe × variant, never hand-copied).
 
 Two recipes:
-* ``cpu`` — the embedded SmolLM2-135M-Instruct on CPU, a few minutes per run. The paper's LoRA (r8 on q/v, lr 1e-4)
-  teaches this small model the answer format but not the task (``../shared/design/default_model.md``), so it uses
-  r16 on all linear layers at lr 2e-3.
+* ``cpu`` — the embedded SmolLM2-135M-Instruct on CPU: 400 records × T=3 at batch 4 = 300 optimizer steps, 10–20
+  minutes per run on 2 cores. The paper's LoRA (r8 on q/v, lr 1e-4) teaches this small model the answer format but
+  not the task (``../shared/design/default_model.md``), so it uses r16 on all linear layers at lr 2e-3, and the
+  ≥ 300 steps the learnability pilot (``scripts/pilot_learnability.py``) trains with.
 * ``paper`` — the paper's GPU setting for Meta-Llama-3-8B: LoRA r8/α16 on q_proj,v_proj, lr 1e-4 cosine, warmup 0.1,
   cutoff 1024, 20,000 samples, batch 1 × grad-accum 8, T=3 epochs (K=4 for PAFT).
 """
@@ -56,7 +57,7 @@ RECIPES: dict[str, Recipe] = {
         grad_accum=1,
         epochs=3,
         window_steps=4,
-        train_samples=160,
+        train_samples=400,
         extra={
             # LLaMA-Factory's smollm2 default system ends in '.', the tokenizer's chat template does not; use the
             # tokenizer's so training and OpenCompass (chat template) evaluation see byte-identical framing.
@@ -114,7 +115,9 @@ def training_config(task: TaskSpec, recipe: Recipe, variant: str) -> dict[str, A
         "overwrite_cache": True,
         "preprocessing_num_workers": 1,
         "output_dir": f"saves/{task.name}/{recipe.name}_{variant}",
-        "overwrite_output_dir": True,
+        # Resume-safe: a rerun continues from the last checkpoint in output_dir and LLaMA-Factory keeps its trainer
+        # logs (with true it deletes them); a finished run's folder must be removed or renamed before training anew.
+        "overwrite_output_dir": False,
         "plot_loss": True,
         "report_to": "none",
         "per_device_train_batch_size": recipe.batch_size,

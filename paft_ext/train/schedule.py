@@ -95,7 +95,10 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
       with ``max_steps`` > 0 as many epochs as those steps need. Only whole optimizer steps are kept.
     * Windows: ``window`` optimizer steps (unit ``step``) or ``window`` rows (unit ``example``); one prompt each,
       drawn uniformly with replacement (the paper) or from shuffled cycles through the pool (each prompt used
-      before any repeats). Without ``epoch_reshuffle`` the draws repeat every epoch, so an example keeps its prompt.
+      before any repeats). Windows are always counted in optimizer steps from the start of training, never restarted
+      at an epoch boundary (an epoch of N rows rarely ends on a window edge). Without ``epoch_reshuffle`` the rows keep
+      their order, and when an epoch holds whole windows the draws repeat every epoch, so an example keeps its
+      prompt (the authors' behaviour); otherwise each window draws anew.
     """
     if spec.n_rows <= 0:
         raise ValueError("the PAFT training set is empty")
@@ -117,10 +120,9 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
         raise ValueError(f"{len(order)} rows do not fill one optimizer step of {rps} rows (batch × grad-accum × world)")
     order = order[: total_steps * rps]
     window_rows = spec.window * (rps if spec.window_unit == "step" else 1)
-    positions = np.arange(len(order))
-    if not spec.epoch_reshuffle:
-        positions = positions % spec.n_rows
-    window_of = positions // window_rows
+    window_of = np.arange(len(order)) // window_rows  # windows count from the first step, across epoch ends
+    if not spec.epoch_reshuffle and spec.n_rows % window_rows == 0:
+        window_of = window_of % (spec.n_rows // window_rows)  # epochs hold whole windows: an example keeps its prompt
     draws = _draws(np.random.default_rng([spec.seed, _PROMPT_STREAM]), int(window_of.max()) + 1, spec.pool_size,
                    spec.sampling)
     return Schedule(spec, order, draws[window_of], window_rows)

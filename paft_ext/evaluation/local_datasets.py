@@ -1,0 +1,40 @@
+"""OpenCompass dataset configs for registry tasks that have no stock OpenCompass config (``opencompass_config`` None).
+
+They read the scored records that ``paft-ext prepare`` writes (``<prepared>/opencompass/data/<task>/test.jsonl``,
+the task's fields plus ``answer``) with OpenCompass's own generic JSON-lines loader, ``CustomDataset``, and score
+them like the stock multiple-choice configs: greedy generation, OpenCompass's ``first_option_postprocess`` over the
+task's option letters, accuracy. The prompt here is the task's user-specified prompt; :mod:`.expand` replaces it by
+each evaluated pool prompt, exactly as for a stock config.
+"""
+
+from __future__ import annotations
+
+from paft_ext.tasks import get_task, jsonl_eval_file
+
+
+def jsonl_datasets(task_name: str) -> list[dict]:
+    """A one-element dataset list in the shape of a stock config's, for ``expand_datasets``."""
+    task = get_task(task_name)
+    if task.opencompass_config is not None:
+        raise ValueError(f"task {task_name} has a stock OpenCompass config ({task.opencompass_config}); use it")
+    if task.answer_kind != "choice":
+        raise ValueError(f"task {task_name}: the JSON-lines reader scores option letters only, not {task.answer_kind}")
+    return [{
+        "abbr": task.opencompass_abbr,
+        "type": "opencompass.datasets.CustomDataset",
+        "path": f"data/{jsonl_eval_file(task.name)}",
+        "local_mode": True,  # relative to COMPASS_DATA_CACHE, never a download
+        "reader_cfg": {"input_columns": list(task.fields), "output_column": "answer", "test_split": "test"},
+        "infer_cfg": {
+            "prompt_template": {"type": "opencompass.openicl.icl_prompt_template.PromptTemplate",
+                                "template": {"round": [{"role": "HUMAN", "prompt": task.baseline_prompt}]}},
+            "retriever": {"type": "opencompass.openicl.icl_retriever.ZeroRetriever"},
+            "inferencer": {"type": "opencompass.openicl.icl_inferencer.GenInferencer"},
+        },
+        "eval_cfg": {
+            "evaluator": {"type": "opencompass.openicl.icl_evaluator.AccEvaluator"},
+            "pred_role": "BOT",
+            "pred_postprocessor": {"type": "opencompass.utils.text_postprocessors.first_option_postprocess",
+                                   "options": task.choices},
+        },
+    }]

@@ -1,0 +1,45 @@
+"""The learnability pilot's own rules: the pass mark, and unseen prompts that share no sentence with the training
+prompt (the pilot refuses to run otherwise). The training and evaluation it drives are tested on the tiny model in
+test_reproduce_table1.py (same runner)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from paft_ext.tasks import get_task
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def pilot():
+    spec = importlib.util.spec_from_file_location("pilot_learnability", ROOT / "scripts" / "pilot_learnability.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_pass_mark_is_70_or_chance_plus_20(pilot):
+    assert pilot.pass_mark(get_task("piqa")) == 70.0  # 2 options: chance 50 + 20
+    assert pilot.pass_mark(get_task("sciq")) == 45.0  # 4 options: chance 25 + 20
+
+
+def test_prompts_are_the_training_prompt_then_five_seeded_test_prompts(pilot):
+    prompts = pilot.pilot_prompts(get_task("sst2"), seed=0)
+    assert prompts[0].id == pilot.TRAINED_ID and prompts[0].text == get_task("sst2").baseline_prompt
+    shipped = {json.loads(line)["id"]: json.loads(line)["text"]
+               for line in (ROOT / "data" / "prompts" / "sst2" / "test.jsonl").read_text().splitlines()}
+    assert len(prompts) == 6 and all(shipped[p.id] == p.text for p in prompts[1:])
+    assert [p.id for p in pilot.pilot_prompts(get_task("sst2"), seed=0)] == [p.id for p in prompts]
+    assert [p.id for p in pilot.pilot_prompts(get_task("sst2"), seed=1)] != [p.id for p in prompts]
+
+
+def test_an_unseen_prompt_sharing_a_sentence_with_the_training_prompt_is_refused(pilot, monkeypatch):
+    leaky = "Answer the question by replying A, B, C or D.\n{support}\n{question}\n{A} {B} {C} {D}"
+    monkeypatch.setitem(pilot.PILOT_UNSEEN, "sciq", [*pilot.PILOT_UNSEEN["sciq"][:4], leaky])
+    with pytest.raises(SystemExit, match="pilot:04.*answer the question by replying a, b, c or d"):
+        pilot.pilot_prompts(get_task("sciq"), seed=0)
