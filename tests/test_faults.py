@@ -63,9 +63,9 @@ def test_a_secret_never_reaches_an_opencompass_dataset_config(tmp_path, monkeypa
 def test_the_tokenizers_own_special_tokens_are_refused_in_training(default_model_path, tmp_path):
     from transformers import AutoTokenizer
 
-    from paft_ext.train.hook import _special_tokens
+    from paft_ext.pools.safety import tokenizer_special_tokens
 
-    tokens = _special_tokens(AutoTokenizer.from_pretrained(default_model_path))
+    tokens = tokenizer_special_tokens(AutoTokenizer.from_pretrained(default_model_path))  # what training refuses
     assert {"<|im_start|>", "<repo_name>", "<file_sep>"} <= set(tokens)  # SmolLM2's added special tokens
     path = _pool(tmp_path / "train.jsonl", ["From <repo_name>: {sentence}\nA. {A}\nB. {B}"])
     assert load_pool(path, get_task("sst2").fields)  # not in the default list ...

@@ -30,7 +30,7 @@ from paft_ext.tasks import TaskSpec
 
 from . import leakage
 from .dedup import NEAR_DUPLICATE_THRESHOLD, NGRAM, deduplicate, group_split
-from .safety import CONTROL_TOKENS, override_flags
+from .safety import override_flags
 from .stats import pool_stats
 from .store import PoolError, Prompt, load_pool, write_pool
 from .validate import validate
@@ -67,7 +67,7 @@ def _screen(task: TaskSpec, candidates: list[Candidate], threshold: float,
     rejects: list[dict] = []
     accepted: list[Candidate] = []
     for cand in candidates:
-        verdict = validate(cand.text, task, special_tokens=(*CONTROL_TOKENS, *extra_special_tokens))
+        verdict = validate(cand.text, task, extra_special_tokens=extra_special_tokens)
         if verdict.ok:
             accepted.append(Candidate(verdict.text, cand.source, cand.side))
         else:

@@ -37,8 +37,9 @@ _OVERRIDE = re.compile(
     re.IGNORECASE)
 
 
-def unsafe_problems(text: str, special_tokens: Iterable[str] = CONTROL_TOKENS) -> list[str]:
-    """Why ``text`` may not be used as a template, whatever the task (empty list = nothing unsafe)."""
+def unsafe_problems(text: str, extra_special_tokens: Iterable[str] = ()) -> list[str]:
+    """Why ``text`` may not be used as a template, whatever the task (empty list = nothing unsafe). The chat-control
+    tokens of :data:`CONTROL_TOKENS` are always refused; ``extra_special_tokens`` (a tokenizer's own) as well."""
     problems = []
     rest = PLACEHOLDER.sub("", text)
     if "{{" in rest or "}}" in rest or "{%" in rest or "%}" in rest:
@@ -52,7 +53,7 @@ def unsafe_problems(text: str, special_tokens: Iterable[str] = CONTROL_TOKENS) -
         problems.append(f"control character(s) {', '.join(controls)}")
     if "\\n" in text or "\\t" in text:
         problems.append("literal \\n or \\t escape (normalise the template first)")
-    tokens = sorted({t for t in special_tokens if t and t in text})
+    tokens = sorted({t for t in (*CONTROL_TOKENS, *extra_special_tokens) if t and t in text})
     if tokens:
         problems.append(f"special token(s) {', '.join(tokens)} (would inject chat control into the rows)")
     return problems

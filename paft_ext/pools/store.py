@@ -17,7 +17,7 @@ from pathlib import Path
 from paft_ext.jsonl import read_jsonl, write_jsonl
 from paft_ext.tasks import PLACEHOLDER
 
-from .safety import CONTROL_TOKENS, unsafe_problems
+from .safety import unsafe_problems
 
 
 class PoolError(ValueError):
@@ -49,11 +49,11 @@ def template_problems(text: str, fields: Iterable[str]) -> list[str]:
     return problems
 
 
-def load_pool(path: str | Path, fields: Iterable[str], special_tokens: Iterable[str] = CONTROL_TOKENS) -> list[Prompt]:
-    """The validated prompts of a pool file (jsonl), in file order. ``special_tokens``: texts no template may hold
-    (training passes its tokenizer's special tokens as well)."""
+def load_pool(path: str | Path, fields: Iterable[str], extra_special_tokens: Iterable[str] = ()) -> list[Prompt]:
+    """The validated prompts of a pool file (jsonl), in file order. ``extra_special_tokens``: refused besides the
+    common chat-control tokens (training passes its tokenizer's special tokens)."""
     path = Path(path)
-    fields, special_tokens = tuple(fields), tuple(special_tokens)
+    fields, extra_special_tokens = tuple(fields), tuple(extra_special_tokens)
     if not path.is_file():
         raise PoolError(f"{path}: prompt pool not found")
     prompts: list[Prompt] = []
@@ -63,7 +63,7 @@ def load_pool(path: str | Path, fields: Iterable[str], special_tokens: Iterable[
             raise PoolError(f"{path}:{lineno}: a pool line needs string 'id' and 'text'")
         if row["id"] in seen:
             raise PoolError(f"{path}:{lineno}: duplicate id {row['id']!r} (first on line {seen[row['id']]})")
-        problems = template_problems(row["text"], fields) + unsafe_problems(row["text"], special_tokens)
+        problems = template_problems(row["text"], fields) + unsafe_problems(row["text"], extra_special_tokens)
         if problems:
             raise PoolError(f"{path}:{lineno}: prompt {row['id']!r}: {'; '.join(problems)}")
         seen[row["id"]] = lineno

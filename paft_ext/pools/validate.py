@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from paft_ext.tasks import PLACEHOLDER, TaskSpec
 
-from .safety import CONTROL_TOKENS, unsafe_problems
+from .safety import unsafe_problems
 from .store import template_problems
 
 MIN_CHARS = 12
@@ -59,10 +59,10 @@ def _answer_format_problem(text: str, task: TaskSpec) -> str | None:
 
 
 def validate(raw: str, task: TaskSpec, *, min_chars: int = MIN_CHARS, max_chars: int = MAX_CHARS,
-             special_tokens: Iterable[str] = CONTROL_TOKENS) -> Verdict:
+             extra_special_tokens: Iterable[str] = ()) -> Verdict:
     """The normalised candidate and every reason it cannot be used (none = accepted)."""
     text = normalise(raw)
-    reasons = list(template_problems(text, task.fields)) + unsafe_problems(text, special_tokens)
+    reasons = list(template_problems(text, task.fields)) + unsafe_problems(text, extra_special_tokens)
     if task.answer_kind != "number" and "\\boxed{}" in text:
         reasons.append("asks for \\boxed{}, a number-answer format, in a choice task")
     static_chars = len(PLACEHOLDER.sub("", text).strip())

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from paft_ext.pools.safety import CONTROL_TOKENS, tokenizer_special_tokens
+from paft_ext.pools.safety import tokenizer_special_tokens
 from paft_ext.pools.store import Prompt, load_pool, pool_digest
 
 from .config import PaftConfig, build_config, split_paft_flags, split_paft_keys
@@ -166,11 +166,11 @@ def preprocess(original, dataset, data_args, training_args, stage, template, tok
     if is_eval:
         eval_pool = None
         if config.eval_prompt != "instruction":
-            eval_pool = load_pool(config.eval_prompt[len("pool:"):], fields, _special_tokens(tokenizer))
+            eval_pool = load_pool(config.eval_prompt[len("pool:"):], fields, tokenizer_special_tokens(tokenizer))
             _refuse_test_prompts(eval_pool, Path(config.pool).parent / "test.jsonl", fields)
         dataset = render_eval(dataset, eval_pool, **map_kwargs)
     else:
-        pool = load_pool(config.pool, fields, _special_tokens(tokenizer))
+        pool = load_pool(config.pool, fields, tokenizer_special_tokens(tokenizer))
         schedule = build_schedule(_schedule_spec(len(dataset), pool))
         dataset = render_train(dataset, schedule, pool, **map_kwargs)
         STATE.schedule, STATE.pool, STATE.fields = schedule, pool, list(fields)
@@ -185,12 +185,6 @@ def preprocess(original, dataset, data_args, training_args, stage, template, tok
         if "epoch" in (str(training_args.eval_strategy), str(training_args.save_strategy)):
             logger.warning("[PAFT] the T epochs run as one pass, so eval/save strategy 'epoch' fires once; use steps")
     return original(dataset, data_args, training_args, stage, template, tokenizer, processor, is_eval)
-
-
-def _special_tokens(tokenizer) -> tuple[str, ...]:
-    """Texts no template may hold in this run: the common chat-control tokens and every special token of the model's
-    tokenizer (one of them in a template would tokenise to a control id and inject a fake turn into the rows)."""
-    return (*CONTROL_TOKENS, *tokenizer_special_tokens(tokenizer))
 
 
 def _warn_truncation(dataset, tokenizer, cutoff_len: int, schedule: Schedule, pool: list[Prompt],
