@@ -3,6 +3,10 @@
 * ``small`` — the embedded SmolLM2-135M-Instruct on 2 CPU cores in about two hours: PIQA and WinoGrande, 160 seeded
   training records, 16 seeded evaluation questions per test prompt (the same questions for every prompt and method),
   all 50 test prompts, K=4, T=3, the ``cpu`` training recipe.
+* ``cpu`` — the evidence run on a task the embedded model can learn (``results/pilot_learnability``): SST-2, 400
+  seeded training records (300 optimizer steps), 100 seeded evaluation questions, the first 25 prompts of each unseen
+  set (``test``, ``test_indep``) and the 10 ``seen_probe`` prompts, K=4, T=3, the ``cpu`` recipe; about 1.7 h on 2
+  CPU cores (all 50 prompts per set would take about 2.5 h).
 * ``paper`` — the paper's setting on one GPU: Meta-Llama-3-8B, the ``paper`` recipe (LoRA r8/α16 on q/v, lr 1e-4,
   batch 1 × 8, 20,000 samples), all five Table 1 columns on their full evaluation sets, K=4, T=3, max_out_len 256.
 """
@@ -38,7 +42,7 @@ class Preset:
     eval_batch_size: int
     num_gpus: int
     model: str | None = None  # default: the recipe's model
-    prompts: int | None = None  # the first N test prompts (None: all; fewer only for tests)
+    prompts: int | None = None  # the first N prompts of every set (None: all)
     prompt_sets: tuple[str, ...] = ("test",)  # evaluated prompt sets (shipped names or pool-file paths)
 
     def __post_init__(self) -> None:
@@ -53,6 +57,9 @@ PRESETS: dict[str, Preset] = {
     "small": Preset(name="small", recipe="cpu", tasks=("piqa", "winogrande"), train_samples=160, eval_questions=16,
                     epochs=3, window_steps=4, seed=0, screen=4, confirm=24, finalists=8, max_out_len=8,
                     eval_batch_size=8, num_gpus=0),
+    "cpu": Preset(name="cpu", recipe="cpu", tasks=("sst2",), train_samples=400, eval_questions=100, epochs=3,
+                  window_steps=4, seed=0, screen=4, confirm=24, finalists=8, max_out_len=4, eval_batch_size=8,
+                  num_gpus=0, prompts=25, prompt_sets=("test", "test_indep", "seen_probe")),
     "paper": Preset(name="paper", recipe="paper",
                     tasks=("hellaswag", "piqa", "winogrande", "race_middle", "race_high"), train_samples=20000,
                     eval_questions=None, epochs=3, window_steps=4, seed=0, screen=50, confirm=200, finalists=10,
