@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import yaml
+from paft_ext.configs.recipes import RECIPES, VARIANTS, training_config
 from paft_ext.tasks import TASKS
-from paft_ext.train.recipes import RECIPES, VARIANTS, training_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

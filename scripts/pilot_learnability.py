@@ -29,13 +29,13 @@ from pathlib import Path
 import numpy as np
 
 from paft_ext.adapters.source import load_records
-from paft_ext.evaluation.presets import Preset
+from paft_ext.configs.recipes import RECIPES
 from paft_ext.evaluation.report import collect
-from paft_ext.evaluation.reproduce import Runner
+from paft_ext.experiments.presets import Preset
+from paft_ext.experiments.reproduce import Runner
 from paft_ext.pools.leakage import sentences
 from paft_ext.pools.store import Prompt, load_pool, write_pool
 from paft_ext.tasks import TaskSpec, get_task
-from paft_ext.train.recipes import RECIPES
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINED_ID = "trained:user-specified"

@@ -17,9 +17,9 @@ import shutil
 import sys
 from pathlib import Path
 
-from paft_ext.evaluation.presets import PRESETS
-from paft_ext.evaluation.reproduce import Runner
-from paft_ext.evaluation.table1 import write_table1
+from paft_ext.experiments.presets import PRESETS
+from paft_ext.experiments.reproduce import Runner
+from paft_ext.experiments.table1 import write_table1
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work-dir", help="default outputs/table1_<preset>")
     parser.add_argument("--results", help="default results/table1_<preset>")
     parser.add_argument("--fresh", action="store_true", help="delete the work folder first (no resume)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="run no stage: rebuild the results from the stages finished in the work folder")
     args = parser.parse_args(argv)
     preset = PRESETS[args.preset]
     work = Path(args.work_dir or ROOT / "outputs" / f"table1_{preset.name}")
@@ -39,7 +41,12 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     runner = Runner(preset, work)
     command = ["python", "scripts/reproduce_table1.py", *(argv if argv is not None else sys.argv[1:])]
-    runner.run(command)
+    if args.report_only:
+        if args.fresh or not (work / "run.json").is_file():
+            raise SystemExit(f"--report-only: {work} holds no run to report (no run.json)")
+        runner.check_or_record(command)  # refuses a work folder made with other settings
+    else:
+        runner.run(command)
     results.mkdir(parents=True, exist_ok=True)
     shutil.copy(work / "run.json", results / "run.json")
     for scores in (work / "select").glob("*_scores.csv"):

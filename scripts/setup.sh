@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One-time, idempotent setup: a virtual environment in .venv with the pinned stack, the embedded
-# default model converted to a normal Hugging Face folder, and an import check.
-# A second run skips every slow step (pip runs only when pyproject/constraints change).
+# One-time, idempotent setup: a virtual environment in .venv with the locked stack (requirements/lock.txt: every
+# package at an exact version; refresh it with scripts/refresh_lock.sh), the embedded default model converted to a
+# normal Hugging Face folder, and an import check.
+# A second run skips every slow step (pip runs only when pyproject or the lock change).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -13,12 +14,12 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "[setup] creating $VENV with $("$PY" --version)"
   "$PY" -m venv "$VENV"
 fi
-want="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements/constraints.txt" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$ROOT/pyproject.toml" "$ROOT/requirements/lock.txt" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing the pinned stack (first run: several minutes)"
   "$VENV/bin/python" -m pip install --quiet --upgrade "pip>=24" 2>&1 \
     | { grep -v "is ignored: it is neither a file nor a directory" || true; }
-  "$VENV/bin/python" -m pip install --quiet -c "$ROOT/requirements/constraints.txt" -e "$ROOT[dev]" 2>&1 \
+  "$VENV/bin/python" -m pip install --quiet -c "$ROOT/requirements/lock.txt" -e "$ROOT[dev]" 2>&1 \
     | { grep -v "is ignored: it is neither a file nor a directory" || true; }
   "$VENV/bin/python" -m pip check
   echo "$want" > "$STAMP"

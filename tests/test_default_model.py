@@ -33,6 +33,7 @@ def test_chat_template_and_greedy_answer(model_and_tokenizer):
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=12, do_sample=False)
     answer = tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-    assert answer.strip()
     assert "Paris" in answer
-    assert out[0, -1].item() == tokenizer.eos_token_id or out.shape[1] - inputs["input_ids"].shape[1] == 12
+    # the converted tokenizer's end-of-turn token stops generation: the model ends its answer itself, before the cap
+    new = out[0, inputs["input_ids"].shape[1]:].tolist()
+    assert new.count(tokenizer.eos_token_id) == 1 and new[-1] == tokenizer.eos_token_id and len(new) < 12

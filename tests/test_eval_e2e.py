@@ -22,6 +22,8 @@ from paft_ext.pools.store import load_pool
 from paft_ext.tasks import get_task
 from paft_ext.train.render import identify_prompts
 
+pytestmark = pytest.mark.slow  # starts llamafactory-cli, OpenCompass or a model server
+
 SETS = {"test": "", "test_indep": "indep", "test_llm": "llm", "seen_probe": "seen"}  # set -> abbreviation infix
 TRAIN = {"piqa": ["Seen one: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:", "Seen two. {goal} A) {sol1} B) {sol2} ->"],
          "winogrande": ["Seen: {prompt}\nA. {only_option1}\nB. {only_option2}\nAnswer:"],
@@ -149,8 +151,10 @@ def test_report_equals_numbers_computed_from_the_predictions(evaluated):
                 assert row["mean"] == pytest.approx(statistics.fmean(accs))
                 assert row["std_pop"] == pytest.approx(statistics.pstdev(accs))
                 assert row["min"] == pytest.approx(min(accs)) and row["max"] == pytest.approx(max(accs))
-                threshold = 100 * get_task(task).top_threshold
-                assert row["top_pct"] == pytest.approx(100 * sum(a > threshold for a in accs) / len(accs))
+                # 6 questions: above 80 % takes 5 of 6 (83.3 %), above 85 % or 90 % takes 6 of 6
+                needed = {0.80: 5, 0.85: 6, 0.90: 6}[get_task(task).top_threshold]
+                correct = [round(a * 6 / 100) for a in accs]
+                assert row["top_pct"] == pytest.approx(100 * sum(c >= needed for c in correct) / len(accs))
                 assert row["no_answer_pct"] == pytest.approx(statistics.fmean(empty))
                 assert row["no_answer_strict_pct"] == pytest.approx(statistics.fmean(empty_strict))
                 assert row["extractors_disagree_pct"] == pytest.approx(statistics.fmean(differ))

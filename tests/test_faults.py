@@ -232,37 +232,6 @@ BAD_REPLIES = [  # (content type, body, status, headers)
 ]
 
 
-@pytest.fixture()
-def fake_api():
-    """An OpenAI-compatible endpoint answering from a script of replies (then the good reply forever)."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    script: list = []
-    hits: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's name)
-            self.rfile.read(int(self.headers.get("content-length", 0)))
-            kind, body, status, headers = script.pop(0) if script else ("application/json", json.dumps(GOOD_REPLY),
-                                                                        200, {})
-            hits.append(body[:20])
-            self.send_response(status)
-            self.send_header("content-type", kind)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(body.encode())
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1", script, hits
-    server.shutdown()
-
-
 def _generator(tmp_path, base_url: str, retries: int):
     from paft_ext.pools.generate import GenerationConfig, Generator, GeneratorSpec
 
@@ -276,7 +245,8 @@ def test_malformed_api_replies_are_retried_then_named(tmp_path, fake_api, monkey
     from paft_ext.pools.generate import GenerationError
 
     monkeypatch.setenv("PAFT_FAKE_KEY", "k")
-    base_url, script, hits = fake_api
+    fake_api.answer = lambda request: GOOD_REPLY["choices"][0]["message"]["content"]
+    base_url, script, hits = fake_api.url, fake_api.script, fake_api.hits
     script.extend(BAD_REPLIES)
     candidates, provenance = _generator(tmp_path, base_url, retries=len(BAD_REPLIES)).run(get_task("sst2"))
     assert len(hits) == len(BAD_REPLIES) + 1 and [c.text for c in candidates] == [

@@ -12,7 +12,7 @@ from lf_helpers import train_config, write_pool
 
 from paft_ext.pools.store import PoolError
 from paft_ext.train.config import PaftConfigError
-from paft_ext.train.hook import PaftSetupError
+from paft_ext.train.state import PaftSetupError
 
 
 def run(config):

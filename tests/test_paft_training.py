@@ -10,6 +10,8 @@ import subprocess
 import pytest
 from lf_helpers import VENV_BIN, expected_text, losses, read_trace, run_cli, train_config
 
+pytestmark = pytest.mark.slow  # starts llamafactory-cli, OpenCompass or a model server
+
 B, GA = 3, 3
 
 
@@ -130,3 +132,12 @@ def test_paft_yaml_without_the_extension_fails(tiny_model, piqa_lf_data, tiny_po
     assert "not used by the HfArgumentParser" in result.stderr
     result = run_cli(config, tmp_path, env={"PAFT_EXT_DISABLE": "1", "ALLOW_EXTRA_ARGS": "1"})
     assert result.returncode != 0 and "Dataset converter paft not found" in result.stderr
+
+
+def test_epoch_save_strategy_fires_at_every_paft_epoch_end(tiny_model, piqa_lf_data, tiny_pool, tmp_path):
+    # 36 rows x 3 epochs / 9 rows per step = 12 steps, one pass for the trainer; epochs end after steps 4, 8, 12
+    result = run_cli(_paft(tiny_model, piqa_lf_data, tmp_path / "out", tiny_pool, paft_window_steps=4,
+                           num_train_epochs=3, save_strategy="epoch"), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoints = sorted(int(p.name.split("-")[1]) for p in (tmp_path / "out").glob("checkpoint-*"))
+    assert checkpoints == [4, 8, 12]

@@ -35,13 +35,17 @@ def test_every_target_is_wrapped_with_the_expected_signature():
 
 
 def test_upstream_behaviour_we_rely_on():
+    from llamafactory.data.converter import register_dataset_converter
     from llamafactory.data.parser import DatasetAttr
     from llamafactory.train.sft.trainer import CustomSeq2SeqTrainer
+    from transformers import Trainer
 
     attr = DatasetAttr("file", dataset_name="x.jsonl")
     attr.join({"formatting": "alpaca", "paft": {"task": "piqa"}})
     assert not hasattr(attr, "paft")  # LLaMA-Factory drops unknown dataset_info keys: the list wrapper re-attaches
-    assert list(inspect.signature(CustomSeq2SeqTrainer.training_step).parameters)[:3] == ["self", "model", "inputs"]
+    assert list(inspect.signature(register_dataset_converter).parameters) == ["name", "dataset_converter"]
+    # the trace is a forward pre-hook: it needs the micro-batch as keyword arguments of the model's forward
+    assert "outputs = model(**inputs)" in inspect.getsource(Trainer.compute_loss)
     assert "disable_shuffling" in inspect.getsource(CustomSeq2SeqTrainer._get_train_sampler)
 
 
@@ -54,3 +58,23 @@ def test_unsupported_version_is_refused(monkeypatch):
         patches.check_version()
     monkeypatch.setenv("PAFT_EXT_ALLOW_UNSUPPORTED", "1")
     patches.check_version()
+
+
+def test_unsupported_version_patches_nothing_and_refuses_only_paft_runs(monkeypatch):
+    import types
+
+    import llamafactory
+
+    monkeypatch.setattr(llamafactory, "__version__", "0.9.9")
+    monkeypatch.delenv("PAFT_EXT_ALLOW_UNSUPPORTED", raising=False)
+    loader, tuner = types.ModuleType("llamafactory.data.loader"), types.ModuleType("llamafactory.train.tuner")
+    loader.get_dataset = get_dataset = object()
+    calls = []
+    tuner._training_function = lambda config: calls.append(config) or "trained"
+    patches.apply(loader)
+    patches.apply(tuner)
+    assert loader.get_dataset is get_dataset  # nothing wrapped
+    assert tuner._training_function({"args": {"model_name_or_path": "m"}, "callbacks": []}) == "trained"
+    with pytest.raises(patches.UnsupportedLlamaFactory, match="found 0.9.9"):
+        tuner._training_function({"args": {"paft_pool": "pool.jsonl"}, "callbacks": []})
+    assert len(calls) == 1  # the PAFT run never reached LLaMA-Factory

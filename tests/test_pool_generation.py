@@ -21,6 +21,8 @@ from paft_ext.pools.generate import GenerationError, Generator, load_generation_
 from paft_ext.pools.validate import validate
 from paft_ext.tasks import get_task
 
+pytestmark = pytest.mark.slow  # starts llamafactory-cli, OpenCompass or a model server
+
 SECRET = "sk-paft-test-0123456789abcdef"
 VENV_BIN = Path(sys.executable).parent
 TOTAL_REQUESTS = 5

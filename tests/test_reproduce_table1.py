@@ -7,15 +7,18 @@ import dataclasses
 import json
 import re
 import statistics
+from pathlib import Path
 
 import pytest
 from lf_helpers import write_pool
 
-from paft_ext.evaluation.presets import PRESETS
-from paft_ext.evaluation.reproduce import RunMismatch, Runner
-from paft_ext.evaluation.table1 import read_per_prompt, write_table1
+from paft_ext.experiments.presets import PRESETS
+from paft_ext.experiments.reproduce import RunMismatch, Runner
+from paft_ext.experiments.table1 import read_per_prompt, write_table1
 from paft_ext.pools.store import load_pool
 from paft_ext.tasks import get_task
+
+pytestmark = pytest.mark.slow  # starts llamafactory-cli, OpenCompass or a model server
 
 TEST_PROMPTS = ["Goal: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:", "Which works? {goal} (A) {sol1} (B) {sol2} Letter:",
                 "PHYSICAL\n{goal}\n[A] {sol1}\n[B] {sol2}"]
@@ -103,7 +106,7 @@ def test_table_matches_the_per_prompt_csv(table_run):
     titles = {"base": "Base model", "fixed": "User-specified", "topacc": "TopAccuracy", "paft": "PAFT (K=1, T=2)"}
     for method, title in titles.items():
         accs = [r.accuracy for r in sorted(results, key=lambda r: r.prompt_index) if r.model == method]
-        top = 100 * sum(a >= 85 for a in accs) / len(accs)
+        top = 100 * accs.count(100.0) / len(accs)  # 4 questions: only 4 of 4 lies above 85 % (3 of 4 is 75 %)
         cell = f"{statistics.fmean(accs):.2f} / {statistics.pstdev(accs):.2f} / {top:.0f}%"
         line = next(line for line in table.splitlines() if line.startswith(f"| {title} |"))
         assert line == f"| {title} | {cell} | {cell} |", line  # one task: the average is the task's cell
@@ -111,3 +114,33 @@ def test_table_matches_the_per_prompt_csv(table_run):
     assert {(t, s) for t, _, s in timing if t != "Base model"} == {(titles[m].split(" (")[0], "6")
                                                                   for m in ("fixed", "topacc", "paft")}
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["piqa_distribution.png", "piqa_heatmap.png"]
+
+
+def test_followups_use_the_runs_adapters_and_train_a_variant_on_the_same_rows(table_run):
+    import importlib.util
+
+    preset, runner, root, _ = table_run
+    spec = importlib.util.spec_from_file_location("followups", Path(__file__).parents[1] / "scripts" /
+                                                  "table1_followups.py")
+    followups = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(followups)
+    write_pool(root / "pools" / "piqa" / "valid.jsonl", ["Validation. {goal}\nA) {sol1}\nB) {sol2}\nLetter:",
+                                                         "Pick A or B for: {goal} | A {sol1} | B {sol2}"])
+    run = followups.Followups(preset, root / "work", ["test"], pool_root=root / "pools", train_overrides=OVERRIDES)
+    own = run.own_prompts()
+    chosen = runner.finished("select_piqa")["prompt_id"]
+    assert sorted((r["run"], r["prompt_set"]) for r in own) == sorted(
+        (m, f"own: {p}") for m in ("User-specified", "TopAccuracy") for p in ("user-specified", chosen))
+    valid = run.valid([followups.parse_variant("k2:window_steps=2")])
+    assert [(r["run"], r["prompts"], r["questions"]) for r in valid] == [
+        ("User-specified", 2, 4), ("PAFT", 2, 4), ("PAFT k2", 2, 4)]
+    for method in ("fixed", "paft"):  # the run's own adapters, not retrained
+        evaluated = json.loads(next((root / "work_followups" / "valid" / "eval" / "piqa" / method).rglob(
+            "paft_eval.json")).read_text())
+        assert Path(evaluated["settings"]["adapters"][method]).resolve() == runner.adapter(get_task("piqa"), method)
+    assert not list((root / "work_followups" / "valid" / "stages").glob("train_*"))
+    main = json.loads((runner.adapter(get_task("piqa"), "paft") / "paft_schedule.json").read_text())
+    variant = json.loads((root / "work_followups" / "k2" / "train" / "piqa" / "paft" / "paft_schedule.json")
+                         .read_text())
+    assert variant["order"] == main["order"] and variant["total_steps"] == main["total_steps"] == 6
+    assert [w["first_step"] for w in variant["windows"]] == [0, 2, 4]

@@ -24,6 +24,15 @@ def test_epochs_are_distinct_permutations_and_only_whole_steps_are_kept():
     assert not np.array_equal(epochs[0], epochs[1])
 
 
+def test_epoch_end_steps_are_the_steps_that_complete_each_epoch_but_the_last():
+    # 50 rows, 8 per step: epoch 1 ends inside step 7 (rows 48-55), epoch 2 inside step 13 (rows 96-103);
+    # the third is cut at 144 rows = step 18, which the trainer ends itself
+    assert build_schedule(spec()).epoch_end_steps() == [7, 13]
+    # max_steps 10 = 80 rows: epoch 1 ends in step 7, the cut second epoch at step 10 (the last)
+    assert build_schedule(spec(max_steps=10)).epoch_end_steps() == [7]
+    assert build_schedule(spec(epochs=1)).epoch_end_steps() == []
+
+
 def test_one_prompt_per_window_of_k_optimizer_steps():
     schedule = build_schedule(spec(window=2))
     rows_per_window = 2 * 8

@@ -6,9 +6,16 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from paft_ext.evaluation.presets import PRESETS
 from paft_ext.evaluation.report import PromptResult
-from paft_ext.evaluation.table1 import bootstrap_markdown, read_per_prompt, table_markdown, table_rows, write_per_prompt
+from paft_ext.experiments.presets import PRESETS
+from paft_ext.experiments.table1 import (
+    bootstrap_markdown,
+    bootstraps,
+    read_per_prompt,
+    table_markdown,
+    table_rows,
+    write_per_prompt,
+)
 
 PRESET = dataclasses.replace(PRESETS["small"], tasks=("piqa",), prompts=2)
 
@@ -24,18 +31,19 @@ def test_per_prompt_csv_round_trip(tmp_path):
     assert read_per_prompt(tmp_path / "per_prompt.csv") == results
 
 
-def test_bootstrap_is_paired_over_questions(tmp_path):
+def _paft_minus_fixed(results: list[PromptResult]) -> str:
+    text = bootstrap_markdown(bootstraps(results, PRESET, resamples=500))
+    return next(line for line in text.splitlines() if "| User-specified |" in line).split("|")[5].strip()
+
+
+def test_bootstrap_is_paired_over_questions():
     # PAFT is right exactly where the baseline is wrong: every resample moves them in opposite directions, and the
     # difference interval stays narrow only because the resample is shared.
     results = [_result("fixed", i, "1100") for i in range(2)] + [_result("paft", i, "0011") for i in range(2)]
-    text = bootstrap_markdown(results, PRESET, resamples=500)
-    fixed_row = next(line for line in text.splitlines() if "| User-specified |" in line)
-    low, high = (float(x) for x in fixed_row.split("|")[4].split("[")[1].rstrip("] ").split(", "))
+    low, high = (float(x) for x in _paft_minus_fixed(results).split("[")[1].rstrip("]").split(", "))
     assert -100 <= low < 0 < high <= 100
     same = [_result("fixed", i, "1100") for i in range(2)] + [_result("paft", i, "1100") for i in range(2)]
-    same_row = next(line for line in bootstrap_markdown(same, PRESET, resamples=500).splitlines()
-                    if "| User-specified |" in line)
-    assert same_row.split("|")[4].strip() == "0.00 [0.00, 0.00]"
+    assert _paft_minus_fixed(same) == "0.00 [0.00, 0.00]"
 
 
 def test_table_cells_and_partial_marking():

@@ -4,7 +4,8 @@ transformers 5 removed ``tokenizer.batch_encode_plus``, which OpenCompass's HF w
 (``AttributeError: TokenizersBackend has no attribute batch_encode_plus``). These subclasses set the instance
 attribute to the tokenizer's ``__call__`` (same arguments and output) right after OpenCompass loads the tokenizer.
 Model configs name them by dotted path, so OpenCompass's task subprocesses import this module themselves.
-tests/test_eval_compat.py fails when upstream changes make the shim unnecessary or wrong.
+tests/test_eval_units.py (``test_shim_is_still_needed_and_still_sufficient``) fails when upstream changes make the
+shim unnecessary or wrong.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """Model, partitioner and runner configs for ``opencompass_configs/eval_paft.py``, built from :class:`EvalSettings`.
 
-Every model gets identical generation settings (greedy, same ``max_out_len``, batch size and stop words), so
-accuracy, output length and time are comparable. Prompts are sent byte-exact: the meta template has only a HUMAN
-and a BOT turn (OpenCompass's default appends a newline to user messages), and the chat template — with its default
-system prompt — is the model's own, as in LLaMA-Factory training.
+Every model gets the same greedy decoding, batch size and ``max_out_len`` (also set on every dataset's inferencer,
+whose own length would otherwise win), and its tokenizer's end-of-turn token as stop word, so accuracy, output
+length and time are comparable. Prompts are sent byte-exact: the meta template has only a HUMAN and a BOT turn
+(OpenCompass's default appends a newline to user messages), and the chat template — with its default system prompt
+— is the one LLaMA-Factory trained the adapters with (saved into each adapter folder; the base model is given that
+same tokenizer), which need not be the checkpoint's own.
 """
 
 from __future__ import annotations

@@ -175,8 +175,15 @@ def build_pool(task: TaskSpec, candidates: list[Candidate], out: Path, config: B
         train_pos = list(range(len(train_side)))
     else:
         texts = [c.text for c in kept]
-        train_pos, test_pos = group_split(texts, config.test_size, config.seed, config.leak_threshold,
-                                          leakage.sentence_links(texts))
+        try:
+            train_pos, test_pos = group_split(texts, config.test_size, config.seed, config.leak_threshold,
+                                              leakage.sentence_links(texts))
+        except ValueError as err:
+            write_jsonl(out / "rejects.jsonl", rejects)
+            raise PoolBuildError(
+                f"{task.pool}: {err}: the {len(kept)} candidates form groups (sharing a sentence, or 5-gram Jaccard > "
+                f"{config.leak_threshold}) too large to keep {config.test_size} test prompts apart from every train "
+                "prompt; generate more diverse candidates or lower --test-size") from None
         test_side = [kept[p] for p in test_pos]
     valid_pos = sorted(rng.choice(train_pos, size=config.valid_size, replace=False).tolist())
     train_pos = [p for p in train_pos if p not in set(valid_pos)]

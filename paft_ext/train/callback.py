@@ -3,9 +3,11 @@
 * ``on_train_begin`` refuses a shuffling sampler anywhere in the data loader chain, a data loader whose length does
   not match the schedule (e.g. sequence/tensor parallelism changing the data-parallel size), and a resume from a
   checkpoint written under another schedule.
+* ``on_step_end`` fires epoch-based logging/evaluation/saving at every PAFT epoch end (the trainer sees one pass).
 * ``on_save`` writes ``paft_state.json`` into each checkpoint.
-* with ``paft_trace: true``, every micro-batch's real ``input_ids`` are decoded and the pool prompt found in them
-  is written to ``paft_trace.rank<r>.jsonl`` — proof of what was trained on, not of what was planned.
+* with ``paft_trace: true``, every micro-batch's real ``input_ids`` (as the model's forward receives them) are
+  decoded and the pool prompt found in them is written to ``paft_trace.rank<r>.jsonl`` — proof of what was trained
+  on, not of what was planned.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from .hook import PaftSetupError, RunState, accept_schedule
+from .artefacts import accept_schedule
 from .log import get_logger
 from .render import identify_prompts
+from .state import PaftSetupError, RunState
 
 logger = get_logger("paft_ext")
 STATE_FILE = "paft_state.json"
@@ -41,10 +44,17 @@ class PaftCallback(TrainerCallback):
     def __init__(self, state: RunState) -> None:
         self.state = state
         self.window = None
+        self.trace: _Trace | None = None
+        self.epoch_ends: set[int] = set()
 
     def _schedule_state(self) -> dict:
         schedule = self.state.schedule
         return {"digest": schedule.spec.digest(), "total_steps": schedule.total_steps}
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.trace is not None:
+            self.trace.remove()
+            self.trace = None
 
     def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):
         schedule = self.state.schedule
@@ -75,10 +85,13 @@ class PaftCallback(TrainerCallback):
                     f"with the same batch size, grad-accum, world size, K, seed, epochs and pool")
         if args.should_save:
             accept_schedule(args.output_dir)
+        self.epoch_ends = set(schedule.epoch_end_steps())
         if self.state.config.trace:
-            _install_trace(self.state, args)
+            self.trace = _Trace(self.state, args, kwargs["model"], kwargs["processing_class"])
 
     def on_step_begin(self, args, state, control, **kwargs):
+        if self.trace is not None:
+            self.trace.step_begins(state.global_step)
         schedule = self.state.schedule
         position = state.global_step * schedule.spec.geometry.rows_per_step
         window = position // schedule.window_rows
@@ -87,6 +100,15 @@ class PaftCallback(TrainerCallback):
             logger.info("[PAFT] step %d: window %d, prompt %s", state.global_step, window, prompt.id)
         self.window = window
 
+    def on_step_end(self, args, state, control, **kwargs):
+        """The trainer sees the T epochs as one pass; fire its epoch-based logging, evaluation and saving at the end
+        of every PAFT epoch as well."""
+        if state.global_step in self.epoch_ends:
+            control.should_log |= args.logging_strategy == "epoch"
+            control.should_evaluate |= args.eval_strategy == "epoch"
+            control.should_save |= args.save_strategy == "epoch"
+        return control
+
     def on_save(self, args, state, control, **kwargs):
         if args.should_save:
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
@@ -94,31 +116,35 @@ class PaftCallback(TrainerCallback):
                 (folder / STATE_FILE).write_text(json.dumps(self._schedule_state(), indent=1))
 
 
-def _install_trace(run: RunState, args) -> None:
-    """Wrap the trainer's ``training_step`` for this run to log what each micro-batch really contains."""
-    from llamafactory.train.sft.trainer import CustomSeq2SeqTrainer
+class _Trace:
+    """Logs what each training micro-batch really contains: a forward pre-hook on the run's model (a public torch
+    route; removed when training ends, so a second run in the same process traces into its own file only)."""
 
-    original = CustomSeq2SeqTrainer.training_step
-    if getattr(original, "_paft_trace", False):
-        return
-    path = Path(args.output_dir) / f"paft_trace.rank{args.process_index}.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not args.resume_from_checkpoint:  # a resumed run appends to what the interrupted one traced
-        path.unlink(missing_ok=True)
-    counter = {"step": -1, "micro": 0}
+    def __init__(self, run: RunState, args, model, tokenizer) -> None:
+        self.run, self.tokenizer, self.step, self.micro = run, tokenizer, -1, 0
+        self.path = Path(args.output_dir) / f"paft_trace.rank{args.process_index}.jsonl"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not args.resume_from_checkpoint:  # a resumed run appends to what the interrupted one traced
+            self.path.unlink(missing_ok=True)
+        self.handle = model.register_forward_pre_hook(self._record, with_kwargs=True)
 
-    def training_step(self, model, inputs, *rest, **kwargs):
-        step = self.state.global_step
-        counter["micro"] = counter["micro"] + 1 if step == counter["step"] else 0
-        counter["step"] = step
-        rows, pad = [], self.processing_class.pad_token_id
-        for ids, labels in zip(inputs["input_ids"].tolist(), inputs["labels"].tolist(), strict=True):
+    def step_begins(self, global_step: int) -> None:
+        self.step, self.micro = global_step, -1
+
+    def _record(self, module, args, kwargs) -> None:
+        if not module.training:  # evaluation and generation are not traced
+            return
+        self.micro += 1
+        rows, pad = [], self.tokenizer.pad_token_id
+        ids_batch = kwargs["input_ids"].tolist()
+        # a custom loss (LLaMA-Factory's dft/eaft/asft) takes the labels out first: then the whole row is decoded
+        labels_batch = kwargs["labels"].tolist() if "labels" in kwargs else [[-100] * len(i) for i in ids_batch]
+        for ids, labels in zip(ids_batch, labels_batch, strict=True):
             prompt_ids = [i for i, lab in zip(ids, labels, strict=True) if lab == -100 and i != pad]
-            text = self.processing_class.decode(prompt_ids, clean_up_tokenization_spaces=False)
-            rows.append({"prompt_ids": identify_prompts(text, run.pool), "text": text})
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"step": step, "micro": counter["micro"], "rows": rows}, ensure_ascii=False) + "\n")
-        return original(self, model, inputs, *rest, **kwargs)
+            text = self.tokenizer.decode(prompt_ids, clean_up_tokenization_spaces=False)
+            rows.append({"prompt_ids": identify_prompts(text, self.run.pool), "text": text})
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"step": self.step, "micro": self.micro, "rows": rows}, ensure_ascii=False) + "\n")
 
-    training_step._paft_trace = True
-    CustomSeq2SeqTrainer.training_step = training_step
+    def remove(self) -> None:
+        self.handle.remove()

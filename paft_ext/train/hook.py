@@ -2,48 +2,29 @@
 
 State flows in one direction: the argument parser wrapper takes the ``paft_*`` keys out and records the parsed
 arguments; the preprocessing wrapper builds the schedule and renders the rows; the callback checks the trainer
-really consumes them in order and writes the artefacts. A run without ``paft_*`` keys or PAFT datasets passes
-through every wrapper untouched.
+really consumes them in order and writes the artefacts. What they share is :data:`.state.RUN`. A run without
+``paft_*`` keys or PAFT datasets passes through every wrapper untouched.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from paft_ext.pools.safety import tokenizer_special_tokens
 from paft_ext.pools.store import Prompt, load_pool, pool_digest
 
-from .config import PaftConfig, build_config, split_paft_flags, split_paft_keys
+from .artefacts import META_FILE, write_pending_schedule
+from .config import build_config, split_paft_flags, split_paft_keys
 from .log import get_logger
 from .render import FIELDS_COLUMN, dataset_fields, render_eval, render_train
 from .schedule import Geometry, Schedule, ScheduleSpec, build_schedule
+from .state import RUN, PaftSetupError
 
 logger = get_logger("paft_ext")
-SCHEDULE_FILE = "paft_schedule.json"
-PENDING_SCHEDULE_FILE = "paft_schedule.pending.json"
-META_FILE = "paft_meta.json"
-
-
-class PaftSetupError(RuntimeError):
-    """A run that would not train with PAFT as configured; the message says what to change."""
-
-
-@dataclass
-class RunState:
-    """The PAFT side of the current run (one training per process)."""
-
-    config: PaftConfig | None = None
-    parsed: dict[str, Any] = field(default_factory=dict)
-    schedule: Schedule | None = None
-    pool: list[Prompt] | None = None
-    fields: list[str] | None = None
-
-
-STATE = RunState()
 
 
 def _pick(parsed: tuple, attribute: str) -> Any:
@@ -60,9 +41,8 @@ def parse_args(original, parser, args=None, allow_extra_keys: bool = False):
     parsed = original(parser, rest, allow_extra_keys)
     training = _pick(parsed, "gradient_accumulation_steps")
     if training is not None:
-        STATE.config, STATE.schedule, STATE.pool = config, None, None
-        STATE.parsed = {"training": training, "data": _pick(parsed, "packing"),
-                        "finetuning": _pick(parsed, "disable_shuffling")}
+        RUN.start(config, {"training": training, "data": _pick(parsed, "packing"),
+                             "finetuning": _pick(parsed, "disable_shuffling")})
     return parsed
 
 
@@ -87,10 +67,10 @@ def get_dataset_list(original, dataset_names, dataset_dir):
 
 def _guard(stage: str, is_streaming: bool) -> None:
     """Refuse settings under which the rendered row order would not reach the optimizer as scheduled."""
-    if not STATE.parsed:
+    if not RUN.parsed:
         raise PaftSetupError("[paft_ext] PAFT arguments were not parsed; start training through llamafactory-cli "
                              "or llamafactory.train.tuner.run_exp with the extension loaded")
-    training, data, finetuning = (STATE.parsed[k] for k in ("training", "data", "finetuning"))
+    training, data, finetuning = (RUN.parsed[k] for k in ("training", "data", "finetuning"))
     problems = []
     if stage != "sft":
         problems.append(f"stage is {stage!r}; PAFT supports stage: sft only")
@@ -110,7 +90,7 @@ def _guard(stage: str, is_streaming: bool) -> None:
 
 
 def _schedule_spec(n_rows: int, pool: list[Prompt]) -> ScheduleSpec:
-    training, config = STATE.parsed["training"], STATE.config
+    training, config = RUN.parsed["training"], RUN.config
     epochs = training.num_train_epochs
     if training.max_steps <= 0 and float(epochs) != int(epochs):
         raise PaftSetupError(f"num_train_epochs must be a whole number T for PAFT, got {epochs}")
@@ -124,45 +104,22 @@ def _schedule_spec(n_rows: int, pool: list[Prompt]) -> ScheduleSpec:
     )
 
 
-def _write_schedule(schedule: Schedule, pool: list[Prompt], output_dir: str) -> None:
-    windows = [{**w, "prompt_id": pool[w.pop("prompt_index")].id} for w in schedule.windows()]
-    doc = {"spec": asdict(schedule.spec),
-           "digest": schedule.spec.digest(), "total_steps": schedule.total_steps, "rows": len(schedule.order),
-           "prompts": {p.id: p.text for p in pool}, "windows": windows, "order": schedule.order.tolist()}
-    path = Path(output_dir) / PENDING_SCHEDULE_FILE  # becomes SCHEDULE_FILE once the trainer accepts the run
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
-
-
-def accept_schedule(output_dir: str) -> None:
-    """Make the pending schedule the run's ``paft_schedule.json`` (called once every resume/geometry check passed).
-    A schedule of another run already there is kept as ``paft_schedule.<digest>.json``, never overwritten."""
-    pending, final = Path(output_dir) / PENDING_SCHEDULE_FILE, Path(output_dir) / SCHEDULE_FILE
-    if not pending.is_file():
-        return
-    if final.is_file():
-        old = json.loads(final.read_text(encoding="utf-8")).get("digest", "unknown")
-        if old != json.loads(pending.read_text(encoding="utf-8"))["digest"]:
-            final.replace(final.with_name(f"paft_schedule.{old[:12]}.json"))
-    pending.replace(final)
-
-
 def preprocess(original, dataset, data_args, training_args, stage, template, tokenizer, processor=None,
                is_eval=False):
     """Render PAFT rows (train: scheduled pool prompts; eval: fixed or validation-pool prompts), then tokenise."""
     columns = getattr(dataset, "column_names", None) or []
     if dataset is None or FIELDS_COLUMN not in columns:
-        if STATE.config is not None and not is_eval and dataset is not None:
+        if RUN.config is not None and not is_eval and dataset is not None:
             raise PaftSetupError("[paft_ext] paft_* keys are set but the training dataset has no PAFT rows; use a "
                                  "dataset_info entry with \"formatting\": \"paft\" and a \"paft\" block")
         return original(dataset, data_args, training_args, stage, template, tokenizer, processor, is_eval)
-    if STATE.config is None:
+    if RUN.config is None:
         raise PaftSetupError("[paft_ext] the dataset has formatting 'paft' but the YAML sets no paft_pool; add "
                              "paft_pool (and paft_window_steps), or use the fixed-prompt dataset entry")
     fields = tuple(json.loads(dataset[0][FIELDS_COLUMN]))
     map_kwargs = {"num_proc": data_args.preprocessing_num_workers,
                   "load_from_cache_file": (not data_args.overwrite_cache) or training_args.local_process_index != 0}
-    config = STATE.config
+    config = RUN.config
     if is_eval:
         eval_pool = None
         if config.eval_prompt != "instruction":
@@ -173,17 +130,16 @@ def preprocess(original, dataset, data_args, training_args, stage, template, tok
         pool = load_pool(config.pool, fields, tokenizer_special_tokens(tokenizer))
         schedule = build_schedule(_schedule_spec(len(dataset), pool))
         dataset = render_train(dataset, schedule, pool, **map_kwargs)
-        STATE.schedule, STATE.pool, STATE.fields = schedule, pool, list(fields)
+        RUN.schedule, RUN.pool, RUN.fields = schedule, pool, list(fields)
         if training_args.should_save:
-            _write_schedule(schedule, pool, training_args.output_dir)
-        training_args.num_train_epochs = 1.0  # the T epochs are laid out in the rendered rows
+            write_pending_schedule(schedule, pool, training_args.output_dir)
+        training_args.num_train_epochs = 1.0  # the T epochs are laid out in the rendered rows (the callback fires
+        # epoch-based eval/save at each of their ends)
         logger.info("[PAFT] expanded %d rows x %d epochs into %d rows / %d optimizer steps, %d windows, pool %s "
                     "(%d prompts)", schedule.spec.n_rows, schedule.spec.epochs, len(schedule.order),
                     schedule.total_steps, math.ceil(len(schedule.order) / schedule.window_rows), config.pool,
                     len(pool))
         _warn_truncation(dataset, tokenizer, data_args.cutoff_len, schedule, pool)
-        if "epoch" in (str(training_args.eval_strategy), str(training_args.save_strategy)):
-            logger.warning("[PAFT] the T epochs run as one pass, so eval/save strategy 'epoch' fires once; use steps")
     return original(dataset, data_args, training_args, stage, template, tokenizer, processor, is_eval)
 
 
@@ -214,9 +170,9 @@ def _refuse_test_prompts(eval_pool: list[Prompt], test_file: Path, fields: tuple
 
 
 def _run_meta(training_args) -> dict | None:
-    if STATE.config is None:
+    if RUN.config is None:
         return None
-    return {"config": STATE.config.__dict__, "batch": training_args.per_device_train_batch_size,
+    return {"config": RUN.config.__dict__, "batch": training_args.per_device_train_batch_size,
             "grad_accum": training_args.gradient_accumulation_steps, "world": training_args.world_size,
             "epochs": training_args.num_train_epochs, "max_steps": training_args.max_steps,
             "seed": training_args.seed}
@@ -227,7 +183,7 @@ def get_dataset(original, template, model_args, data_args, training_args, stage,
     settings (LLaMA-Factory would silently reuse it)."""
     from llamafactory.extras.misc import has_tokenized_data
 
-    if STATE.config is not None:
+    if RUN.config is not None:
         _guard(stage, data_args.streaming)
     path = data_args.tokenized_path
     meta = _run_meta(training_args)
@@ -242,8 +198,8 @@ def get_dataset(original, template, model_args, data_args, training_args, stage,
             _restore_schedule(stored, training_args)
     module = original(template, model_args, data_args, training_args, stage, tokenizer, processor)
     if path and meta is not None and training_args.should_save and not (Path(path) / META_FILE).is_file():
-        spec = STATE.schedule.spec
-        doc = {"run": meta, "spec": asdict(spec), "fields": STATE.fields}
+        spec = RUN.schedule.spec
+        doc = {"run": meta, "spec": asdict(spec), "fields": RUN.fields}
         (Path(path) / META_FILE).write_text(json.dumps(doc, indent=1))
     return module
 
@@ -251,24 +207,29 @@ def get_dataset(original, template, model_args, data_args, training_args, stage,
 def _restore_schedule(stored: dict, training_args) -> None:
     """Rebuild the schedule of a cached tokenized dataset (same spec -> same bytes) for the callback and artefacts."""
     spec = ScheduleSpec(**{**stored["spec"], "geometry": Geometry(**stored["spec"]["geometry"])})
-    pool = load_pool(STATE.config.pool, stored["fields"])
+    pool = load_pool(RUN.config.pool, stored["fields"])
     if pool_digest(pool) != spec.pool_digest:
-        raise PaftSetupError(f"[paft_ext] {STATE.config.pool} changed since the tokenized dataset was built; "
+        raise PaftSetupError(f"[paft_ext] {RUN.config.pool} changed since the tokenized dataset was built; "
                              f"delete the tokenized_path")
-    STATE.schedule, STATE.pool, STATE.fields = build_schedule(spec), pool, list(stored["fields"])
+    RUN.schedule, RUN.pool, RUN.fields = build_schedule(spec), pool, list(stored["fields"])
     training_args.num_train_epochs = 1.0
     if training_args.should_save:
-        _write_schedule(STATE.schedule, pool, training_args.output_dir)
+        write_pending_schedule(RUN.schedule, pool, training_args.output_dir)
 
 
 def training_function(original, config: dict[str, Any]) -> None:
     """Add the PAFT callback to runs whose arguments carry ``paft_*`` keys."""
-    from llamafactory.hparams.parser import read_args
-
-    args = read_args(config.get("args"))
-    keys = args if isinstance(args, dict) else [a.lstrip("-").split("=")[0] for a in args]
-    if any(str(key).startswith("paft_") for key in keys):
+    if has_paft_keys(config.get("args")):
         from .callback import PaftCallback
 
-        config["callbacks"].append(PaftCallback(STATE))
+        config["callbacks"].append(PaftCallback(RUN))
     return original(config)
+
+
+def has_paft_keys(args: Any) -> bool:
+    """Whether a run's arguments (a YAML/JSON path, a dict or CLI flags; None: ``sys.argv``) set any ``paft_*`` key."""
+    from llamafactory.hparams.parser import read_args
+
+    args = read_args(args)
+    keys = args if isinstance(args, dict) else [a.lstrip("-").split("=")[0] for a in args]
+    return any(str(key).startswith("paft_") for key in keys)

@@ -6,7 +6,7 @@ Each target is a module global that LLaMA-Factory resolves at call time, so wrap
 module                                 global                                      wrapper (paft_ext.train.hook)
 =====================================  ==========================================  =============================
 llamafactory.hparams.parser            ``_parse_args``                             ``parse_args``
-llamafactory.data.converter            ``DATASET_CONVERTERS`` (public registry)    ``render.converter_class``
+llamafactory.data.converter            ``register_dataset_converter`` (public)      ``render.converter_class``
 llamafactory.data.loader               ``get_dataset_list``                        ``get_dataset_list``
 llamafactory.data.loader               ``_get_preprocessed_dataset``               ``preprocess``
 llamafactory.data.loader               ``get_dataset``                             ``get_dataset``
@@ -27,14 +27,21 @@ from types import ModuleType
 
 SUPPORTED_LLAMAFACTORY = ("0.9.5",)
 
-# The parameters each wrapped function must have; tests/test_patches.py fails when upstream changes them.
+# The parameters each wrapped function must have; tests/test_patches.py fails when upstream changes them. Why each
+# has no public route in LLaMA-Factory 0.9.5:
 SIGNATURES = {
+    # HfArgumentParser refuses unknown keys (ALLOW_EXTRA_ARGS=1 would accept every typo, not only paft_* keys), and
+    # no hook sees the parsed arguments together.
     ("llamafactory.hparams.parser", "_parse_args"): ["parser", "args", "allow_extra_keys"],
+    # DatasetAttr keeps only its own dataset_info keys; the ``paft`` block (task or fields) would be dropped.
     ("llamafactory.data.loader", "get_dataset_list"): ["dataset_names", "dataset_dir"],
+    # the only place where the converted rows exist before tokenisation (the schedule must be rendered there).
     ("llamafactory.data.loader", "_get_preprocessed_dataset"): [
         "dataset", "data_args", "training_args", "stage", "template", "tokenizer", "processor", "is_eval"],
+    # guards must run before any data is read, and a reused tokenized_path must be checked against the schedule.
     ("llamafactory.data.loader", "get_dataset"): [
         "template", "model_args", "data_args", "training_args", "stage", "tokenizer", "processor"],
+    # run_exp(callbacks=...) is public, but llamafactory-cli calls run_exp() without callbacks.
     ("llamafactory.train.tuner", "_training_function"): ["config"],
 }
 _WRAPPERS = {
@@ -79,17 +86,44 @@ def _wrap(module: ModuleType, name: str) -> None:
 
 
 def apply(module: ModuleType) -> None:
-    """Patch one freshly executed LLaMA-Factory module."""
-    check_version()
+    """Patch one freshly executed LLaMA-Factory module. Under an unsupported LLaMA-Factory nothing is patched, so
+    runs without PAFT work as if the extension were absent; a run with ``paft_*`` keys is refused there (the guard
+    wraps ``_training_function`` with no assumption about its signature)."""
+    try:
+        check_version()
+    except UnsupportedLlamaFactory as err:
+        if module.__name__ == "llamafactory.train.tuner" and hasattr(module, "_training_function"):
+            _refuse_paft_runs(module, err)
+        return
     name = module.__name__
     if name == "llamafactory.data.converter":
         from .render import converter_class
 
-        module.DATASET_CONVERTERS.setdefault("paft", converter_class())
+        if "paft" not in module.DATASET_CONVERTERS:  # the public route; it refuses a second registration
+            module.register_dataset_converter("paft", converter_class())
         return
     for (target, attribute) in SIGNATURES:
         if target == name:
             _wrap(module, attribute)
+
+
+def _refuse_paft_runs(module: ModuleType, err: UnsupportedLlamaFactory) -> None:
+    original = module._training_function
+
+    @functools.wraps(original)
+    def guarded(*args, **kwargs):
+        from .hook import has_paft_keys
+
+        config = args[0] if args else kwargs.get("config", {})
+        try:
+            paft = isinstance(config, dict) and has_paft_keys(config.get("args"))
+        except (ImportError, AttributeError, TypeError, ValueError, OSError):
+            paft = False  # arguments this upstream reads differently: leave the run to LLaMA-Factory
+        if paft:
+            raise err
+        return original(*args, **kwargs)
+
+    module._training_function = guarded
 
 
 def apply_all() -> None:

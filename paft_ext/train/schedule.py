@@ -1,10 +1,11 @@
 """The PAFT schedule: which row is trained at which position, and with which prompt.
 
-It is materialised before tokenisation (``../shared/design/llamafactory_hook.md`` §4): T epochs become T seeded
-permutations laid end to end, trained in one sequential pass. A row at position ``p`` lands in optimizer step
-``p // rows_per_step`` (rows per step = per-device batch × grad-accum × data-parallel world size), so a window of K
-optimizer steps is a contiguous block of ``K · rows_per_step`` positions and gets one prompt. Switching prompts in a
-callback would be wrong: batches are collated before the step begins.
+It is materialised before tokenisation: T epochs become T seeded permutations laid end to end, which the trainer
+reads as one sequential pass (``disable_shuffling``). Optimizer step ``s`` consumes positions ``s · rows_per_step``
+to ``(s + 1) · rows_per_step − 1`` (rows per step = per-device batch × grad-accum × data-parallel world size; the
+ranks share each step's block), so a window of K optimizer steps is a contiguous block of ``K · rows_per_step``
+positions and gets one prompt (``window_unit: example`` makes it K rows). The prompt has to be in the rows before
+tokenisation: by the time a callback runs, the rows are token ids and the step's micro-batches are already fetched.
 
 Everything here is a pure function of its inputs (own seeded generators, no global RNG), so every data-parallel rank,
 and a resumed run, computes the identical schedule.
@@ -69,6 +70,13 @@ class Schedule:
     @property
     def total_steps(self) -> int:
         return len(self.order) // self.spec.geometry.rows_per_step
+
+    def epoch_end_steps(self) -> list[int]:
+        """The optimizer steps (1-based, as ``global_step`` after them) that complete each PAFT epoch but the last
+        (the trainer, which sees one pass, ends that one itself)."""
+        rps, n = self.spec.geometry.rows_per_step, self.spec.n_rows
+        epochs = -(-len(self.order) // n)
+        return sorted({-(-(e + 1) * n // rps) for e in range(epochs - 1)} - {self.total_steps})
 
     def windows(self) -> list[dict[str, int]]:
         """One entry per window: its number, prompt index, and first/last optimizer step (0-based)."""

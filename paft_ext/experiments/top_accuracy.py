@@ -99,8 +99,8 @@ def write_scores(selection: Selection, path: Path) -> None:
 
 def opencompass_generator(model: str, tokenizer: str, *, max_out_len: int, num_gpus: int = 0) -> Generate:
     """Greedy generation through the same OpenCompass model class and settings the evaluation uses."""
-    from .compat import PaftHFChatModel
-    from .run_config import BYTE_EXACT_META, model_kwargs, stop_words
+    from paft_ext.evaluation.compat import PaftHFChatModel
+    from paft_ext.evaluation.run_config import BYTE_EXACT_META, model_kwargs, stop_words
 
     hf = PaftHFChatModel(path=model, tokenizer_path=tokenizer, model_kwargs=model_kwargs(num_gpus),
                          generation_kwargs={"do_sample": False}, max_seq_len=2048, max_out_len=max_out_len,

@@ -26,16 +26,17 @@ from typing import Any
 import yaml
 from paft_ext.adapters.export import PrepareConfig, prepare
 from paft_ext.adapters.source import load_records
+from paft_ext.configs.recipes import RECIPES, training_config
+from paft_ext.evaluation.settings import REPO_ROOT
 from paft_ext.jsonl import write_lines
 from paft_ext.pools.store import Prompt, load_pool, write_pool
 from paft_ext.tasks import TaskSpec, get_task
-from paft_ext.train.recipes import RECIPES, training_config
 
 from .presets import METHODS, TRAINED, Preset
-from .settings import REPO_ROOT
 from .top_accuracy import Generate, opencompass_generator, select_top_accuracy, write_scores
 
 GeneratorFactory = Callable[[str, str], Generate]  # (model, tokenizer) -> generate
+REPORT_ONLY = {"reachable_top"}  # preset fields that change only the report: a resumed run may differ in them
 
 
 class RunMismatch(SystemExit):
@@ -93,7 +94,7 @@ class Runner:
         if path.is_file():
             recorded = json.loads(path.read_text())
             theirs = {**recorded["preset"], "train_overrides": recorded.get("train_overrides", {})}
-            differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+            differ = sorted(k for k in (set(mine) | set(theirs)) - REPORT_ONLY if mine.get(k) != theirs.get(k))
             if differ:
                 raise RunMismatch(f"{path}: this work folder holds a run with other settings ({', '.join(differ)}); "
                                   "use another --work-dir or --fresh")
@@ -208,7 +209,7 @@ class Runner:
     def evaluate(self, task: TaskSpec, method: str) -> dict[str, Any]:
         import shutil
 
-        from .launch import run_opencompass
+        from paft_ext.evaluation.launch import run_opencompass
 
         p = self.preset
         settings: dict[str, Any] = {"tasks": task.name, "model": self.model, "max_out_len": p.max_out_len,

@@ -6,7 +6,8 @@
 * ``cpu`` — the evidence run on a task the embedded model can learn (``results/pilot_learnability``): SST-2, 400
   seeded training records (300 optimizer steps), 100 seeded evaluation questions, the first 25 prompts of each unseen
   set (``test``, ``test_indep``) and the 10 ``seen_probe`` prompts, K=4, T=3, the ``cpu`` recipe; about 1.7 h on 2
-  CPU cores (all 50 prompts per set would take about 2.5 h).
+  CPU cores (all 50 prompts per set would take about 2.5 h). Top% also at 80 %, chosen from the pilot (its
+  fixed-prompt model reached 83–86 % on unseen prompts) before this run, since SST-2 has no paper threshold.
 * ``paper`` — the paper's setting on one GPU: Meta-Llama-3-8B, the ``paper`` recipe (LoRA r8/α16 on q/v, lr 1e-4,
   batch 1 × 8, 20,000 samples), all five Table 1 columns on their full evaluation sets, K=4, T=3, max_out_len 256.
 """
@@ -15,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from paft_ext.configs.recipes import RECIPES
 from paft_ext.tasks import TASKS
-from paft_ext.train.recipes import RECIPES
 
 METHODS = ("base", "fixed", "topacc", "paft")
 TRAINED = ("fixed", "topacc", "paft")
@@ -44,6 +45,7 @@ class Preset:
     model: str | None = None  # default: the recipe's model
     prompts: int | None = None  # the first N prompts of every set (None: all)
     prompt_sets: tuple[str, ...] = ("test",)  # evaluated prompt sets (shipped names or pool-file paths)
+    reachable_top: float | None = None  # a second Top% threshold the model can reach (the task's may be out of reach)
 
     def __post_init__(self) -> None:
         unknown = [t for t in self.tasks if t not in TASKS]
@@ -59,7 +61,7 @@ PRESETS: dict[str, Preset] = {
                     eval_batch_size=8, num_gpus=0),
     "cpu": Preset(name="cpu", recipe="cpu", tasks=("sst2",), train_samples=400, eval_questions=100, epochs=3,
                   window_steps=4, seed=0, screen=4, confirm=24, finalists=8, max_out_len=4, eval_batch_size=8,
-                  num_gpus=0, prompts=25, prompt_sets=("test", "test_indep", "seen_probe")),
+                  num_gpus=0, prompts=25, prompt_sets=("test", "test_indep", "seen_probe"), reachable_top=0.80),
     "paper": Preset(name="paper", recipe="paper",
                     tasks=("hellaswag", "piqa", "winogrande", "race_middle", "race_high"), train_samples=20000,
                     eval_questions=None, epochs=3, window_steps=4, seed=0, screen=50, confirm=200, finalists=10,

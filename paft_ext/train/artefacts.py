@@ -1,0 +1,42 @@
+"""The schedule file a PAFT run leaves in its output folder, and how it becomes the run's.
+
+The schedule is written as *pending* while the data is prepared and accepted once the trainer's resume and geometry
+checks have passed, so a run refused at the start never replaces the schedule of the run whose folder it is.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from paft_ext.pools.store import Prompt
+
+from .schedule import Schedule
+
+SCHEDULE_FILE = "paft_schedule.json"
+PENDING_SCHEDULE_FILE = "paft_schedule.pending.json"
+META_FILE = "paft_meta.json"
+
+
+def write_pending_schedule(schedule: Schedule, pool: list[Prompt], output_dir: str) -> None:
+    windows = [{**w, "prompt_id": pool[w.pop("prompt_index")].id} for w in schedule.windows()]
+    doc = {"spec": asdict(schedule.spec),
+           "digest": schedule.spec.digest(), "total_steps": schedule.total_steps, "rows": len(schedule.order),
+           "prompts": {p.id: p.text for p in pool}, "windows": windows, "order": schedule.order.tolist()}
+    path = Path(output_dir) / PENDING_SCHEDULE_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def accept_schedule(output_dir: str) -> None:
+    """Make the pending schedule the run's ``paft_schedule.json`` (called once every resume/geometry check passed).
+    A schedule of another run already there is kept as ``paft_schedule.<digest>.json``, never overwritten."""
+    pending, final = Path(output_dir) / PENDING_SCHEDULE_FILE, Path(output_dir) / SCHEDULE_FILE
+    if not pending.is_file():
+        return
+    if final.is_file():
+        old = json.loads(final.read_text(encoding="utf-8")).get("digest", "unknown")
+        if old != json.loads(pending.read_text(encoding="utf-8"))["digest"]:
+            final.replace(final.with_name(f"paft_schedule.{old[:12]}.json"))
+    pending.replace(final)
