@@ -105,10 +105,11 @@ def serve(model: Path, key: str, log: Path, port: int) -> tuple[subprocess.Popen
     raise SystemExit(f"llamafactory-cli api did not start; see {log}")
 
 
-def generation_config(base: str, requests: int, completions: int) -> GenerationConfig:
+def generation_config(base: str, requests: int, completions: int, meta_prompt: Path) -> GenerationConfig:
     """One template per completion, ``completions`` sampled completions per request (the API's ``n``; measured here:
     4 per request took 90-150 s, i.e. slower per template than 4 requests of ~20 s, so the default is 1)."""
-    return GenerationConfig(concurrency=1, timeout_seconds=1800, generators=tuple(
+    return GenerationConfig(concurrency=1, timeout_seconds=1800, meta_prompts={"zero_shot": str(meta_prompt)},
+                            generators=tuple(
         GeneratorSpec(name=f"qwen-coder-1.5b-t{t}", base_url=base, model=MODEL, api_key_env=KEY_ENV,
                       requests={"zero_shot": requests}, prompts_per_request=1, completions_per_request=completions,
                       temperature=t, max_tokens=160) for t in TEMPERATURES))
@@ -119,6 +120,9 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=["piqa", "winogrande"])
     parser.add_argument("--requests", type=int, default=34, help="requests per temperature and task")
     parser.add_argument("--completions", type=int, default=1, help="sampled completions per request (API `n`)")
+    parser.add_argument("--meta-prompt", default="paft_ext/pools/metaprompts/zero_shot.j2",
+                        help="zero-shot meta-prompt, relative to the repository (WinoGrande's shipped set used "
+                             "zero_shot_no_example.j2: this model copied the default's translation example)")
     parser.add_argument("--cached-only", action="store_true",
                         help="no server: build the candidates from the requests already in the cache")
     parser.add_argument("--port", type=int, default=41703,
@@ -134,14 +138,14 @@ def main() -> None:
     try:
         for name in args.tasks:
             task = get_task(name)
-            config = generation_config(base, args.requests, args.completions)
+            config = generation_config(base, args.requests, args.completions, ROOT / args.meta_prompt)
             start = time.time()
             candidates, provenance = Generator(config, Path(args.cache_dir)).run(task, cached_only=args.cached_only)
             out = ROOT / "data" / "prompts" / task.pool
             write_jsonl(out / "llm_candidates.jsonl", [{"text": c.text, "source": c.source} for c in candidates])
             for gen in provenance["generation"]["generators"]:
                 gen["base_url"] = "http://127.0.0.1:<port>/v1 (llamafactory-cli api, huggingface backend, fp32)"
-            provenance["generation"].update(model=meta, meta_prompt="paft_ext/pools/metaprompts/zero_shot.j2",
+            provenance["generation"].update(model=meta, meta_prompt=args.meta_prompt,
                                             wall_seconds_this_run=round(time.time() - start, 1))
             (out / "llm_generation.json").write_text(json.dumps(provenance, indent=2, default=str) + "\n")
             print(name, json.dumps(provenance["generation"]["total"]), flush=True)

@@ -105,7 +105,7 @@ def test_resume_with_changed_geometry_is_refused_and_loses_nothing(run_k4, tiny_
 
 
 def _hook_loaded(env):
-    code = "import llamafactory.data.loader as m; print(getattr(m.get_dataset, '_paft_wrapped', False))"
+    code = "import llamafactory.train.tuner as m; print(getattr(m._training_function, '_paft_wrapped', False))"
     return subprocess.run([str(VENV_BIN / "python"), "-c", code], env=env, capture_output=True, text=True).stdout
 
 

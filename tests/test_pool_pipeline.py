@@ -9,7 +9,7 @@ import pytest
 
 from paft_ext.pools.build import BuildConfig, Candidate, PoolBuildError, build_pool
 from paft_ext.pools.dedup import deduplicate, group_split, similarity
-from paft_ext.pools.generate import parse_templates
+from paft_ext.pools.replies import parse_templates
 from paft_ext.pools.store import load_pool
 from paft_ext.pools.validate import normalise, validate
 from paft_ext.tasks import get_task
@@ -136,7 +136,8 @@ def test_build_pool_refuses_too_few_prompts_but_keeps_rejects(tmp_path):
 
 
 def test_templates_that_echo_the_meta_prompt_are_recognised():
-    from paft_ext.pools.generate import GenerationConfig, GeneratorSpec, echoes_meta_prompt, plan_requests, trim_echoes
+    from paft_ext.pools.generate import GenerationConfig, GeneratorSpec, plan_requests
+    from paft_ext.pools.replies import echoes_meta_prompt, trim_echoes
 
     config = GenerationConfig(generators=(GeneratorSpec(name="g", base_url="http://127.0.0.1:1/v1", model="m",
                                                         api_key_env="K", requests={"zero_shot": 1}),))
@@ -172,3 +173,38 @@ def test_a_candidate_file_without_provenance_is_refused(tmp_path):
     with pytest.raises(SystemExit, match=r"mine\.jsonl:2: a candidate line needs string 'text' and 'source'"):
         main(["pools", "add-test-set", "--task", "piqa", "--name", "test_mine", "--from", str(path), "--out",
               str(tmp_path / "pool")])
+
+
+def test_generators_see_readable_placeholder_names_and_templates_come_back_with_the_task_fields(tmp_path, fake_api,
+                                                                                               monkeypatch):
+    from paft_ext.pools.generate import GenerationConfig, Generator, GeneratorSpec
+
+    seen = []
+
+    def answer(request):
+        seen.append(request["messages"][-1]["content"])
+        return "Fill the gap in {sentence} with {option_a} (A) or {option_b} (B); keep {other}. Letter?"
+
+    fake_api.answer = answer
+    monkeypatch.setenv("K", "key")
+    config = GenerationConfig(concurrency=1, generators=(GeneratorSpec(
+        name="g", base_url=fake_api.url, model="m", api_key_env="K", requests={"zero_shot": 1, "few_shot": 1}),))
+    candidates, provenance = Generator(config, tmp_path).run(get_task("winogrande"))
+    assert len(seen) == 2
+    for meta in seen:  # both strategies (few-shot examples included) show only the readable names
+        assert "{sentence}" in meta and "{option_a}" in meta and "{option_b}" in meta
+        assert not re.search(r"\{(prompt|only_option1|only_option2)\}", meta)
+    assert [c.text for c in candidates] == [
+        "Fill the gap in {prompt} with {only_option1} (A) or {only_option2} (B); keep {other}. Letter?"] * 2
+    assert provenance["generation"]["placeholder_names_shown"] == {
+        "prompt": "sentence", "only_option1": "option_a", "only_option2": "option_b"}
+
+
+def test_generation_names_must_rename_known_fields_to_distinct_names():
+    import dataclasses
+
+    task = get_task("winogrande")
+    with pytest.raises(ValueError, match="generation_names must rename known fields to distinct names"):
+        dataclasses.replace(task, generation_names={"prompt": "x", "only_option1": "x"})
+    with pytest.raises(ValueError, match="generation_names"):
+        dataclasses.replace(task, generation_names={"sentence": "s"})

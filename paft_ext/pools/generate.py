@@ -12,12 +12,10 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
 import random
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,10 +27,11 @@ import jinja2
 
 import yaml
 from paft_ext.jsonl import read_text
-from paft_ext.tasks import PLACEHOLDER, TaskSpec
+from paft_ext.tasks import TaskSpec
 
 from .build import Candidate
 from .compose import few_shot_examples
+from .replies import echoes_meta_prompt, parse_templates, rename_placeholders, trim_echoes
 
 STRATEGIES = ("few_shot", "zero_shot")
 # Register hints cycled over a generator's requests (``style`` in the meta-prompt), so that requests differ in more
@@ -187,63 +186,30 @@ def _meta_prompt(strategy: str, config: GenerationConfig) -> jinja2.Template:
         path.read_text(encoding="utf-8"))
 
 
+class _ShownTask:
+    """The task as meta-prompts show it: its placeholders under their readable ``generation_names``."""
+
+    def __init__(self, task: TaskSpec) -> None:
+        self._task = task
+        self.fields = tuple(task.generation_names.get(f, f) for f in task.fields)
+        self.field_roles = {task.generation_names.get(f, f): role for f, role in task.field_roles.items()}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._task, name)
+
+
 def plan_requests(task: TaskSpec, config: GenerationConfig) -> list[Request]:
     templates = {s: _meta_prompt(s, config) for s in STRATEGIES}
-    examples = few_shot_examples(task.pool)
+    examples = [rename_placeholders(e, dict(task.generation_names)) for e in few_shot_examples(task.pool)]
+    shown = _ShownTask(task)
     requests = []
     for gen in config.generators:
         for strategy, count in gen.requests.items():
             for i in range(count):
-                text = templates[strategy].render(task=task, examples=examples, n=gen.prompts_per_request,
+                text = templates[strategy].render(task=shown, examples=examples, n=gen.prompts_per_request,
                                                   style=STYLES[i % len(STYLES)])
                 requests.append(Request(gen, strategy, i, ({"role": "user", "content": text},)))
     return requests
-
-
-def parse_templates(text: str) -> list[str]:
-    """Split a generator's answer into candidate templates: '---' separator lines, else numbered items, else the
-    whole text. Nothing is filtered here: every candidate goes through validation, and rejects are kept."""
-    blocks = [b for b in re.split(r"^\s*-{3,}\s*$", text, flags=re.MULTILINE) if b.strip()]
-    if len(blocks) <= 1:
-        items = re.split(r"^\s*\d{1,2}[.)]\s+", text, flags=re.MULTILINE)
-        blocks = [b for b in items if b.strip()] if len(items) > 2 else blocks
-    cleaned = [_HEADER.sub("", b.strip().strip("`\"'").strip()).strip() for b in blocks]
-    return [b for b in cleaned if b]
-
-
-# A heading line that models put before a template ("**Prompt Template:**", "Sure! Here's the prompt template:"):
-# a first line that mentions a template or prompt, ends with a colon and holds no placeholder.
-_HEADER = re.compile(r"\A[^\n{]*\b(?:template|prompt)\b[^\n{]*:[*\s]*\n", re.IGNORECASE)
-
-
-ECHO_CHARS = 24
-
-
-def echoes_meta_prompt(template: str, meta_prompt: str) -> bool:
-    """Whether a generated template repeats a stretch of the meta-prompt's own instructions (≥ 24 characters outside
-    placeholders, e.g. "ask for the letter of the right one"): small models do, and such a template instructs the
-    evaluated model about writing prompts, not about the task. (The caller blanks the task description out of the
-    meta-prompt: restating the task is fine.)"""
-    a, b = PLACEHOLDER.sub("\x00", template.casefold()), PLACEHOLDER.sub("\x00", meta_prompt.casefold())
-    match = difflib.SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b))
-    return match.size >= ECHO_CHARS
-
-
-_FRAGMENTS = re.compile(r"(?<=[.!?;])[ \t]+|(?=\n)")
-
-
-def trim_echoes(template: str, meta_prompt: str) -> str | None:
-    """``template`` without the sentences that repeat the meta-prompt's instructions, or None when such a sentence
-    holds a placeholder or nothing usable is left (the template is then dropped, and recorded as dropped)."""
-    kept = []
-    for fragment in _FRAGMENTS.split(template):
-        if echoes_meta_prompt(fragment, meta_prompt):
-            if PLACEHOLDER.search(fragment):
-                return None
-            continue
-        kept.append(fragment)
-    text = re.sub(r"[ \t]+\n", "\n", " ".join(kept).replace(" \n", "\n")).strip()
-    return text if text and not echoes_meta_prompt(text, meta_prompt) else None
 
 
 class Generator:
@@ -334,6 +300,7 @@ class Generator:
             requests = [r for r in requests if self._cache_path(r).is_file()]
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
             results = list(pool.map(self.fetch, requests))
+        back = {shown: f for f, shown in task.generation_names.items()}
         candidates: list[Candidate] = []
         usage: dict[str, dict] = {}
         records: list[dict] = []
@@ -359,14 +326,14 @@ class Generator:
                       "prompt_tokens": result["prompt_tokens"], "completion_tokens": result["completion_tokens"]}
             for template in parsed:
                 if not echoes_meta_prompt(template, meta_prompt):
-                    candidates.append(Candidate(template, source))
+                    candidates.append(Candidate(rename_placeholders(template, back), source))
                     continue
                 trimmed = trim_echoes(template, meta_prompt)
                 if trimmed is None:
                     record.setdefault("echoes_dropped", []).append(template)
                 else:
                     record.setdefault("echoes_trimmed", []).append(template)
-                    candidates.append(Candidate(trimmed, source + "/echo-trimmed"))
+                    candidates.append(Candidate(rename_placeholders(trimmed, back), source + "/echo-trimmed"))
             record["templates"] = len(parsed) - len(record.get("echoes_dropped", []))
             row["candidates"] += record["templates"]
             row["echoes_dropped"] = row.get("echoes_dropped", 0) + len(record.get("echoes_dropped", []))
@@ -386,5 +353,6 @@ class Generator:
             for key in ("cost", "cost_this_run"):
                 total[key] = round(sum(r.get(key, 0.0) for r in usage.values()), 6)
         provenance = {"generation": {"generators": [asdict(g) for g in self.config.generators], "usage": usage,
+                                     "placeholder_names_shown": dict(task.generation_names),
                                      "total": total, "sent_this_run": dict(self.sent), "requests": records}}
         return candidates, provenance

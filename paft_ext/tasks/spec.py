@@ -98,6 +98,9 @@ class TaskSpec:
     field_roles: Mapping[str, str] = field(default_factory=dict)  # what each placeholder holds, for meta-prompts
     pool_shipped: bool = True  # False: no prompt pool under data/prompts yet, so no PAFT YAML is generated
     optional_fields: tuple[str, ...] = ()  # fields that may be empty (SciQ's support paragraph); others may not
+    # readable placeholder names shown to prompt-writing models instead of cryptic reader columns (WinoGrande's
+    # ``only_option1``); generated templates are renamed back to ``fields`` before validation
+    generation_names: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         used = set(PLACEHOLDER.findall(self.baseline_prompt))
@@ -106,6 +109,10 @@ class TaskSpec:
         if set(self.field_roles) - set(self.fields):
             raise ValueError(f"task {self.name}: field_roles names unknown fields "
                              f"{sorted(set(self.field_roles) - set(self.fields))}")
+        shown = [self.generation_names.get(f, f) for f in self.fields]
+        if set(self.generation_names) - set(self.fields) or len(set(shown)) != len(shown):
+            raise ValueError(f"task {self.name}: generation_names must rename known fields to distinct names, got "
+                             f"{dict(self.generation_names)}")
         if self.answer_kind == "choice" and not self.choices:
             raise ValueError(f"task {self.name}: a choice task needs its option letters")
 

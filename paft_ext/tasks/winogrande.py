@@ -38,6 +38,7 @@ TASK = TaskSpec(
     fields=("prompt", "only_option1", "only_option2"),
     field_roles={"prompt": "the sentence, with _ where a word is missing", "only_option1": "option A",
                  "only_option2": "option B"},
+    generation_names={"prompt": "sentence", "only_option1": "option_a", "only_option2": "option_b"},
     answer_kind="choice",
     choices="AB",
     top_threshold=0.80,

@@ -40,3 +40,14 @@ def accept_schedule(output_dir: str) -> None:
         if old != json.loads(pending.read_text(encoding="utf-8"))["digest"]:
             final.replace(final.with_name(f"paft_schedule.{old[:12]}.json"))
     pending.replace(final)
+
+
+def write_tokenized_meta(path: str | None, meta: dict | None, schedule: Schedule | None, fields: list[str] | None
+                         ) -> None:
+    """Record a PAFT run's settings beside the dataset LLaMA-Factory saved to ``tokenized_path``, so a later run
+    that would reuse it can be checked. Called once the trainer starts, i.e. after the save: a run that stops
+    earlier never leaves a record without data."""
+    if not path or meta is None or schedule is None or not Path(path).is_dir() or (Path(path) / META_FILE).is_file():
+        return
+    doc = {"run": meta, "spec": asdict(schedule.spec), "fields": fields}
+    (Path(path) / META_FILE).write_text(json.dumps(doc, indent=1))

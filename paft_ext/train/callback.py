@@ -18,7 +18,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from .artefacts import accept_schedule
+from .artefacts import accept_schedule, write_tokenized_meta
 from .log import get_logger
 from .render import identify_prompts
 from .state import PaftSetupError, RunState
@@ -85,6 +85,8 @@ class PaftCallback(TrainerCallback):
                     f"with the same batch size, grad-accum, world size, K, seed, epochs and pool")
         if args.should_save:
             accept_schedule(args.output_dir)
+            write_tokenized_meta(self.state.parsed["data"].tokenized_path, self.state.meta, schedule,
+                                 self.state.fields)
         self.epoch_ends = set(schedule.epoch_end_steps())
         if self.state.config.trace:
             self.trace = _Trace(self.state, args, kwargs["model"], kwargs["processing_class"])

@@ -1,16 +1,16 @@
 """What the PAFT hook does at each LLaMA-Factory call it wraps (the wrapping itself is in :mod:`.patches`).
 
-State flows in one direction: the argument parser wrapper takes the ``paft_*`` keys out and records the parsed
-arguments; the preprocessing wrapper builds the schedule and renders the rows; the callback checks the trainer
-really consumes them in order and writes the artefacts. What they share is :data:`.state.RUN`. A run without
-``paft_*`` keys or PAFT datasets passes through every wrapper untouched.
+State flows in one direction: the argument parser wrapper takes the ``paft_*`` keys out, records the parsed
+arguments and the run's PAFT datasets, and refuses what PAFT cannot train under; the preprocessing wrapper builds the
+schedule and renders the rows; the callback checks the trainer really consumes them in order and writes the
+artefacts. What they share is :data:`.state.RUN`. The wrappers exist only in processes whose run touches PAFT
+(:mod:`.patches`), and a later run there without ``paft_*`` keys or PAFT datasets passes through them untouched.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +19,9 @@ from paft_ext.pools.store import Prompt, load_pool, pool_digest
 
 from .artefacts import META_FILE, write_pending_schedule
 from .config import build_config, split_paft_flags, split_paft_keys
+from .datasets import run_datasets
 from .log import get_logger
-from .render import FIELDS_COLUMN, dataset_fields, render_eval, render_train
+from .render import FIELDS_COLUMN, render_eval, render_train
 from .schedule import Geometry, Schedule, ScheduleSpec, build_schedule
 from .state import RUN, PaftSetupError
 
@@ -32,7 +33,9 @@ def _pick(parsed: tuple, attribute: str) -> Any:
 
 
 def parse_args(original, parser, args=None, allow_extra_keys: bool = False):
-    """Take ``paft_*`` keys out of the YAML/dict/flags, parse the rest with LLaMA-Factory, remember both."""
+    """Take ``paft_*`` keys out of the YAML/dict/flags, parse the rest with LLaMA-Factory, remember both; refuse
+    settings PAFT cannot train under and a ``tokenized_path`` built with other PAFT settings, before any data is
+    read."""
     from llamafactory.hparams.parser import read_args
 
     raw = read_args(args)
@@ -41,40 +44,22 @@ def parse_args(original, parser, args=None, allow_extra_keys: bool = False):
     parsed = original(parser, rest, allow_extra_keys)
     training = _pick(parsed, "gradient_accumulation_steps")
     if training is not None:
-        RUN.start(config, {"training": training, "data": _pick(parsed, "packing"),
-                             "finetuning": _pick(parsed, "disable_shuffling")})
+        data, finetuning = _pick(parsed, "packing"), _pick(parsed, "disable_shuffling")
+        RUN.start(config, {"training": training, "data": data, "finetuning": finetuning}, run_datasets(data))
+        if config is not None:
+            _guard()
+            RUN.meta = _run_meta(training)
+        _check_tokenized_path(data.tokenized_path, training)
     return parsed
 
 
-def get_dataset_list(original, dataset_names, dataset_dir):
-    """Re-attach each dataset_info entry's ``paft`` block (LLaMA-Factory drops unknown keys) as ``paft_fields``."""
-    attrs = original(dataset_names, dataset_dir)
-    if not dataset_names or dataset_dir == "ONLINE" or str(dataset_dir).startswith("REMOTE:"):
-        return attrs
-    info = dataset_dir if isinstance(dataset_dir, dict) else json.loads(
-        (Path(dataset_dir) / "dataset_info.json").read_text(encoding="utf-8"))
-    for name, attr in zip(dataset_names, attrs, strict=True):
-        block = info[name].get("paft")
-        if attr.formatting == "paft" and block is None:
-            raise PaftSetupError(f"dataset_info.json: {name} has formatting 'paft' but no 'paft' block")
-        if block is not None:
-            if attr.formatting != "paft":
-                raise PaftSetupError(f"dataset_info.json: {name} has a 'paft' block but formatting "
-                                     f"{attr.formatting!r}; set \"formatting\": \"paft\"")
-            attr.paft_fields = dataset_fields(block, name)
-    return attrs
-
-
-def _guard(stage: str, is_streaming: bool) -> None:
+def _guard() -> None:
     """Refuse settings under which the rendered row order would not reach the optimizer as scheduled."""
-    if not RUN.parsed:
-        raise PaftSetupError("[paft_ext] PAFT arguments were not parsed; start training through llamafactory-cli "
-                             "or llamafactory.train.tuner.run_exp with the extension loaded")
     training, data, finetuning = (RUN.parsed[k] for k in ("training", "data", "finetuning"))
     problems = []
-    if stage != "sft":
-        problems.append(f"stage is {stage!r}; PAFT supports stage: sft only")
-    if is_streaming or data.streaming:
+    if finetuning.stage != "sft":
+        problems.append(f"stage is {finetuning.stage!r}; PAFT supports stage: sft only")
+    if data.streaming:
         problems.append("streaming has no fixed row order; set streaming: false")
     if data.packing or data.neat_packing:
         problems.append("packing/neat_packing mixes prompt windows inside one row; disable it")
@@ -169,39 +154,28 @@ def _refuse_test_prompts(eval_pool: list[Prompt], test_file: Path, fields: tuple
                              f"{test_file}; evaluate during training on the validation pool (valid.jsonl)")
 
 
-def _run_meta(training_args) -> dict | None:
-    if RUN.config is None:
-        return None
+def _run_meta(training_args) -> dict:
     return {"config": RUN.config.__dict__, "batch": training_args.per_device_train_batch_size,
             "grad_accum": training_args.gradient_accumulation_steps, "world": training_args.world_size,
             "epochs": training_args.num_train_epochs, "max_steps": training_args.max_steps,
             "seed": training_args.seed}
 
 
-def get_dataset(original, template, model_args, data_args, training_args, stage, tokenizer, processor=None):
-    """Check the PAFT settings before anything is loaded, and refuse a ``tokenized_path`` built with other PAFT
-    settings (LLaMA-Factory would silently reuse it)."""
+def _check_tokenized_path(path: str | None, training_args) -> None:
+    """LLaMA-Factory reuses a ``tokenized_path`` without reading the data again: refuse one built with other PAFT
+    settings (or by a run without them), and take the schedule of one built with these."""
     from llamafactory.extras.misc import has_tokenized_data
 
-    if RUN.config is not None:
-        _guard(stage, data_args.streaming)
-    path = data_args.tokenized_path
-    meta = _run_meta(training_args)
-    if path and has_tokenized_data(path):
-        stored_file = Path(path) / META_FILE
-        stored = json.loads(stored_file.read_text()) if stored_file.is_file() else None
-        if (stored or {}).get("run") != meta:
-            raise PaftSetupError(f"[paft_ext] tokenized_path {path} was built with PAFT meta "
-                                 f"{(stored or {}).get('run')}, now {meta}; delete it or point tokenized_path "
-                                 f"elsewhere")
-        if meta is not None:
-            _restore_schedule(stored, training_args)
-    module = original(template, model_args, data_args, training_args, stage, tokenizer, processor)
-    if path and meta is not None and training_args.should_save and not (Path(path) / META_FILE).is_file():
-        spec = RUN.schedule.spec
-        doc = {"run": meta, "spec": asdict(spec), "fields": RUN.fields}
-        (Path(path) / META_FILE).write_text(json.dumps(doc, indent=1))
-    return module
+    if not path or not has_tokenized_data(path):
+        return
+    stored_file = Path(path) / META_FILE
+    stored = json.loads(stored_file.read_text()) if stored_file.is_file() else None
+    if (stored or {}).get("run") != RUN.meta:
+        raise PaftSetupError(f"[paft_ext] tokenized_path {path} was built with PAFT meta "
+                             f"{(stored or {}).get('run')}, now {RUN.meta}; delete it or point tokenized_path "
+                             f"elsewhere (no PAFT meta: built without PAFT, or by a run stopped before training)")
+    if RUN.meta is not None:
+        _restore_schedule(stored, training_args)
 
 
 def _restore_schedule(stored: dict, training_args) -> None:
@@ -215,21 +189,3 @@ def _restore_schedule(stored: dict, training_args) -> None:
     training_args.num_train_epochs = 1.0
     if training_args.should_save:
         write_pending_schedule(RUN.schedule, pool, training_args.output_dir)
-
-
-def training_function(original, config: dict[str, Any]) -> None:
-    """Add the PAFT callback to runs whose arguments carry ``paft_*`` keys."""
-    if has_paft_keys(config.get("args")):
-        from .callback import PaftCallback
-
-        config["callbacks"].append(PaftCallback(RUN))
-    return original(config)
-
-
-def has_paft_keys(args: Any) -> bool:
-    """Whether a run's arguments (a YAML/JSON path, a dict or CLI flags; None: ``sys.argv``) set any ``paft_*`` key."""
-    from llamafactory.hparams.parser import read_args
-
-    args = read_args(args)
-    keys = args if isinstance(args, dict) else [a.lstrip("-").split("=")[0] for a in args]
-    return any(str(key).startswith("paft_") for key in keys)

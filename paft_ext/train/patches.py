@@ -1,20 +1,24 @@
 """The one place that patches LLaMA-Factory (version-gated). No LLaMA-Factory file is edited.
 
-Each target is a module global that LLaMA-Factory resolves at call time, so wrapping the attribute is enough:
+At import (from :mod:`paft_ext._autoload`) only one function is wrapped, as a gate that changes nothing by itself:
 
 =====================================  ==========================================  =============================
-module                                 global                                      wrapper (paft_ext.train.hook)
+module                                 global                                      wrapper
 =====================================  ==========================================  =============================
-llamafactory.hparams.parser            ``_parse_args``                             ``parse_args``
+llamafactory.train.tuner               ``_training_function``                      :func:`gate`
+=====================================  ==========================================  =============================
+
+When a run touches PAFT (a ``paft_*`` key, a PAFT dataset, or a ``tokenized_path`` a PAFT run built), the gate checks
+the LLaMA-Factory version and activates the hook in this process, then adds the PAFT trainer callback:
+
+=====================================  ==========================================  =============================
 llamafactory.data.converter            ``register_dataset_converter`` (public)      ``render.converter_class``
-llamafactory.data.loader               ``get_dataset_list``                        ``get_dataset_list``
-llamafactory.data.loader               ``_get_preprocessed_dataset``               ``preprocess``
-llamafactory.data.loader               ``get_dataset``                             ``get_dataset``
-llamafactory.train.tuner               ``_training_function``                      ``training_function``
+llamafactory.hparams.parser            ``_parse_args``                             ``hook.parse_args``
+llamafactory.data.loader               ``_get_preprocessed_dataset``               ``hook.preprocess``
 =====================================  ==========================================  =============================
 
-:mod:`paft_ext._autoload` applies these right after each module executes (before ``llamafactory.data`` re-exports
-``get_dataset``); :func:`apply_all` covers modules imported before the hook was installed.
+Both wrapped globals are resolved by LLaMA-Factory at call time, so wrapping the module attribute is enough. Every
+other run of every process sees LLaMA-Factory untouched.
 """
 
 from __future__ import annotations
@@ -24,35 +28,23 @@ import inspect
 import os
 import sys
 from types import ModuleType
+from typing import Any
 
 SUPPORTED_LLAMAFACTORY = ("0.9.5",)
 
 # The parameters each wrapped function must have; tests/test_patches.py fails when upstream changes them. Why each
 # has no public route in LLaMA-Factory 0.9.5:
 SIGNATURES = {
+    # run_exp(callbacks=...) is public, but llamafactory-cli (and its torchrun children) call run_exp() without.
+    ("llamafactory.train.tuner", "_training_function"): ["config"],
     # HfArgumentParser refuses unknown keys (ALLOW_EXTRA_ARGS=1 would accept every typo, not only paft_* keys), and
     # no hook sees the parsed arguments together.
     ("llamafactory.hparams.parser", "_parse_args"): ["parser", "args", "allow_extra_keys"],
-    # DatasetAttr keeps only its own dataset_info keys; the ``paft`` block (task or fields) would be dropped.
-    ("llamafactory.data.loader", "get_dataset_list"): ["dataset_names", "dataset_dir"],
     # the only place where the converted rows exist before tokenisation (the schedule must be rendered there).
     ("llamafactory.data.loader", "_get_preprocessed_dataset"): [
         "dataset", "data_args", "training_args", "stage", "template", "tokenizer", "processor", "is_eval"],
-    # guards must run before any data is read, and a reused tokenized_path must be checked against the schedule.
-    ("llamafactory.data.loader", "get_dataset"): [
-        "template", "model_args", "data_args", "training_args", "stage", "tokenizer", "processor"],
-    # run_exp(callbacks=...) is public, but llamafactory-cli calls run_exp() without callbacks.
-    ("llamafactory.train.tuner", "_training_function"): ["config"],
 }
-_WRAPPERS = {
-    "_parse_args": "parse_args",
-    "get_dataset_list": "get_dataset_list",
-    "_get_preprocessed_dataset": "preprocess",
-    "get_dataset": "get_dataset",
-    "_training_function": "training_function",
-}
-TARGET_MODULES = ("llamafactory.hparams.parser", "llamafactory.data.converter", "llamafactory.data.loader",
-                  "llamafactory.train.tuner")
+_HOOKS = {"_parse_args": "parse_args", "_get_preprocessed_dataset": "preprocess"}
 
 
 class UnsupportedLlamaFactory(RuntimeError):
@@ -69,67 +61,69 @@ def check_version() -> None:
             f"PAFT_EXT_ALLOW_UNSUPPORTED=1 to try anyway")
 
 
-def _wrap(module: ModuleType, name: str) -> None:
-    from . import hook
+def _check_signature(module: ModuleType, name: str, function: Any) -> None:
+    expected = SIGNATURES[(module.__name__, name)]
+    found = list(inspect.signature(function).parameters)
+    if found != expected:
+        raise UnsupportedLlamaFactory(f"{module.__name__}.{name} has parameters {found}, paft_ext expects {expected}")
 
+
+def _wrap(module: ModuleType, name: str, hook: Any) -> None:
     original = getattr(module, name)
     if getattr(original, "_paft_wrapped", False):
         return
-    expected = SIGNATURES[(module.__name__, name)]
-    found = list(inspect.signature(original).parameters)
-    if found != expected:
-        raise UnsupportedLlamaFactory(f"{module.__name__}.{name} has parameters {found}, paft_ext expects {expected}")
-    wrapper = functools.partial(getattr(hook, _WRAPPERS[name]), original)
+    _check_signature(module, name, original)
+    wrapper = functools.partial(hook, original)
     wrapped = functools.update_wrapper(lambda *a, **k: wrapper(*a, **k), original)
     wrapped._paft_wrapped = True
     setattr(module, name, wrapped)
 
 
-def apply(module: ModuleType) -> None:
-    """Patch one freshly executed LLaMA-Factory module. Under an unsupported LLaMA-Factory nothing is patched, so
-    runs without PAFT work as if the extension were absent; a run with ``paft_*`` keys is refused there (the guard
-    wraps ``_training_function`` with no assumption about its signature)."""
-    try:
-        check_version()
-    except UnsupportedLlamaFactory as err:
-        if module.__name__ == "llamafactory.train.tuner" and hasattr(module, "_training_function"):
-            _refuse_paft_runs(module, err)
+def activate() -> None:
+    """Put the hook into this process's LLaMA-Factory (idempotent). Called by the gate for a run that touches PAFT,
+    when the modules are imported: the tuner imports all of them."""
+    from . import hook
+    from .render import converter_class
+
+    check_version()
+    for name in ("llamafactory.hparams.parser", "llamafactory.data.loader", "llamafactory.data.converter"):
+        __import__(name)
+    tuner = sys.modules["llamafactory.train.tuner"]
+    _check_signature(tuner, "_training_function", tuner._training_function.__wrapped__)
+    converter = sys.modules["llamafactory.data.converter"]
+    if "paft" not in converter.DATASET_CONVERTERS:  # the public route; it refuses a second registration
+        converter.register_dataset_converter("paft", converter_class())
+    for (module_name, attribute) in SIGNATURES:
+        if attribute in _HOOKS:
+            _wrap(sys.modules[module_name], attribute, getattr(hook, _HOOKS[attribute]))
+
+
+def gate(original, *args, **kwargs):
+    """``_training_function`` for every run: LLaMA-Factory's own, plus the PAFT hook and callback when the run's
+    arguments touch PAFT. Makes no assumption about the signature until then (an unsupported LLaMA-Factory still
+    trains every run without PAFT, and refuses the PAFT ones)."""
+    config = args[0] if args else kwargs.get("config")
+    run_args = config.get("args") if isinstance(config, dict) else None
+    from llamafactory.hparams.parser import read_args
+
+    from .datasets import has_paft_keys, paft_requested
+
+    run_args = read_args(run_args)
+    if paft_requested(run_args):
+        activate()
+        if has_paft_keys(run_args):
+            from .callback import PaftCallback
+            from .state import RUN
+
+            config["callbacks"].append(PaftCallback(RUN))
+    return original(*args, **kwargs)
+
+
+def install(tuner: ModuleType) -> None:
+    """Wrap ``_training_function`` of a freshly executed (or already imported) tuner module with :func:`gate`."""
+    original = getattr(tuner, "_training_function", None)
+    if original is None or getattr(original, "_paft_wrapped", False):
         return
-    name = module.__name__
-    if name == "llamafactory.data.converter":
-        from .render import converter_class
-
-        if "paft" not in module.DATASET_CONVERTERS:  # the public route; it refuses a second registration
-            module.register_dataset_converter("paft", converter_class())
-        return
-    for (target, attribute) in SIGNATURES:
-        if target == name:
-            _wrap(module, attribute)
-
-
-def _refuse_paft_runs(module: ModuleType, err: UnsupportedLlamaFactory) -> None:
-    original = module._training_function
-
-    @functools.wraps(original)
-    def guarded(*args, **kwargs):
-        from .hook import has_paft_keys
-
-        config = args[0] if args else kwargs.get("config", {})
-        try:
-            paft = isinstance(config, dict) and has_paft_keys(config.get("args"))
-        except (ImportError, AttributeError, TypeError, ValueError, OSError):
-            paft = False  # arguments this upstream reads differently: leave the run to LLaMA-Factory
-        if paft:
-            raise err
-        return original(*args, **kwargs)
-
-    module._training_function = guarded
-
-
-def apply_all() -> None:
-    """Patch every target module already imported, and re-bind the re-exported ``llamafactory.data.get_dataset``."""
-    for name in TARGET_MODULES:
-        if name in sys.modules:
-            apply(sys.modules[name])
-    if "llamafactory.data" in sys.modules and "llamafactory.data.loader" in sys.modules:
-        sys.modules["llamafactory.data"].get_dataset = sys.modules["llamafactory.data.loader"].get_dataset
+    wrapped = functools.update_wrapper(lambda *a, **k: gate(original, *a, **k), original)
+    wrapped._paft_wrapped = True
+    tuner._training_function = wrapped

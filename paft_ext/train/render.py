@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from paft_ext import __version__
@@ -40,10 +41,16 @@ def converter_class() -> type:
     columns. Built on demand so importing this module does not import LLaMA-Factory's data package."""
     from llamafactory.data.converter import AlpacaDatasetConverter
 
+    from .state import RUN
+
+    @dataclass
     class PaftDatasetConverter(AlpacaDatasetConverter):
+        def __post_init__(self) -> None:  # looked up here, in the main process (map workers get a pickled copy)
+            self.paft_fields = RUN.fields_for(self.dataset_attr)
+
         def __call__(self, example: dict[str, Any]) -> dict[str, Any]:
             output = super().__call__(example)
-            fields = self.dataset_attr.paft_fields
+            fields = self.paft_fields
             missing = [f for f in fields if not isinstance(example.get(f), str)]
             if missing:
                 raise ValueError(f"PAFT dataset {self.dataset_attr.dataset_name}: row lacks string field(s) "
