@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .artefacts import META_FILE
+from .config import split_paft_flags, split_paft_keys
 from .render import dataset_fields
 from .state import PaftSetupError
 
@@ -92,9 +93,10 @@ def _raw(args: Any, key: str) -> Any:
 
 
 def has_paft_keys(args: Any) -> bool:
-    """Whether unparsed run arguments (a dict or CLI flags) set any ``paft_*`` key."""
-    keys = args if isinstance(args, dict) else [str(a).lstrip("-").split("=")[0] for a in args or []]
-    return any(str(key).startswith("paft_") for key in keys)
+    """Whether unparsed run arguments (a dict or CLI flags) set any ``paft_*`` key, found by the same splitters the
+    argument parser wrapper takes them out with."""
+    _, values = split_paft_keys(args) if isinstance(args, dict) else split_paft_flags([str(a) for a in args or []])
+    return bool(values)
 
 
 def paft_requested(args: Any) -> bool:
