@@ -24,7 +24,7 @@ for _task in TASKS.values():
 ROOT = Path(__file__).resolve().parents[1]
 # Every valid, distinct, unseen LLM candidate is kept; the floor fails the build if a rebuild loses any. The target is
 # 50 per pool; WinoGrande falls short so far (data/README.md gives the yields).
-LLM_TEST_MIN = {"piqa": 50, "winogrande": 47}
+LLM_TEST_MIN = {"piqa": 50, "winogrande": 50}
 
 if __name__ == "__main__":
     for pool, task in POOL_TASKS.items():
