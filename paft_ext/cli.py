@@ -181,6 +181,12 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     print(f"report: {out}/report.md, plots: {out}/plots/")
 
 
+def _cmd_rl(args: argparse.Namespace) -> None:
+    from paft_ext.rl.runner import train_grpo
+
+    print(f"adapter: {train_grpo(args.config)}")
+
+
 def _add_pool_options(parser: argparse.ArgumentParser) -> None:
     from paft_ext.pools.dedup import NEAR_DUPLICATE_THRESHOLD
     from paft_ext.pools.leakage import MAX_NEAREST
@@ -276,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", default=".cache/data/opencompass", help="COMPASS_DATA_CACHE (from paft-ext prepare)")
     ev.add_argument("--work-dir", default="outputs/eval")
     ev.set_defaults(func=_cmd_eval)
+    rl = sub.add_parser("rl", help="GRPO with PAFT prompts (TRL GRPOTrainer + LoRA) from a YAML")
+    rl.add_argument("config", help="GRPO YAML, e.g. yaml/sst2/cpu_paft_grpo.yaml")
+    rl.set_defaults(func=_cmd_rl)
     return parser
 
 
@@ -285,11 +294,14 @@ def main(argv: list[str] | None = None) -> None:
     from paft_ext.pools.build import PoolBuildError
     from paft_ext.pools.generate import GenerationError
     from paft_ext.pools.store import PoolError
+    from paft_ext.rl.config import RLConfigError
+    from paft_ext.train.state import PaftSetupError
 
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (DataError, PoolBuildError, GenerationError, PoolError, PromptSetError) as err:
+    except (DataError, PoolBuildError, GenerationError, PoolError, PromptSetError, RLConfigError,
+            PaftSetupError) as err:
         raise SystemExit(f"paft-ext: error: {err}") from None
 
 

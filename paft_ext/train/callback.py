@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
 from transformers import TrainerCallback
 
 from .artefacts import accept_schedule, write_tokenized_meta
@@ -85,8 +86,8 @@ class PaftCallback(TrainerCallback):
                     f"with the same batch size, grad-accum, world size, K, seed, epochs and pool")
         if args.should_save:
             accept_schedule(args.output_dir)
-            write_tokenized_meta(self.state.parsed["data"].tokenized_path, self.state.meta, schedule,
-                                 self.state.fields)
+            write_tokenized_meta(getattr(self.state.parsed.get("data"), "tokenized_path", None), self.state.meta,
+                                 schedule, self.state.fields)
         self.epoch_ends = set(schedule.epoch_end_steps())
         if self.state.config.trace:
             self.trace = _Trace(self.state, args, kwargs["model"], kwargs["processing_class"])
@@ -134,8 +135,8 @@ class _Trace:
         self.step, self.micro = global_step, -1
 
     def _record(self, module, args, kwargs) -> None:
-        if not module.training:  # evaluation and generation are not traced
-            return
+        if not module.training or not torch.is_grad_enabled():  # evaluation, generation and reference/old-policy
+            return  # log-probabilities (GRPO) run without gradients: only what is trained on is traced
         self.micro += 1
         rows, pad = [], self.tokenizer.pad_token_id
         ids_batch = kwargs["input_ids"].tolist()

@@ -1,0 +1,65 @@
+"""GRPO reward functions built from a task's own answer extraction (the rule evaluation scores with).
+
+TRL calls each with the batch's ``completions`` and the dataset's extra columns (here the gold ``answer``) and logs
+each one's mean as ``rewards/<name>/mean``; the weights decide what is optimised. Three functions:
+
+* ``correct`` (weight 1): 1.0 when the extracted answer equals the gold. ``answer_rule: strict`` (default) accepts
+  only an output that *is* the option letter, so a policy cannot farm reward from prose that happens to contain
+  a capital letter (OpenCompass's rule takes "Both…" as B); GSM8K has one rule (the final number).
+* ``format`` (weight ``format_reward_weight``, 0 = logged only): 1.0 when the output gives its answer in the
+  expected form — an option letter first for choice tasks, a cued final number ("answer is", ``####``,
+  ``\\boxed{}``) for GSM8K.
+* ``answered`` (weight 0, logged only): 1.0 when OpenCompass's extractor finds any answer; 1 − its mean is the
+  no-answer rate evaluation reports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from paft_ext.tasks import TaskSpec
+from paft_ext.tasks.answers import normalise_number
+
+_CUED_NUMBER = re.compile(r"(?:answer is|answer:|####|\\boxed\{)\s*\**\s*-?\$?\d", re.IGNORECASE)
+
+RewardFunc = Callable[..., list[float]]
+
+
+def completion_text(completion: Any) -> str:
+    """The generated text of one completion (TRL passes ``[{"role": "assistant", "content": …}]`` for
+    conversational prompts, a string otherwise)."""
+    if isinstance(completion, list):
+        return "".join(turn.get("content", "") for turn in completion)
+    return str(completion)
+
+
+def _gold_matches(task: TaskSpec, extracted: str, gold: str) -> bool:
+    if task.answer_kind == "number":
+        return extracted != "" and extracted == normalise_number(gold)
+    return extracted == gold
+
+
+def reward_functions(task: TaskSpec, answer_rule: str) -> list[RewardFunc]:
+    """``[correct, format, answered]`` for ``task`` (the order of ``reward_weights``)."""
+    strict = answer_rule == "strict"
+
+    def correct(completions: list[Any], answer: list[str], **_: Any) -> list[float]:
+        return [float(_gold_matches(task, task.extract(completion_text(c), strict=strict), gold))
+                for c, gold in zip(completions, answer, strict=True)]
+
+    def format(completions: list[Any], **_: Any) -> list[float]:  # noqa: A001 (TRL logs the function's name)
+        texts = [completion_text(c) for c in completions]
+        if task.answer_kind == "number":
+            return [float(bool(_CUED_NUMBER.search(t))) for t in texts]
+        return [float(task.extract(t, strict=True) != "") for t in texts]
+
+    def answered(completions: list[Any], **_: Any) -> list[float]:
+        return [float(task.extract(completion_text(c)) != "") for c in completions]
+
+    return [correct, format, answered]
+
+
+def reward_weights(format_weight: float) -> list[float]:
+    return [1.0, format_weight, 0.0]
