@@ -139,6 +139,19 @@ def _cmd_pools_check(args: argparse.Namespace) -> None:
     print(f"{folder}: every test set is unseen (no shared part or sentence; n-gram similarity within targets)")
 
 
+def _cmd_pools_perturb(args: argparse.Namespace) -> None:
+    from paft_ext.pools.perturb import perturb_pool
+    from paft_ext.pools.store import PoolError, load_pool, write_pool
+
+    task, out = get_task(args.task), Path(args.out)
+    if out.exists():
+        raise PoolError(f"{out} exists; choose another --out (a perturbed set is never written over a file)")
+    result = perturb_pool(load_pool(args.source, task.fields), task.fields, args.kinds, args.seed)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_pool(out, result.prompts)
+    print(json.dumps({"written": len(result.prompts), "nothing_to_change": result.skipped, "out": str(out)}))
+
+
 def _task_of_pool(folder: Path):
     from paft_ext.pools.store import PoolError
 
@@ -253,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("folder")
     check.add_argument("--task", choices=list(TASKS), help="default: the pool named in manifest.json")
     check.set_defaults(func=_cmd_pools_check)
+    perturb = pools.add_parser("perturb", help="a perturbed copy of a prompt set (typos, dropped words, casing, "
+                                               "whitespace, option-label style), placeholders kept; seeded")
+    perturb.add_argument("--task", required=True, choices=list(TASKS))
+    perturb.add_argument("--from", dest="source", required=True, help="pool file, e.g. data/prompts/piqa/test.jsonl")
+    perturb.add_argument("--out", required=True, help="new pool file (evaluate with --prompt-set <file>)")
+    perturb.add_argument("--kinds", nargs="+", default=["typo", "word_drop", "casing", "whitespace", "label_style"])
+    perturb.add_argument("--seed", type=int, default=0)
+    perturb.set_defaults(func=_cmd_pools_perturb)
     report = sub.add_parser("report", help="robustness report of an OpenCompass work directory")
     report.add_argument("work_dir")
     report.add_argument("--out", help="default <run>/paft_report")
@@ -293,6 +314,7 @@ def main(argv: list[str] | None = None) -> None:
     from paft_ext.evaluation.prompt_sets import PromptSetError
     from paft_ext.pools.build import PoolBuildError
     from paft_ext.pools.generate import GenerationError
+    from paft_ext.pools.perturb import PerturbError
     from paft_ext.pools.store import PoolError
     from paft_ext.rl.config import RLConfigError
     from paft_ext.train.state import PaftSetupError
@@ -301,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         args.func(args)
     except (DataError, PoolBuildError, GenerationError, PoolError, PromptSetError, RLConfigError,
-            PaftSetupError) as err:
+            PaftSetupError, PerturbError) as err:
         raise SystemExit(f"paft-ext: error: {err}") from None
 
 

@@ -1,0 +1,151 @@
+"""Perturbed prompt sets: the same test prompts with the surface noise real users add — typos, dropped words,
+casing, whitespace, another option-label style — seeded, with every placeholder kept intact.
+
+Only the literal text between placeholders is touched (the template is split on ``{field}``), so a perturbed prompt
+fills exactly the fields its source fills, in the same order; each result is re-validated like any pool prompt and
+must differ from its source. A kind that finds nothing to change in a prompt (no option labels, say) yields no
+variant for it, and the count says so. The output is an ordinary pool file, evaluated with
+``paft-ext eval --prompt-set <file>.jsonl``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from paft_ext.tasks import PLACEHOLDER
+
+from .safety import unsafe_problems
+from .store import Prompt, template_problems
+
+# words, never a LaTeX command's name (GSM8K prompts ask for "\\boxed{}", which must stay as written)
+_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+_LONG_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{4,}")
+# an option label directly before a placeholder: "A. {x}", "(A) {x}", "A) {x}", "[A] {x}", "A: {x}", "A - {x}"
+_LABEL = re.compile(r"(?:\(([A-E])\)|\[([A-E])\]|(?<![A-Za-z])([A-E])(?:[.):]| -))[ \t]*$")
+LABEL_STYLES = ("{}. ", "({}) ", "{}) ", "[{}] ", "{}: ")
+
+
+class PerturbError(ValueError):
+    """A perturbation that broke a template (a bug here, never silently kept)."""
+
+
+def _segments(text: str) -> list[str]:
+    """[literal, placeholder, literal, …]: odd positions are the ``{field}`` markers, kept verbatim."""
+    parts, last = [], 0
+    for match in PLACEHOLDER.finditer(text):
+        parts += [text[last:match.start()], match[0]]
+        last = match.end()
+    return [*parts, text[last:]]
+
+
+def _map_literals(text: str, change: Callable[[str], str]) -> str:
+    return "".join(part if i % 2 else change(part) for i, part in enumerate(_segments(text)))
+
+
+def _typo(text: str, rng: np.random.Generator, rate: float = 0.12) -> str:
+    def one(word: str) -> str:
+        i = int(rng.integers(1, len(word) - 1))
+        op = int(rng.integers(3))
+        swapped = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        if op == 0 and swapped != word:  # swap two neighbours (unless they are the same letter)
+            return swapped
+        return word[:i] + word[i] + word[i:] if op == 2 else word[:i] + word[i + 1:]  # double or drop one
+
+    return _per_word(text, _LONG_WORD, rng, rate, one)
+
+
+def _word_drop(text: str, rng: np.random.Generator, rate: float = 0.15) -> str:
+    dropped = _per_word(text, re.compile(r"(?<![\\A-Za-z])[A-Za-z]{3,}[,;]?[ \t]?"), rng, rate, lambda w: "")
+    return re.sub(r"[ \t]{2,}", " ", dropped)
+
+
+def _per_word(text: str, pattern: re.Pattern, rng: np.random.Generator, rate: float,
+              change: Callable[[str], str]) -> str:
+    """``change`` applied to each ``pattern`` match of the literal text with probability ``rate``, and to one
+    chosen match when the draws picked none (every variant differs from its source)."""
+    hits = [(i, m) for i, part in enumerate(_segments(text)) if i % 2 == 0 for m in pattern.finditer(part)]
+    if not hits:
+        return text
+    chosen = {k for k in range(len(hits)) if rng.random() < rate} or {int(rng.integers(len(hits)))}
+    edits: dict[int, list] = {}
+    for k in sorted(chosen):
+        i, m = hits[k]
+        edits.setdefault(i, []).append(m)
+    parts = _segments(text)
+    for i, matches in edits.items():
+        part = parts[i]
+        for m in sorted(matches, key=lambda m: m.start(), reverse=True):
+            part = part[:m.start()] + change(m[0]) + part[m.end():]
+        parts[i] = part
+    return "".join(parts)
+
+
+def _casing(text: str, rng: np.random.Generator) -> str:
+    """Words of two or more letters all upper or all lower case (one-letter option labels keep their case)."""
+    mode = str.upper if rng.random() < 0.5 else str.lower
+    return _map_literals(text, lambda part: _WORD.sub(lambda m: mode(m[0]), part))
+
+
+def _whitespace(text: str, rng: np.random.Generator) -> str:
+    """Line breaks become spaces or blank lines, spaces double, the prompt gains surrounding blanks."""
+    joiner = " " if rng.random() < 0.5 else "\n\n"
+
+    def change(part: str) -> str:
+        return re.sub(r"(?<=\S) (?=\S)", lambda m: "  " if rng.random() < 0.3 else " ", part.replace("\n", joiner))
+
+    return "  " + _map_literals(text, change).strip() + "\n"
+
+
+def _label_style(text: str, rng: np.random.Generator) -> str:
+    """Every option label before a placeholder rewritten in one other style ("A. {x}" -> "(A) {x}")."""
+    parts = _segments(text)
+    labelled = [i for i in range(0, len(parts) - 1, 2) if _LABEL.search(parts[i])]
+    if not labelled:
+        return text
+    current = _LABEL.search(parts[labelled[0]])[0]
+    styles = [s for s in LABEL_STYLES if s.format("A").strip() not in current]
+    style = styles[int(rng.integers(len(styles)))]
+    for i in labelled:
+        match = _LABEL.search(parts[i])
+        letter = next(g for g in match.groups() if g)
+        parts[i] = parts[i][:match.start()] + style.format(letter)
+    return "".join(parts)
+
+
+PERTURBATIONS: dict[str, Callable[[str, np.random.Generator], str]] = {
+    "typo": _typo, "word_drop": _word_drop, "casing": _casing, "whitespace": _whitespace,
+    "label_style": _label_style,
+}
+
+
+@dataclass(frozen=True)
+class PerturbResult:
+    prompts: list[Prompt]
+    skipped: dict[str, int]  # kind -> prompts it found nothing to change in
+
+
+def perturb_pool(pool: Sequence[Prompt], fields: Sequence[str], kinds: Sequence[str], seed: int) -> PerturbResult:
+    """One variant per (prompt, kind), seeded per (seed, prompt position, kind): the same inputs give the same file."""
+    unknown = [k for k in kinds if k not in PERTURBATIONS]
+    if unknown:
+        raise PerturbError(f"unknown perturbation(s) {', '.join(unknown)}; known: {', '.join(PERTURBATIONS)}")
+    out, skipped = [], dict.fromkeys(kinds, 0)
+    for index, prompt in enumerate(pool):
+        for kind in kinds:
+            rng = np.random.default_rng([seed, index, list(PERTURBATIONS).index(kind)])
+            text = PERTURBATIONS[kind](prompt.text, rng)
+            if text == prompt.text:
+                skipped[kind] += 1
+                continue
+            if PLACEHOLDER.findall(text) != PLACEHOLDER.findall(prompt.text):
+                raise PerturbError(f"{kind} changed the placeholders of {prompt.id}: {text!r}")
+            problems = template_problems(text, fields) + unsafe_problems(text)
+            if problems:
+                raise PerturbError(f"{kind} broke {prompt.id}: {'; '.join(problems)}")
+            out.append(Prompt(f"{prompt.id}~{kind}", text, f"perturbed:{kind}:seed={seed} of {prompt.id} "
+                                                              f"({prompt.source})"))
+    return PerturbResult(out, skipped)

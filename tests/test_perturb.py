@@ -1,0 +1,59 @@
+"""Perturbed prompt sets keep every placeholder, change only literal text, and are reproducible."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from paft_ext.pools.perturb import PERTURBATIONS, PerturbError, perturb_pool
+from paft_ext.pools.store import Prompt, load_pool
+from paft_ext.tasks import TASKS
+
+ROOT = Path(__file__).resolve().parents[1]
+FIELD = re.compile(r"\{[A-Za-z_]\w*\}")
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS.values() if t.pool_shipped], ids=lambda t: t.name)
+def test_every_shipped_test_prompt_keeps_its_placeholders_under_every_kind(task):
+    pool = load_pool(ROOT / "data" / "prompts" / task.pool / "test.jsonl", task.fields)
+    result = perturb_pool(pool, task.fields, list(PERTURBATIONS), seed=0)
+    sources = {p.id: p for p in pool}
+    assert len(result.prompts) + sum(result.skipped.values()) == len(pool) * len(PERTURBATIONS)
+    for prompt in result.prompts:
+        source = sources[prompt.id.split("~")[0]]
+        assert FIELD.findall(prompt.text) == FIELD.findall(source.text)  # same fields, same order, intact
+        assert prompt.text != source.text
+        assert prompt.source.startswith(f"perturbed:{prompt.id.split('~')[1]}:seed=0 of {source.id}")
+    # typos, dropped words, casing and whitespace apply to any prompt with words in it
+    assert all(result.skipped[k] == 0 for k in ("typo", "word_drop", "casing", "whitespace"))
+
+
+def test_literal_text_changes_the_way_each_kind_says():
+    prompt = Prompt("p", "Question: {goal}\nA. {sol1}\nB. {sol2}\nReply with the letter only.", "hand")
+    fields = ("goal", "sol1", "sol2")
+    out = {p.id.split("~")[1]: p.text for p in perturb_pool([prompt], fields, list(PERTURBATIONS), seed=3).prompts}
+    casing = out["casing"]
+    assert casing.lower() == prompt.text.lower()
+    assert "\nA. {sol1}\nB. {sol2}" in casing  # one-letter labels and placeholders keep their case
+    assert out["whitespace"].split() == prompt.text.split()  # only spacing differs
+    kept, words_in = re.findall(r"[A-Za-z]+", out["word_drop"]), re.findall(r"[A-Za-z]+", prompt.text)
+    remaining = iter(words_in)
+    assert all(word in remaining for word in kept) and len(kept) < len(words_in)  # words removed, in order, none added
+    typo_words, words = out["typo"].split(), prompt.text.split()
+    assert len(typo_words) == len(words) and 1 <= sum(a != b for a, b in zip(typo_words, words)) <= 3
+    labels = re.findall(r"(\S+) \{sol[12]\}", out["label_style"])
+    assert labels in (["(A)", "(B)"], ["A)", "B)"], ["[A]", "[B]"], ["A:", "B:"])  # one new style for both
+    assert out["label_style"].replace(labels[0], "A.").replace(labels[1], "B.") == prompt.text
+
+
+def test_seeded_and_refusing_unknown_kinds():
+    pool = [Prompt("p", "Pick for {goal}: A) {sol1} or B) {sol2}. Which letter fits better?", "hand")]
+    fields = ("goal", "sol1", "sol2")
+    first = perturb_pool(pool, fields, ["typo", "word_drop"], seed=1).prompts
+    assert first == perturb_pool(pool, fields, ["typo", "word_drop"], seed=1).prompts
+    assert [p.text for p in first] != [p.text for p in perturb_pool(pool, fields, ["typo", "word_drop"], 2).prompts]
+    no_labels = [Prompt("q", "{goal} then {sol1} versus {sol2}, which one", "hand")]
+    assert perturb_pool(no_labels, fields, ["label_style"], 0).skipped == {"label_style": 1}
+    with pytest.raises(PerturbError, match="unknown perturbation.*shuffle"):
+        perturb_pool(pool, fields, ["shuffle"], 0)
