@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from paft_ext.pools.perturb import PERTURBATIONS, PerturbError, perturb_pool
 from paft_ext.pools.store import Prompt, load_pool
 from paft_ext.tasks import TASKS
@@ -41,7 +42,7 @@ def test_literal_text_changes_the_way_each_kind_says():
     remaining = iter(words_in)
     assert all(word in remaining for word in kept) and len(kept) < len(words_in)  # words removed, in order, none added
     typo_words, words = out["typo"].split(), prompt.text.split()
-    assert len(typo_words) == len(words) and 1 <= sum(a != b for a, b in zip(typo_words, words)) <= 3
+    assert len(typo_words) == len(words) and 1 <= sum(a != b for a, b in zip(typo_words, words, strict=True)) <= 3
     labels = re.findall(r"(\S+) \{sol[12]\}", out["label_style"])
     assert labels in (["(A)", "(B)"], ["A)", "B)"], ["[A]", "[B]"], ["A:", "B:"])  # one new style for both
     assert out["label_style"].replace(labels[0], "A.").replace(labels[1], "B.") == prompt.text
