@@ -184,8 +184,9 @@ def _cmd_eval(args: argparse.Namespace) -> None:
 
     settings = {"tasks": ",".join(args.tasks), "max_out_len": args.max_out_len, "batch_size": args.batch_size,
                 "include_base": "0" if args.no_base else "1", "adapters": ",".join(args.adapter),
-                "allow_base_mismatch": "1" if args.allow_base_mismatch else "0"}
+                "allow_base_mismatch": "1" if args.allow_base_mismatch else "0", "backend": args.backend}
     settings.update({k: v for k, v in (("prompts", args.prompts), ("questions", args.questions), ("model", args.model),
+                                       ("num_gpus", args.num_gpus),
                                        ("prompt_sets", ",".join(args.prompt_set or []) or None)) if v is not None})
     run = run_opencompass(settings, Path(args.data), Path(args.work_dir), workers=args.workers)
     out = run / "paft_report"
@@ -297,6 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--prompts", type=int, help="first N prompts of each set (default: all)")
     ev.add_argument("--questions", type=int,
                     help="the first N prepared questions (`prepare --eval-samples N` draws a seeded random subset)")
+    ev.add_argument("--backend", choices=["hf", "vllm", "lmdeploy"], default="hf",
+                    help="inference engine: hf (CPU/GPU), vllm (GPU, applies LoRA adapters), lmdeploy (GPU, base or "
+                         "merged models only)")
+    ev.add_argument("--num-gpus", type=int, help="GPUs per model (tensor parallel for vllm/lmdeploy; default 0 = CPU "
+                                                 "for hf, 1 for the engines)")
     ev.add_argument("--max-out-len", type=int, default=256)
     ev.add_argument("--batch-size", type=int, default=8)
     ev.add_argument("--workers", type=int, default=1)

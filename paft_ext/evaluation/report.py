@@ -29,6 +29,7 @@ from paft_ext.pools.store import load_pool
 from paft_ext.tasks import TASKS, TaskSpec
 
 from .completeness import describe_missing, missing_predictions, recorded_settings
+from .consistency import consistency_markdown
 from .prompt_sets import SEEN, SHIPPED, PromptSet, PromptSetError, check_rendered, parse_abbr, parse_prompt_set
 from .settings import REPO_ROOT
 
@@ -51,6 +52,7 @@ class PromptResult:
     prompt_set: str = "test"  # test | test_indep | test_llm | seen_probe | the path of another pool file
     no_answer_strict: float = 0.0  # percent without an answer under the strict letter rule
     extractors_disagree: float = 0.0  # percent of answers where OpenCompass's and the strict extraction differ
+    item_answers: str = ""  # the extracted answer per question in file order, "|"-joined ('' = none): consistency
 
 
 def find_run(work_dir: Path) -> Path:
@@ -138,7 +140,7 @@ def collect(run: Path, pool_root: Path | None = None, tokenizer=None) -> list[Pr
                 item_correct="".join("1" if h else "0" for h in hits), prompt_set=prompt_set.name,
                 no_answer_strict=100.0 * sum(e == "" for e in strict) / len(items) if items else 0.0,
                 extractors_disagree=100.0 * sum(a != b for a, b in zip(extracted, strict, strict=True)) / len(items)
-                if items else 0.0))
+                if items else 0.0, item_answers="|".join(extracted)))
     return results
 
 
@@ -258,9 +260,10 @@ def write_report(run: Path, out: Path, *, inclusive: bool = False, tokenizer_pat
     settings = recorded_settings(run, RUN_MANIFEST)
     missing = missing_predictions(run, settings) if settings is not None else {}
     warning = f"**Incomplete run, not a full comparison.** {describe_missing(run, missing)}\n\n" if missing else ""
+    section, agreement = consistency_markdown(results)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(f"# PAFT robustness report\n\nRun: `{run}`\n\n{warning}" +
-                                   markdown(rows, inclusive=inclusive))
+                                   markdown(rows, inclusive=inclusive) + section)
     with (out / "report.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]), extrasaction="ignore")
         writer.writeheader()
@@ -270,7 +273,7 @@ def write_report(run: Path, out: Path, *, inclusive: bool = False, tokenizer_pat
         writer.writeheader()
         writer.writerows(asdict(r) for r in results)
     document = {"run": str(run), "top_inclusive": inclusive, "missing": missing, "rows": rows,
-                "gaps": seen_unseen_gaps(rows),
+                "gaps": seen_unseen_gaps(rows), **agreement,
                 "per_prompt": [asdict(r) for r in results]}
     (out / "report.json").write_text(json.dumps(document, indent=1, default=str))
     if plots:

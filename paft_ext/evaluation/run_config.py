@@ -57,13 +57,20 @@ def models(s: EvalSettings) -> list[dict]:
     for abbr, adapter in s.adapters.items():
         if not (Path(adapter) / "adapter_config.json").is_file():
             raise FileNotFoundError(f"PAFT_EVAL_ADAPTERS: {abbr}={adapter} has no adapter_config.json")
-    models = [_hf_model(s, abbr, adapter, tokenizer=adapter) for abbr, adapter in s.adapters.items()]
+    build = _hf_model if s.backend == "hf" else _engine_model
+    models = [build(s, abbr, adapter, tokenizer=adapter) for abbr, adapter in s.adapters.items()]
     if s.include_base:
         # The base model is prompted with the chat template the adapters were trained with (LLaMA-Factory saves it
         # into the adapter folder), so every model compared sees byte-identical inputs.
         tokenizer = s.tokenizer or next(iter(s.adapters.values()), s.model)
-        models.insert(0, _hf_model(s, s.model_abbr, None, tokenizer=tokenizer))
+        models.insert(0, build(s, s.model_abbr, None, tokenizer=tokenizer))
     return models
+
+
+def _engine_model(s: EvalSettings, abbr: str, adapter: str | None, tokenizer: str) -> dict:
+    from .backends import engine_model
+
+    return engine_model(s, abbr, adapter, tokenizer, stop_words(tokenizer), BYTE_EXACT_META)
 
 
 def infer(s: EvalSettings) -> dict:

@@ -17,6 +17,18 @@ from .prompt_sets import parse_prompt_sets
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MC_TASKS = ("hellaswag", "piqa", "winogrande", "race_middle", "race_high")
+BACKENDS = ("hf", "vllm", "lmdeploy")  # model configs: run_config.py (hf), backends.py (the GPU engines)
+
+
+def adapter_problem(backend: str, adapters: dict[str, str]) -> str | None:
+    """Why ``backend`` cannot evaluate these adapters (None: it can)."""
+    if backend != "lmdeploy" or not adapters:
+        return None
+    abbr, adapter = next(iter(adapters.items()))
+    return (f"the lmdeploy backend cannot apply the LoRA adapter {abbr}={adapter} (OpenCompass's "
+            f"TurboMindModelwithChatTemplate takes no adapter); merge it first (`llamafactory-cli export` with "
+            f"adapter_name_or_path and export_dir) and evaluate the merged folder with --model, or use --backend "
+            f"vllm or hf")
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,7 @@ class EvalSettings:
     prompt_sets: tuple[str, ...] = ("test",)  # test | test_indep | test_llm | seen_probe | <path>.jsonl
     model: str = str(default_model.model_dir())
     model_type: str = "chat"  # chat (chat template) | base (raw prompt, the paper's protocol) | api
+    backend: str = "hf"  # hf (transformers, CPU or GPU) | vllm (GPU, LoRA adapters) | lmdeploy (GPU, no adapters)
     model_abbr: str = "base"
     tokenizer: str | None = None  # chat template for the base model (default: the first adapter's, else the model's)
     include_base: bool = True
@@ -48,6 +61,14 @@ class EvalSettings:
             raise ValueError(f"PAFT_EVAL_TASKS: unknown task(s) {unknown}; known: {', '.join(TASKS)}")
         if self.model_type not in ("chat", "base", "api"):
             raise ValueError(f"PAFT_EVAL_MODEL_TYPE must be chat, base or api, got {self.model_type!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"PAFT_EVAL_BACKEND must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.backend != "hf" and self.model_type != "chat":
+            raise ValueError(f"PAFT_EVAL_BACKEND={self.backend} serves chat models only (model_type chat), got "
+                             f"{self.model_type!r}")
+        problem = adapter_problem(self.backend, self.adapters)
+        if problem:
+            raise ValueError(f"PAFT_EVAL_BACKEND: {problem}")
         parse_prompt_sets(self.prompt_sets)  # raises, naming the bad entry
         if not self.include_base and not self.adapters and self.model_type != "api":
             raise ValueError("nothing to evaluate: PAFT_EVAL_INCLUDE_BASE=0 and no PAFT_EVAL_ADAPTERS")
