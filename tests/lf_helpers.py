@@ -94,4 +94,6 @@ def expected_text(schedule: dict, rows: list[dict], position: int) -> str:
     """The user message the schedule says is trained at ``position``."""
     window = schedule["windows"][position // rows_per_window(schedule)]
     row = rows[schedule["order"][position]]
+    if window["prompt_id"] == "canonical":  # paft_canonical_ratio: the row keeps its own fixed prompt
+        return row["instruction"]
     return fill_template(schedule["prompts"][window["prompt_id"]], {f: row[f] for f in PIQA_FIELDS})

@@ -27,6 +27,8 @@ def test_keys_are_split_from_llamafactory_arguments():
     ({"pool": "p", "window_unit": "epoch"}, "paft_window_unit must be one of"),
     ({"pool": "p", "eval_prompt": "test.jsonl"}, "never the test prompts"),
     ({"pool": "p", "trace": "maybe"}, "paft_trace must be true or false"),
+    ({"pool": "p", "canonical_ratio": 1.2}, r"paft_canonical_ratio must be a number in \[0, 1\], got 1.2"),
+    ({"pool": "p", "canonical_ratio": "half"}, "paft_canonical_ratio: cannot read 'half' as float"),
 ])
 def test_bad_keys_name_the_key(values, message):
     with pytest.raises(PaftConfigError, match=message):

@@ -16,8 +16,8 @@ B, GA = 3, 3
 
 
 def _paft(tiny_model, data, out, pool, **overrides):
-    return train_config(tiny_model, data, out, paft_pool=str(pool), paft_sampling="cycle", paft_trace=True,
-                        **overrides)
+    return train_config(tiny_model, data, out, **{"paft_pool": str(pool), "paft_sampling": "cycle",
+                                                  "paft_trace": True, **overrides})
 
 
 def _check_trace(out, rows, world=1, rank=0):
@@ -62,6 +62,28 @@ def test_prompt_changes_every_step_with_k1(tiny_model, piqa_lf_data, tiny_pool, 
     _, prompts = _check_trace(tmp_path / "out", piqa_rows)
     assert _changes(prompts) == list(range(1, 8))
     assert len(set(prompts)) == 8  # cycle sampling over 10 prompts: no repeats within 8 windows
+
+
+def test_curriculum_with_a_canonical_share_through_the_trainer(tiny_model, piqa_lf_data, tiny_pool, tmp_path,
+                                                               piqa_rows):
+    result = run_cli(_paft(tiny_model, piqa_lf_data, tmp_path / "out", tiny_pool, paft_window_steps=1,
+                           paft_sampling="curriculum", paft_canonical_ratio=0.5), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    schedule = json.loads((tmp_path / "out" / "paft_schedule.json").read_text())
+    order = schedule["spec"]["curriculum_order"]
+    assert sorted(order) == list(range(10))
+    windows = schedule["windows"]
+    assert [w["prompt_id"] for w in windows].count("canonical") == 4  # round(0.5 x 8 windows)
+    ids = [json.loads(line)["id"] for line in tiny_pool.read_text().splitlines()]
+    for w in windows:  # window w draws from the ceil(10 (w+1) / 8) prompts closest to the fixed prompt
+        if w["prompt_id"] != "canonical":
+            assert ids.index(w["prompt_id"]) in order[:-(-10 * (w["window"] + 1) // 8)]
+    for entry in read_trace(tmp_path / "out"):
+        window = windows[entry["step"]]
+        for i, row in enumerate(entry["rows"]):
+            position = (entry["step"] * GA + entry["micro"]) * B + i
+            assert expected_text(schedule, piqa_rows, position) in row["text"]  # canonical rows: their instruction
+            assert row["prompt_ids"] == ([] if window["prompt_id"] == "canonical" else [window["prompt_id"]])
 
 
 def test_two_rank_ddp_agrees_per_rank(tiny_model, piqa_lf_data, tiny_pool, tmp_path, piqa_rows):

@@ -8,7 +8,8 @@ from datasets import Dataset
 
 from paft_ext.pools.store import Prompt
 from paft_ext.train.render import FIELDS_COLUMN, identify_prompts, render_eval, render_train
-from paft_ext.train.schedule import Geometry, ScheduleSpec, build_schedule
+from paft_ext.train.render import closeness_order
+from paft_ext.train.schedule import CANONICAL, Geometry, ScheduleSpec, build_schedule
 
 POOL = [Prompt("p0", "First {goal} / {sol1} / {sol2}", "x"), Prompt("p1", "Second: {goal}? {sol2} or {sol1}", "x")]
 
@@ -36,6 +37,29 @@ def test_render_train_follows_the_schedule_and_touches_only_the_last_user_turn()
         assert row["_prompt"][-1]["content"] == expected
         assert row["_prompt"][:2] == [{"role": "user", "content": "old turn"}, {"role": "assistant", "content": "ok"}]
         assert row["_system"] == "sys"
+
+
+def test_canonical_windows_keep_the_fixed_prompt():
+    spec = ScheduleSpec(n_rows=4, epochs=2, max_steps=0, geometry=Geometry(1, 1, 1), window=1, window_unit="step",
+                        sampling="cycle", epoch_reshuffle=True, pool_size=2, pool_digest="d", seed=3,
+                        canonical_ratio=0.5)
+    schedule = build_schedule(spec)
+    out = render_train(_rows(), schedule, POOL)
+    kept = [p for p in range(8) if schedule.prompt_index[p] == CANONICAL]
+    assert len(kept) == 4
+    for position, row in enumerate(out):
+        source = int(schedule.order[position])
+        content = row["_prompt"][-1]["content"]
+        assert (content == f"fixed instruction {source}") == (position in kept)
+
+
+def test_closeness_order_ranks_templates_by_similarity_to_the_fixed_prompt():
+    pool = [Prompt("far", "Totally different wording here: {goal} -> {sol1} | {sol2}", "x"),
+            Prompt("near", "Goal: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:", "x"),
+            Prompt("mid", "Goal: {goal}\nOptions: {sol1} / {sol2}", "x")]
+    rows = [{"goal": "open a jar", "sol1": "twist the lid", "sol2": "hit it"}]
+    own = ["Goal: open a jar\nA. twist the lid\nB. hit it\nAnswer:"]
+    assert closeness_order(pool, rows, own) == (1, 2, 0)
 
 
 def test_render_eval_fixed_or_round_robin():

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from paft_ext.train.schedule import Geometry, ScheduleSpec, build_schedule
+from paft_ext.train.schedule import CANONICAL, Geometry, ScheduleSpec, build_schedule
 
 
 def spec(**changes) -> ScheduleSpec:
@@ -110,7 +110,37 @@ def test_max_steps_takes_exactly_that_many_steps():
     ({"window": 0}, "paft_window_steps must be >= 1"),
     ({"pool_size": 0}, "pool is empty"),
     ({"n_rows": 4, "epochs": 1}, "do not fill one optimizer step"),
+    ({"canonical_ratio": 1.5}, "paft_canonical_ratio must be in"),
+    ({"sampling": "curriculum", "curriculum_order": (0, 1, 2)}, "order of the whole pool"),
 ])
 def test_bad_specs_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
         build_schedule(spec(**changes))
+
+
+def _window_prompts(schedule) -> list[int]:
+    return [w["prompt_index"] for w in schedule.windows()]
+
+
+def test_curriculum_widens_from_the_closest_prompts_to_the_whole_pool():
+    order = (4, 2, 6, 0, 1, 5, 3)  # closest to the canonical prompt first
+    schedule = build_schedule(spec(sampling="curriculum", curriculum_order=order, n_rows=200, pool_size=7))
+    draws = _window_prompts(schedule)
+    windows = len(draws)  # 200 rows x 3 epochs / 8 rows per step = 75 steps; windows of 2 steps: 38 (last half)
+    assert windows == 38
+    for w, prompt in enumerate(draws):
+        reach = max(1, -(-7 * (w + 1) // windows))  # ceil(7 (w+1) / W), computed here by hand
+        assert prompt in order[:reach], (w, prompt, reach)
+    assert set(draws[:5]) == {4}  # reach ceil(7 * 5 / 38) = 1: the closest prompt only
+    assert set(draws[-10:]) - set(order[:3])  # by the end prompts beyond the closest three are drawn
+
+
+def test_canonical_ratio_keeps_an_exact_share_of_windows_on_the_fixed_prompt():
+    for ratio in (0.25, 0.5, 1.0):
+        draws = _window_prompts(build_schedule(spec(canonical_ratio=ratio, n_rows=200)))
+        assert draws.count(CANONICAL) == round(ratio * len(draws))
+    plain = _window_prompts(build_schedule(spec(n_rows=200)))
+    mixed = _window_prompts(build_schedule(spec(canonical_ratio=0.25, n_rows=200)))
+    # the other windows keep the draws they would have had without a canonical share
+    assert all(m == p for m, p in zip(mixed, plain, strict=True) if m != CANONICAL)
+    assert spec(canonical_ratio=0.25).digest() != spec().digest()

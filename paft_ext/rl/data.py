@@ -15,7 +15,8 @@ from typing import Any
 from paft_ext.jsonl import read_jsonl
 from paft_ext.pools.store import Prompt, write_pool
 from paft_ext.tasks import TaskSpec, fill_template, get_task
-from paft_ext.train.schedule import Schedule
+from paft_ext.train.artefacts import prompt_id
+from paft_ext.train.schedule import CANONICAL, Schedule
 
 from .config import RLConfigError
 
@@ -90,9 +91,10 @@ def grpo_rows(task: TaskSpec, rows: Sequence[dict[str, str]], schedule: Schedule
     for position, (row, prompt) in enumerate(zip(schedule.order.tolist(), schedule.prompt_index.tolist(),
                                                  strict=True)):
         record = rows[row]
-        user = fill_template(pool[prompt].text, {f: record[f] for f in task.fields})
+        template = task.baseline_prompt if prompt == CANONICAL else pool[prompt].text
+        user = fill_template(template, {f: record[f] for f in task.fields})
         messages = ([{"role": "system", "content": system}] if system is not None else []) + [
             {"role": "user", "content": user}]
         out.append({"prompt": messages, "answer": record["answer"], POSITION_COLUMN: position,
-                    PROMPT_COLUMN: pool[prompt].id})
+                    PROMPT_COLUMN: prompt_id(list(pool), prompt)})
     return out

@@ -23,6 +23,7 @@ from paft_ext.train.artefacts import write_pending_schedule
 from paft_ext.train.callback import PaftCallback
 from paft_ext.train.config import PaftConfig
 from paft_ext.train.log import get_logger
+from paft_ext.train.render import closeness_order
 from paft_ext.train.schedule import Geometry, Schedule, ScheduleSpec, build_schedule
 from paft_ext.train.state import RunState
 
@@ -90,13 +91,22 @@ def build_run(path: str | Path) -> dict[str, Any]:
         n_rows=len(rows), epochs=run.num_train_epochs, max_steps=run.max_steps,
         geometry=Geometry(prompts_per_step(args), 1, 1), window=paft.window_steps, window_unit="step",
         sampling=paft.sampling, epoch_reshuffle=paft.epoch_reshuffle, pool_size=len(pool),
-        pool_digest=pool_digest(pool), seed=run.seed if paft.seed is None else paft.seed)
+        pool_digest=pool_digest(pool), seed=run.seed if paft.seed is None else paft.seed,
+        canonical_ratio=paft.canonical_ratio, curriculum_order=_curriculum(task, rows, pool, paft.sampling))
     schedule = build_schedule(spec)
     args = _grpo_args(run, schedule.total_steps)
     args.resume_from_checkpoint = resume  # what the callback's resume guard reads (as under LLaMA-Factory)
     return {"run": run, "paft": paft, "task": task, "pool": pool, "pool_file": pool_file, "schedule": schedule,
             "rows": grpo_rows(task, rows, schedule, pool, run.default_system), "tokenizer": tokenizer,
             "resume": resume, "args": args}
+
+
+def _curriculum(task, rows: list[dict[str, str]], pool: list, sampling: str) -> tuple[int, ...]:
+    """Curriculum order against the task's user-specified prompt (the canonical one of a GRPO run)."""
+    if sampling != "curriculum":
+        return ()
+    sample = [{f: r[f] for f in task.fields} for r in rows[:8]]
+    return closeness_order(pool, sample, [task.fill(task.baseline_prompt, r) for r in sample])
 
 
 def _lora(run: GrpoRunConfig) -> Any:

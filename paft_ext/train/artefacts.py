@@ -12,15 +12,20 @@ from pathlib import Path
 
 from paft_ext.pools.store import Prompt
 
-from .schedule import Schedule
+from .schedule import CANONICAL, Schedule
 
 SCHEDULE_FILE = "paft_schedule.json"
 PENDING_SCHEDULE_FILE = "paft_schedule.pending.json"
 META_FILE = "paft_meta.json"
 
 
+def prompt_id(pool: list[Prompt], index: int) -> str:
+    """The id a schedule index stands for: a pool prompt's, or ``canonical`` (the dataset's own fixed prompt)."""
+    return "canonical" if index == CANONICAL else pool[index].id
+
+
 def write_pending_schedule(schedule: Schedule, pool: list[Prompt], output_dir: str) -> None:
-    windows = [{**w, "prompt_id": pool[w.pop("prompt_index")].id} for w in schedule.windows()]
+    windows = [{**w, "prompt_id": prompt_id(pool, w.pop("prompt_index"))} for w in schedule.windows()]
     doc = {"spec": asdict(schedule.spec),
            "digest": schedule.spec.digest(), "total_steps": schedule.total_steps, "rows": len(schedule.order),
            "prompts": {p.id: p.text for p in pool}, "windows": windows, "order": schedule.order.tolist()}

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
-from .artefacts import accept_schedule, write_tokenized_meta
+from .artefacts import accept_schedule, prompt_id, write_tokenized_meta
 from .log import get_logger
 from .render import identify_prompts
 from .state import PaftSetupError, RunState
@@ -99,8 +99,8 @@ class PaftCallback(TrainerCallback):
         position = state.global_step * schedule.spec.geometry.rows_per_step
         window = position // schedule.window_rows
         if window != self.window and args.process_index == 0:
-            prompt = self.state.pool[int(schedule.prompt_index[position])]
-            logger.info("[PAFT] step %d: window %d, prompt %s", state.global_step, window, prompt.id)
+            prompt = prompt_id(self.state.pool, int(schedule.prompt_index[position]))
+            logger.info("[PAFT] step %d: window %d, prompt %s", state.global_step, window, prompt)
         self.window = window
 
     def on_step_end(self, args, state, control, **kwargs):

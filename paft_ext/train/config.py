@@ -30,6 +30,7 @@ class PaftConfig:
     seed: int | None = None
     eval_prompt: str = "instruction"
     trace: bool = False
+    canonical_ratio: float = 0.0  # share of windows that keep the dataset's own fixed prompt
 
     def __post_init__(self) -> None:
         for name in ("pool", "eval_prompt"):
@@ -48,6 +49,9 @@ class PaftConfig:
             raise PaftConfigError(
                 f"paft_eval_prompt must be 'instruction' or 'pool:<file>' (a validation pool, never the test "
                 f"prompts), got {self.eval_prompt!r}")
+        ratio = self.canonical_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0.0 <= ratio <= 1.0:
+            raise PaftConfigError(f"paft_canonical_ratio must be a number in [0, 1], got {ratio!r}")
         for name in ("epoch_reshuffle", "trace"):
             if not isinstance(getattr(self, name), bool):
                 raise PaftConfigError(f"paft_{name} must be true or false, got {getattr(self, name)!r}")
@@ -100,5 +104,5 @@ def build_config(values: dict[str, Any]) -> PaftConfig | None:
                               f"known: {', '.join(PREFIX + k for k in known)}")
     if "pool" not in values:
         raise PaftConfigError("paft_pool is required when any paft_* key is set (the train prompt pool file)")
-    kinds = {"window_steps": int, "seed": int, "epoch_reshuffle": bool, "trace": bool}
+    kinds = {"window_steps": int, "seed": int, "epoch_reshuffle": bool, "trace": bool, "canonical_ratio": float}
     return PaftConfig(**{k: _coerce(k, v, kinds.get(k, str)) for k, v in values.items()})

@@ -17,11 +17,11 @@ from typing import Any
 from paft_ext.pools.safety import tokenizer_special_tokens
 from paft_ext.pools.store import Prompt, load_pool, pool_digest
 
-from .artefacts import META_FILE, write_pending_schedule
+from .artefacts import META_FILE, prompt_id, write_pending_schedule
 from .config import build_config, split_paft_flags, split_paft_keys
 from .datasets import run_datasets
 from .log import get_logger
-from .render import FIELDS_COLUMN, render_eval, render_train
+from .render import FIELDS_COLUMN, curriculum_order, render_eval, render_train
 from .schedule import Geometry, Schedule, ScheduleSpec, build_schedule
 from .state import RUN, PaftSetupError
 
@@ -74,18 +74,19 @@ def _guard() -> None:
         raise PaftSetupError("[paft_ext] " + "; ".join(problems))
 
 
-def _schedule_spec(n_rows: int, pool: list[Prompt]) -> ScheduleSpec:
+def _schedule_spec(dataset, pool: list[Prompt]) -> ScheduleSpec:
     training, config = RUN.parsed["training"], RUN.config
     epochs = training.num_train_epochs
     if training.max_steps <= 0 and float(epochs) != int(epochs):
         raise PaftSetupError(f"num_train_epochs must be a whole number T for PAFT, got {epochs}")
     return ScheduleSpec(
-        n_rows=n_rows, epochs=int(epochs), max_steps=training.max_steps,
+        n_rows=len(dataset), epochs=int(epochs), max_steps=training.max_steps,
         geometry=Geometry(training.per_device_train_batch_size, training.gradient_accumulation_steps,
                           training.world_size),
         window=config.window_steps, window_unit=config.window_unit, sampling=config.sampling,
         epoch_reshuffle=config.epoch_reshuffle, pool_size=len(pool), pool_digest=pool_digest(pool),
-        seed=training.seed if config.seed is None else config.seed,
+        seed=training.seed if config.seed is None else config.seed, canonical_ratio=config.canonical_ratio,
+        curriculum_order=curriculum_order(dataset, pool) if config.sampling == "curriculum" else (),
     )
 
 
@@ -113,7 +114,7 @@ def preprocess(original, dataset, data_args, training_args, stage, template, tok
         dataset = render_eval(dataset, eval_pool, **map_kwargs)
     else:
         pool = load_pool(config.pool, fields, tokenizer_special_tokens(tokenizer))
-        schedule = build_schedule(_schedule_spec(len(dataset), pool))
+        schedule = build_schedule(_schedule_spec(dataset, pool))
         dataset = render_train(dataset, schedule, pool, **map_kwargs)
         RUN.schedule, RUN.pool, RUN.fields = schedule, pool, list(fields)
         if training_args.should_save:
@@ -137,7 +138,7 @@ def _warn_truncation(dataset, tokenizer, cutoff_len: int, schedule: Schedule, po
     long = [p for p in positions
             if len(tokenizer(dataset[p]["_prompt"][-1]["content"])["input_ids"]) >= cutoff_len]
     if long:
-        example = pool[int(schedule.prompt_index[long[0]])].id
+        example = prompt_id(pool, int(schedule.prompt_index[long[0]]))
         logger.warning("[PAFT] %d of %d sampled rows have a prompt of >= cutoff_len=%d tokens and will be truncated "
                        "(e.g. row %d with prompt %s); raise cutoff_len", len(long), len(positions), cutoff_len,
                        long[0], example)
@@ -180,7 +181,8 @@ def _check_tokenized_path(path: str | None, training_args) -> None:
 
 def _restore_schedule(stored: dict, training_args) -> None:
     """Rebuild the schedule of a cached tokenized dataset (same spec -> same bytes) for the callback and artefacts."""
-    spec = ScheduleSpec(**{**stored["spec"], "geometry": Geometry(**stored["spec"]["geometry"])})
+    spec = ScheduleSpec(**{**stored["spec"], "geometry": Geometry(**stored["spec"]["geometry"]),
+                           "curriculum_order": tuple(stored["spec"].get("curriculum_order", ()))})
     pool = load_pool(RUN.config.pool, stored["fields"])
     if pool_digest(pool) != spec.pool_digest:
         raise PaftSetupError(f"[paft_ext] {RUN.config.pool} changed since the tokenized dataset was built; "

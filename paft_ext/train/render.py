@@ -18,7 +18,7 @@ from paft_ext import __version__
 from paft_ext.pools.store import Prompt
 from paft_ext.tasks import PLACEHOLDER, fill_template, get_task
 
-from .schedule import Schedule
+from .schedule import CANONICAL, Schedule
 
 FIELDS_COLUMN = "_paft_fields"
 
@@ -77,6 +77,8 @@ def render_train(dataset: Any, schedule: Schedule, pool: Sequence[Prompt], **map
     texts = [p.text for p in pool]
 
     def render(example: dict[str, Any], index: int) -> dict[str, Any]:
+        if prompt_index[index] == CANONICAL:  # this window keeps the dataset's own fixed prompt
+            return {"_prompt": example["_prompt"]}
         fields = json.loads(example[FIELDS_COLUMN])
         return {"_prompt": _replace_user_turn(example, fill_template(texts[prompt_index[index]], fields))}
 
@@ -84,6 +86,28 @@ def render_train(dataset: Any, schedule: Schedule, pool: Sequence[Prompt], **map
     fp = fingerprint(dataset._fingerprint, schedule.spec.digest())
     return ordered.map(render, with_indices=True, new_fingerprint=fp, desc="PAFT: rendering prompts",
                        **map_kwargs).remove_columns([FIELDS_COLUMN])
+
+
+def closeness_order(pool: Sequence[Prompt], rows: Sequence[dict[str, str]], own: Sequence[str]) -> tuple[int, ...]:
+    """Pool indices by closeness to the fixed prompt, closest first (curriculum sampling): character 5-gram Jaccard
+    (the pools' de-duplication measure) between each template filled with a row's fields and that row's fixed
+    prompt ``own``, averaged over the rows given; ties keep pool order."""
+    import numpy as np
+
+    from paft_ext.pools.dedup import similarity
+
+    scores = np.zeros(len(pool))
+    for fields, text in zip(rows, own, strict=True):
+        scores += similarity([fill_template(p.text, fields) for p in pool], [text])[:, 0]
+    return tuple(int(i) for i in np.argsort(-scores, kind="stable"))
+
+
+def curriculum_order(dataset: Any, pool: Sequence[Prompt], sample: int = 8) -> tuple[int, ...]:
+    """:func:`closeness_order` over the first ``sample`` rows of a converted PAFT dataset (fixed prompt = the
+    user turn LLaMA-Factory converted from ``instruction``)."""
+    rows = [dataset[i] for i in range(min(sample, len(dataset)))]
+    return closeness_order(pool, [json.loads(r[FIELDS_COLUMN]) for r in rows],
+                           [r["_prompt"][-1]["content"] for r in rows])
 
 
 def render_eval(dataset: Any, pool: Sequence[Prompt] | None, **map_kwargs: Any) -> Any:

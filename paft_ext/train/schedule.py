@@ -20,11 +20,13 @@ from typing import Literal
 
 import numpy as np
 
-Sampling = Literal["uniform", "cycle"]
+Sampling = Literal["uniform", "cycle", "curriculum"]
 WindowUnit = Literal["step", "example"]
 
 _ORDER_STREAM = 0x5041
 _PROMPT_STREAM = 0x4654
+_CANONICAL_STREAM = 0x4341
+CANONICAL = -1  # prompt index of a window that keeps the dataset's own fixed prompt (paft_canonical_ratio)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class ScheduleSpec:
     pool_size: int
     pool_digest: str
     seed: int
+    canonical_ratio: float = 0.0
+    curriculum_order: tuple[int, ...] = ()  # pool indices, closest to the canonical prompt first (curriculum)
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
@@ -89,11 +93,23 @@ class Schedule:
         return out
 
 
-def _draws(rng: np.random.Generator, count: int, pool_size: int, sampling: Sampling) -> np.ndarray:
+def _draws(rng: np.random.Generator, count: int, pool_size: int, sampling: Sampling,
+           order: tuple[int, ...]) -> np.ndarray:
     if sampling == "uniform":
         return rng.integers(0, pool_size, size=count)
+    if sampling == "curriculum":  # window w draws from the ceil(pool · (w+1)/count) prompts closest to the canonical
+        reach = np.maximum(1, np.ceil(pool_size * (np.arange(count) + 1) / count).astype(int))
+        return np.asarray(order)[[int(rng.integers(0, k)) for k in reach]]
     cycles = -(-count // pool_size)
     return np.concatenate([rng.permutation(pool_size) for _ in range(cycles)])[:count]
+
+
+def _canonical_windows(draws: np.ndarray, ratio: float, seed: int) -> np.ndarray:
+    """``round(ratio · windows)`` seeded windows keep the canonical prompt (an exact share, not a coin per window)."""
+    chosen = np.random.default_rng([seed, _CANONICAL_STREAM]).permutation(len(draws))[:round(ratio * len(draws))]
+    draws = draws.copy()
+    draws[chosen] = CANONICAL
+    return draws
 
 
 def build_schedule(spec: ScheduleSpec) -> Schedule:
@@ -102,8 +118,11 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
     * Rows: T permutations of the data (or the identity T times without ``epoch_reshuffle``, as the authors' code);
       with ``max_steps`` > 0 as many epochs as those steps need. Only whole optimizer steps are kept.
     * Windows: ``window`` optimizer steps (unit ``step``) or ``window`` rows (unit ``example``); one prompt each,
-      drawn uniformly with replacement (the paper) or from shuffled cycles through the pool (each prompt used
-      before any repeats). Windows are always counted in optimizer steps from the start of training, never restarted
+      drawn uniformly with replacement (the paper), from shuffled cycles through the pool (each prompt used
+      before any repeats), or as a curriculum: window w of W draws uniformly from the ⌈pool · (w+1)/W⌉ prompts
+      closest to the canonical prompt (``curriculum_order``), widening to the whole pool by the last window. With
+      ``canonical_ratio`` r, round(r · W) seeded windows keep the dataset's own fixed prompt instead
+      (:data:`CANONICAL`). Windows are always counted in optimizer steps from the start of training, never restarted
       at an epoch boundary (an epoch of N rows rarely ends on a window edge). Without ``epoch_reshuffle`` the rows keep
       their order, and when an epoch holds whole windows the draws repeat every epoch, so an example keeps its
       prompt (the authors' behaviour); otherwise each window draws anew.
@@ -114,6 +133,10 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
         raise ValueError(f"paft_window_steps must be >= 1, got {spec.window}")
     if spec.pool_size < 1:
         raise ValueError("the prompt pool is empty")
+    if not 0.0 <= spec.canonical_ratio <= 1.0:
+        raise ValueError(f"paft_canonical_ratio must be in [0, 1], got {spec.canonical_ratio}")
+    if spec.sampling == "curriculum" and sorted(spec.curriculum_order) != list(range(spec.pool_size)):
+        raise ValueError("curriculum sampling needs an order of the whole pool (closest to the canonical first)")
     rps = spec.geometry.rows_per_step
     epochs = spec.epochs if spec.max_steps <= 0 else -(-spec.max_steps * rps // spec.n_rows)
     if epochs < 1:
@@ -132,5 +155,7 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
     if not spec.epoch_reshuffle and spec.n_rows % window_rows == 0:
         window_of = window_of % (spec.n_rows // window_rows)  # epochs hold whole windows: an example keeps its prompt
     draws = _draws(np.random.default_rng([spec.seed, _PROMPT_STREAM]), int(window_of.max()) + 1, spec.pool_size,
-                   spec.sampling)
+                   spec.sampling, spec.curriculum_order)
+    if spec.canonical_ratio > 0:
+        draws = _canonical_windows(draws, spec.canonical_ratio, spec.seed)
     return Schedule(spec, order, draws[window_of], window_rows)
