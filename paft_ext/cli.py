@@ -186,7 +186,7 @@ def _cmd_eval(args: argparse.Namespace) -> None:
                 "include_base": "0" if args.no_base else "1", "adapters": ",".join(args.adapter),
                 "allow_base_mismatch": "1" if args.allow_base_mismatch else "0", "backend": args.backend}
     settings.update({k: v for k, v in (("prompts", args.prompts), ("questions", args.questions), ("model", args.model),
-                                       ("num_gpus", args.num_gpus),
+                                       ("num_gpus", args.num_gpus), ("dtype", args.dtype),
                                        ("prompt_sets", ",".join(args.prompt_set or []) or None)) if v is not None})
     run = run_opencompass(settings, Path(args.data), Path(args.work_dir), workers=args.workers)
     out = run / "paft_report"
@@ -303,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "merged models only)")
     ev.add_argument("--num-gpus", type=int, help="GPUs per model (tensor parallel for vllm/lmdeploy; default 0 = CPU "
                                                  "for hf, 1 for the engines)")
+    ev.add_argument("--dtype", choices=["float32", "bfloat16"],
+                    help="hf weights (default float32 on CPU, the checkpoint's on GPUs); bfloat16 on CPU is opt-in")
     ev.add_argument("--max-out-len", type=int, default=256)
     ev.add_argument("--batch-size", type=int, default=8)
     ev.add_argument("--workers", type=int, default=1)

@@ -74,3 +74,13 @@ def test_hf_backend_is_unchanged(tmp_path, default_model_path):
     base, paft = models(EvalSettings(tasks=("sst2",), model=str(default_model_path), adapters={"paft": adapter}))
     assert base["type"] == paft["type"] == "paft_ext.evaluation.compat.PaftHFChatModel"
     assert paft["peft_path"] == adapter and "peft_path" not in base and "lora_path" not in paft
+
+
+def test_bfloat16_on_cpu_is_opt_in(tmp_path, default_model_path):
+    (default,) = models(EvalSettings(tasks=("sst2",), model=str(default_model_path)))
+    (bf16,) = models(load_settings({"PAFT_EVAL_TASKS": "sst2", "PAFT_EVAL_MODEL": str(default_model_path),
+                                    "PAFT_EVAL_DTYPE": "bfloat16"}))
+    assert default["model_kwargs"] == {"torch_dtype": "float32", "device_map": "cpu"}
+    assert bf16["model_kwargs"] == {"torch_dtype": "bfloat16", "device_map": "cpu"}
+    with pytest.raises(ValueError, match="PAFT_EVAL_DTYPE must be float32 or bfloat16"):
+        load_settings({"PAFT_EVAL_TASKS": "sst2", "PAFT_EVAL_DTYPE": "fp8"})

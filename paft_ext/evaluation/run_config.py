@@ -21,15 +21,18 @@ BYTE_EXACT_META = {"round": [{"role": "HUMAN", "api_role": "HUMAN"},
 _TYPES = {"chat": "paft_ext.evaluation.compat.PaftHFChatModel", "base": "paft_ext.evaluation.compat.PaftHFBaseModel"}
 
 
-def model_kwargs(num_gpus: int) -> dict:
-    """float32 on CPU (no fast half precision there); the checkpoint's dtype on GPUs (OpenCompass maps devices)."""
-    return {"torch_dtype": "float32", "device_map": "cpu"} if num_gpus == 0 else {"torch_dtype": "auto"}
+def model_kwargs(num_gpus: int, dtype: str | None = None) -> dict:
+    """float32 on CPU unless ``dtype`` asks for bfloat16 (opt-in: fast only on CPUs with bf16 instructions, and
+    greedy outputs can differ from float32's); the checkpoint's dtype on GPUs (OpenCompass maps devices)."""
+    if num_gpus == 0:
+        return {"torch_dtype": dtype or "float32", "device_map": "cpu"}
+    return {"torch_dtype": dtype or "auto"}
 
 
 def _hf_model(s: EvalSettings, abbr: str, adapter: str | None, tokenizer: str) -> dict:
     config = {
         "type": _TYPES[s.model_type], "abbr": abbr, "path": s.model, "tokenizer_path": tokenizer,
-        "model_kwargs": model_kwargs(s.num_gpus), "generation_kwargs": {"do_sample": False},
+        "model_kwargs": model_kwargs(s.num_gpus, s.dtype), "generation_kwargs": {"do_sample": False},
         "max_seq_len": s.max_seq_len, "max_out_len": s.max_out_len, "min_out_len": 1, "batch_size": s.batch_size,
         "run_cfg": {"num_gpus": s.num_gpus}, "stop_words": stop_words(tokenizer),
     }

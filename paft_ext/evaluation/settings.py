@@ -41,6 +41,7 @@ class EvalSettings:
     model: str = str(default_model.model_dir())
     model_type: str = "chat"  # chat (chat template) | base (raw prompt, the paper's protocol) | api
     backend: str = "hf"  # hf (transformers, CPU or GPU) | vllm (GPU, LoRA adapters) | lmdeploy (GPU, no adapters)
+    dtype: str | None = None  # hf weights: None = float32 on CPU, the checkpoint's on GPUs; float32 | bfloat16
     model_abbr: str = "base"
     tokenizer: str | None = None  # chat template for the base model (default: the first adapter's, else the model's)
     include_base: bool = True
@@ -66,6 +67,8 @@ class EvalSettings:
         if self.backend != "hf" and self.model_type != "chat":
             raise ValueError(f"PAFT_EVAL_BACKEND={self.backend} serves chat models only (model_type chat), got "
                              f"{self.model_type!r}")
+        if self.dtype not in (None, "float32", "bfloat16"):
+            raise ValueError(f"PAFT_EVAL_DTYPE must be float32 or bfloat16, got {self.dtype!r}")
         problem = adapter_problem(self.backend, self.adapters)
         if problem:
             raise ValueError(f"PAFT_EVAL_BACKEND: {problem}")
