@@ -4,8 +4,9 @@ One recipe, ``cpu``: the embedded SmolLM2-135M-Instruct on CPU from the base mod
 linear layers, 16 completions per step (4 prompts × 4 generations), completions of at most 4 tokens (an option
 letter; evaluation reads 4 as well), 100 optimizer steps over 400 records (one epoch), K = 4 steps per window.
 Learning rate and temperature come from two short pilots scored on SST-2's validation prompts
-(``results/rl_grpo_sst2/README.md``): lr 5e-4 at temperature 1.0 collapsed to near-zero entropy within 10 steps,
-lr 1e-4 at 1.2 kept it at 2–4 nats.
+(``results/rl_grpo_sst2/README.md``): lr 5e-4 at temperature 1.0 collapsed to near-zero entropy (0.005–0.05 by
+step 23), lr 1e-4 at 1.2 kept 1.5–4 nats for 36 steps. Neither, nor the 100-step run, learned SST-2 from the base
+model (both collapse to one letter; see the results README).
 ``fixed`` is the same run with a one-prompt pool holding the task's user-specified prompt.
 """
 
