@@ -128,7 +128,7 @@ def test_report_equals_numbers_computed_from_the_predictions(evaluated):
     run, report, work = evaluated
     rows = {(r["model"], r["task"], r["prompt_set"]): r for r in report["rows"]}
     ids = {(r["model"], r["task"], r["prompt_set"], r["prompt_index"]): r["prompt_id"] for r in report["per_prompt"]}
-    means = {}
+    means, answers = {}, {}
     for model in ("base", "lora"):
         for task, sets in POOLS.items():
             for name, texts in sets.items():
@@ -136,6 +136,7 @@ def test_report_equals_numbers_computed_from_the_predictions(evaluated):
                 for k in range(len(texts)):
                     items = _predictions(run, model, _abbr(task, name, k))
                     extracted = [first_option_postprocess(i["prediction"], "AB") for i in items]
+                    answers.setdefault((model, task, name), []).append(extracted)
                     accs.append(100 * sum(e == i["gold"] for e, i in zip(extracted, items, strict=True)) / len(items))
                     empty.append(100 * sum(e == "" for e in extracted) / len(items))
                     strict = [_letter_token(i["prediction"]) for i in items]
@@ -165,9 +166,20 @@ def test_report_equals_numbers_computed_from_the_predictions(evaluated):
                                                                                          "test_llm")}
     for (model, task, name), gap in gaps.items():
         assert gap == pytest.approx(means[(model, task, "seen_probe")] - means[(model, task, name)])
+    # consistency: the share of prompts giving each question's most common answer, averaged over questions
+    consistency = {(r["model"], r["task"], r["prompt_set"]): r for r in report["consistency"]}
+    expected = {key: rows for key, rows in answers.items() if len(rows) >= 2}
+    assert set(consistency) == set(expected)
+    for key, per_prompt in expected.items():
+        columns = list(zip(*per_prompt, strict=True))
+        rate = statistics.fmean(max(col.count(v) for v in col) / len(col) for col in columns)
+        assert consistency[key]["consistency_rate"] == pytest.approx(100 * rate)
     text = (work / "report" / "report.md").read_text()
+    tables, section = text.split("Consistency across prompts")
     # per set: one row per task and an AVERAGE row; then one gap row per task and unseen set
-    assert text.count("| lora |") == (len(POOLS) + 1) * 4 + len(POOLS) * 3 and "Seen-vs-unseen gap" in text
+    assert tables.count("| lora |") == (len(POOLS) + 1) * 4 + len(POOLS) * 3 and "Seen-vs-unseen gap" in tables
+    assert sum(line.startswith("| lora |") for line in section.splitlines()) == len([k for k in expected
+                                                                                   if k[0] == "lora"])
     plots = sorted(p.name for p in (work / "report" / "plots").glob("*.png"))
     assert len(plots) == len(POOLS) * 2 * 4
     assert "piqa_distribution.png" in plots and "piqa_test_indep_heatmap.png" in plots

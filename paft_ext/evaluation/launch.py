@@ -35,6 +35,10 @@ def run_opencompass(settings: dict[str, str], data: Path, work_dir: Path, *, wor
     config = REPO_ROOT / "opencompass_configs" / "eval_paft.py"
     command = [str(Path(sys.executable).parent / "opencompass"), str(config), "-w", str(work_dir),
                "--dump-eval-details", "False"]
+    if env.get("PAFT_EVAL_IN_PROCESS") == "1":
+        # OpenCompass's --debug runs its inference and scoring tasks inside its own process instead of one freshly
+        # imported subprocess each (~10 s apiece on 2 cores): same configs and results, for tests and debugging
+        command.append("--debug")
     subprocess.run(command, env=env, check=True, stdout=log, stderr=subprocess.STDOUT if log else None, cwd=cwd)
     try:
         run = find_run(Path(work_dir))
