@@ -84,3 +84,10 @@ def test_bfloat16_on_cpu_is_opt_in(tmp_path, default_model_path):
     assert bf16["model_kwargs"] == {"torch_dtype": "bfloat16", "device_map": "cpu"}
     with pytest.raises(ValueError, match="PAFT_EVAL_DTYPE must be float32 or bfloat16"):
         load_settings({"PAFT_EVAL_TASKS": "sst2", "PAFT_EVAL_DTYPE": "fp8"})
+
+
+def test_an_adapter_without_a_rank_is_refused_for_vllm(tmp_path, default_model_path):
+    adapter = _adapter(tmp_path / "norank", 16, default_model_path)
+    (Path(adapter) / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
+    with pytest.raises(ValueError, match=r"norank/adapter_config.json: no LoRA rank 'r'"):
+        models(EvalSettings(tasks=("sst2",), model=str(default_model_path), adapters={"p": adapter}, backend="vllm"))

@@ -31,8 +31,11 @@ class BackendError(ValueError):
 
 
 def lora_rank(adapter: str) -> int:
-    config = json.loads((Path(adapter) / "adapter_config.json").read_text(encoding="utf-8"))
-    return int(config.get("r") or 8)
+    path = Path(adapter) / "adapter_config.json"
+    rank = json.loads(path.read_text(encoding="utf-8")).get("r")
+    if not isinstance(rank, int) or isinstance(rank, bool) or rank < 1:
+        raise BackendError(f"{path}: no LoRA rank 'r' (got {rank!r}); vLLM needs it to size max_lora_rank")
+    return rank
 
 
 def vllm_max_lora_rank(ranks: list[int]) -> int:

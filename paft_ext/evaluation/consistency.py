@@ -71,7 +71,7 @@ def consistency_rows(results: list) -> list[dict]:
     rows = []
     for (model, task, prompt_set), mine in sorted(groups.items()):
         if len(mine) < 2 or any(len(r.item_answers.split("|")) != r.questions for r in mine):
-            continue  # one prompt, or results read from a file written before answers were recorded
+            continue  # one prompt, or a result without one recorded answer per question (nothing to compare)
         n = min(r.questions for r in mine)
         answers = [r.item_answers.split("|")[:n] for r in mine]
         correct = [[c == "1" for c in r.item_correct[:n]] for r in mine]

@@ -67,7 +67,8 @@ def _per_word(text: str, pattern: re.Pattern, rng: np.random.Generator, rate: fl
               change: Callable[[str], str]) -> str:
     """``change`` applied to each ``pattern`` match of the literal text with probability ``rate``, and to one
     chosen match when the draws picked none (every variant differs from its source)."""
-    hits = [(i, m) for i, part in enumerate(_segments(text)) if i % 2 == 0 for m in pattern.finditer(part)]
+    parts = _segments(text)
+    hits = [(i, m) for i, part in enumerate(parts) if i % 2 == 0 for m in pattern.finditer(part)]
     if not hits:
         return text
     chosen = {k for k in range(len(hits)) if rng.random() < rate} or {int(rng.integers(len(hits)))}
@@ -75,7 +76,6 @@ def _per_word(text: str, pattern: re.Pattern, rng: np.random.Generator, rate: fl
     for k in sorted(chosen):
         i, m = hits[k]
         edits.setdefault(i, []).append(m)
-    parts = _segments(text)
     for i, matches in edits.items():
         part = parts[i]
         for m in sorted(matches, key=lambda m: m.start(), reverse=True):

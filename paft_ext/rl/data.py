@@ -96,5 +96,5 @@ def grpo_rows(task: TaskSpec, rows: Sequence[dict[str, str]], schedule: Schedule
         messages = ([{"role": "system", "content": system}] if system is not None else []) + [
             {"role": "user", "content": user}]
         out.append({"prompt": messages, "answer": record["answer"], POSITION_COLUMN: position,
-                    PROMPT_COLUMN: prompt_id(list(pool), prompt)})
+                    PROMPT_COLUMN: prompt_id(pool, prompt)})
     return out

@@ -15,14 +15,11 @@ each one's mean as ``rewards/<name>/mean``; the weights decide what is optimised
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from paft_ext.tasks import TaskSpec
-from paft_ext.tasks.answers import normalise_number
-
-_CUED_NUMBER = re.compile(r"(?:answer is|answer:|####|\\boxed\{)\s*\**\s*-?\$?\d", re.IGNORECASE)
+from paft_ext.tasks.answers import cued_number, normalise_number
 
 RewardFunc = Callable[..., list[float]]
 
@@ -52,7 +49,7 @@ def reward_functions(task: TaskSpec, answer_rule: str) -> list[RewardFunc]:
     def format(completions: list[Any], **_: Any) -> list[float]:  # noqa: A001 (TRL logs the function's name)
         texts = [completion_text(c) for c in completions]
         if task.answer_kind == "number":
-            return [float(bool(_CUED_NUMBER.search(t))) for t in texts]
+            return [float(cued_number(t) != "") for t in texts]
         return [float(task.extract(t, strict=True) != "") for t in texts]
 
     def answered(completions: list[Any], **_: Any) -> list[float]:

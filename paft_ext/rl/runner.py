@@ -35,13 +35,13 @@ logger = get_logger("paft_ext")
 RUN_FILE = "paft_rl_run.json"
 
 
-def _grpo_args(run: GrpoRunConfig, max_steps: int | None = None) -> Any:
+def _grpo_args(run: GrpoRunConfig) -> Any:
     from .trl_compat import grpo_classes
 
     return grpo_classes()[0](
         output_dir=run.output_dir, per_device_train_batch_size=run.per_device_train_batch_size,
         gradient_accumulation_steps=run.gradient_accumulation_steps, learning_rate=run.learning_rate,
-        num_train_epochs=1, max_steps=max_steps if max_steps is not None else -1,
+        num_train_epochs=1,
         lr_scheduler_type=run.lr_scheduler_type, warmup_ratio=run.warmup_ratio, weight_decay=run.weight_decay,
         max_grad_norm=run.max_grad_norm, seed=run.seed, data_seed=run.seed, logging_steps=run.logging_steps,
         save_steps=run.save_steps, save_total_limit=run.save_total_limit, num_generations=run.num_generations,
@@ -94,7 +94,7 @@ def build_run(path: str | Path) -> dict[str, Any]:
         pool_digest=pool_digest(pool), seed=run.seed if paft.seed is None else paft.seed,
         canonical_ratio=paft.canonical_ratio, curriculum_order=_curriculum(task, rows, pool, paft.sampling))
     schedule = build_schedule(spec)
-    args = _grpo_args(run, schedule.total_steps)
+    args.max_steps = schedule.total_steps  # the T epochs are laid out in the rendered rows: one pass of them
     args.resume_from_checkpoint = resume  # what the callback's resume guard reads (as under LLaMA-Factory)
     return {"run": run, "paft": paft, "task": task, "pool": pool, "pool_file": pool_file, "schedule": schedule,
             "rows": grpo_rows(task, rows, schedule, pool, run.default_system), "tokenizer": tokenizer,

@@ -25,18 +25,24 @@ def normalise_number(text: str) -> str:
     return text
 
 
-def extract_number(text: str) -> str:
-    """The final number of a worked solution, or '' when there is none.
-
-    Order: text after a follow-up "Question:" is cut; then the last ``\\boxed{}`` holding a number; then a number after
-    "answer is" / "answer:" / "####"; then the last number anywhere.
-    """
+def cued_number(text: str) -> str:
+    """The number a solution marks as its answer — the last ``\\boxed{}`` holding a number, else the last number
+    after "answer is" / "answer:" / "####" — in the text before a follow-up "Question:"; '' when none is marked."""
     text = text.split("Question:")[0]
     for pattern in (_BOXED, _CUED):
         hits = [m for m in pattern.findall(text) if _ANY_NUMBER.fullmatch(m.replace(" ", ""))]
         if hits:
             return normalise_number(hits[-1])
-    numbers = _ANY_NUMBER.findall(text)
+    return ""
+
+
+def extract_number(text: str) -> str:
+    """The final number of a worked solution, or '' when there is none: :func:`cued_number`, else the last number
+    anywhere before a follow-up "Question:"."""
+    cued = cued_number(text)
+    if cued:
+        return cued
+    numbers = _ANY_NUMBER.findall(text.split("Question:")[0])
     return normalise_number(numbers[-1]) if numbers else ""
 
 

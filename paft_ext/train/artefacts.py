@@ -7,6 +7,7 @@ checks have passed, so a run refused at the start never replaces the schedule of
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,7 +20,7 @@ PENDING_SCHEDULE_FILE = "paft_schedule.pending.json"
 META_FILE = "paft_meta.json"
 
 
-def prompt_id(pool: list[Prompt], index: int) -> str:
+def prompt_id(pool: Sequence[Prompt], index: int) -> str:
     """The id a schedule index stands for: a pool prompt's, or ``canonical`` (the dataset's own fixed prompt)."""
     return "canonical" if index == CANONICAL else pool[index].id
 
