@@ -15,9 +15,11 @@ with read_base():
     from .datasets.paft_sciq import paft_sciq_datasets as _sciq
 
 _paft = __import__("paft_ext.evaluation.run_config", fromlist=["models"])
+_local = __import__("paft_ext.evaluation.local_datasets", fromlist=["task_file_datasets"])
 _settings = _paft.load_settings()
-datasets = [*_hellaswag, *_piqa, *_winogrande, *_race_middle, *_race_high, *_gsm8k, *_sst2, *_sciq]
+# the built-in tasks, then the tasks of the task files in PAFT_TASK_FILES (paft-ext --task-file)
+datasets = [*_hellaswag, *_piqa, *_winogrande, *_race_middle, *_race_high, *_gsm8k, *_sst2, *_sciq, *_local.task_file_datasets(_settings)]
 models = _paft.models(_settings)
 infer = _paft.infer(_settings)
 eval = _paft.evaluation(_settings)
-del _paft, _settings, _hellaswag, _piqa, _winogrande, _race_middle, _race_high, _gsm8k, _sst2, _sciq
+del _paft, _local, _settings, _hellaswag, _piqa, _winogrande, _race_middle, _race_high, _gsm8k, _sst2, _sciq

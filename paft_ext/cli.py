@@ -11,15 +11,52 @@ from pathlib import Path
 
 from paft_ext import default_model
 from paft_ext.adapters.export import PrepareConfig, prepare
-from paft_ext.tasks import TASKS, get_task
+from paft_ext.tasks import TASKS, TaskFileError, get_task, register_task_file
 
 
 def _cmd_prepare(args: argparse.Namespace) -> None:
-    tasks = [get_task(name) for name in args.tasks]
-    manifest = prepare(tasks, Path(args.out), PrepareConfig(args.train_samples, args.eval_samples, args.seed))
+    from paft_ext.configs.task_configs import write_task_configs
+
+    names = args.tasks or [t.name for t in args.registered] or [t.name for t in TASKS.values() if not t.task_file]
+    tasks = [get_task(name) for name in names]
+    out = Path(args.out)
+    manifest = prepare(tasks, out, PrepareConfig(args.train_samples, args.eval_samples, args.seed))
     print(json.dumps(manifest, indent=2))
-    print(f"LLaMA-Factory dataset_dir: {Path(args.out) / 'llamafactory'}")
-    print(f"OpenCompass COMPASS_DATA_CACHE: {Path(args.out) / 'opencompass'}")
+    print(f"LLaMA-Factory dataset_dir: {out / 'llamafactory'}")
+    print(f"OpenCompass COMPASS_DATA_CACHE: {out / 'opencompass'}")
+    for task in (t for t in tasks if t.task_file):
+        paths = write_task_configs(task, out / "llamafactory", out / "yaml")
+        print(f"{task.name}: training YAMLs {', '.join(str(p) for p in paths)}")
+        if not task.pool_shipped:
+            print(f"{task.name}: no prompt pool at {task.pool_dir} yet; build it before PAFT training: paft-ext "
+                  f"pools compose --task-file {task.task_file} --task {task.name} (with parts:) or pools generate")
+
+
+def _cmd_task_init(args: argparse.Namespace) -> None:
+    from paft_ext.tasks.task_file import NAME, STARTER
+
+    path = Path(args.file)
+    if path.exists():
+        raise TaskFileError(f"{path}: exists; task init never writes over a file")
+    name = args.name or re.sub(r"[^a-z0-9_]", "_", path.stem.lower())
+    if not NAME.fullmatch(name):
+        raise TaskFileError(f"{path}: {name!r} is no task name (a lower-case identifier); pass --name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(STARTER.format(file=path, name=name), encoding="utf-8")
+    print(f"wrote {path}: fill in data, fields, answer and prompt, then: paft-ext task show {path}")
+
+
+def _cmd_task_show(args: argparse.Namespace) -> None:
+    from paft_ext.adapters.source import load_records
+
+    task = register_task_file(args.file)
+    print(json.dumps({"name": task.name, "fields": list(task.fields), "answer_kind": task.answer_kind,
+                      "options": task.choices, "pool": task.pool_dir, "pool_built": task.pool_shipped,
+                      "splits": {w: s.describe() for w, s in task.splits.items()}}, indent=1))
+    for which in task.splits:
+        records = load_records(task, which)
+        print(f"{which}: {len(records)} records; first, as the fixed prompt renders it ({records[0].origin}):")
+        print(task.fill(task.baseline_prompt, records[0].values) + f" {task.target_text(records[0].values)}")
 
 
 def _cmd_model(args: argparse.Namespace) -> None:
@@ -41,8 +78,10 @@ def _refused_tokens(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def _pool_out(args: argparse.Namespace) -> Path:
-    """``--out``, by default ``outputs/pools/<pool>``: a build never writes into a shipped pool unless asked to."""
-    return Path(args.out or f"outputs/pools/{get_task(args.task).pool}")
+    """``--out``; by default a task file's own pool folder, else ``outputs/pools/<pool>``: a build never writes into a
+    shipped pool unless asked to."""
+    task = get_task(args.task)
+    return Path(args.out or task.pool_dir or f"outputs/pools/{task.pool}")
 
 
 def _write_candidates(out: Path, candidates, name: str = "candidates.jsonl") -> None:
@@ -75,15 +114,17 @@ def _cmd_pools_generate(args: argparse.Namespace) -> None:
 
 def _cmd_pools_compose(args: argparse.Namespace) -> None:
     from paft_ext.pools.build import build_pool, staged
-    from paft_ext.pools.compose import composed_candidates, part_counts
+    from paft_ext.pools.compose import composed_candidates, part_counts, task_parts
 
     task, out = get_task(args.task), _pool_out(args)
-    candidates = (composed_candidates(task.pool, args.candidates, "train", seed=args.seed)
-                  + composed_candidates(task.pool, args.test_candidates, "test", seed=args.seed))
+    parts = task_parts(task)
+    candidates = (composed_candidates(parts, args.candidates, "train", seed=args.seed)
+                  + composed_candidates(parts, args.test_candidates, "test", seed=args.seed))
+    where = f"the parts of {Path(task.task_file).name}" if task.task_file else f"paft_ext/pools/parts/{task.pool}.py"
     origin = {"origin": f"{args.candidates} train-side and {args.test_candidates} test-side seeded compositions "
-                        f"(seed {args.seed}) of the hand-written parts in paft_ext/pools/parts/{task.pool}.py, whose "
-                        f"families are split into train-only and test-only members; no LLM was called",
-              "parts": part_counts(task.pool)}
+                        f"(seed {args.seed}) of the hand-written parts in {where}, whose families are split into "
+                        f"train-only and test-only members; no LLM was called",
+              "parts": part_counts(parts)}
     with staged(out) as stage:
         manifest = build_pool(task, candidates, stage, _build_config(args), origin)
     print(json.dumps(manifest["counts"]))
@@ -182,7 +223,8 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     from paft_ext.evaluation.launch import run_opencompass
     from paft_ext.evaluation.report import write_report
 
-    settings = {"tasks": ",".join(args.tasks), "max_out_len": args.max_out_len, "batch_size": args.batch_size,
+    tasks = args.tasks or [t.name for t in args.registered] or ["piqa"]
+    settings = {"tasks": ",".join(tasks), "max_out_len": args.max_out_len, "batch_size": args.batch_size,
                 "include_base": "0" if args.no_base else "1", "adapters": ",".join(args.adapter),
                 "allow_base_mismatch": "1" if args.allow_base_mismatch else "0", "backend": args.backend}
     settings.update({k: v for k, v in (("prompts", args.prompts), ("questions", args.questions), ("model", args.model),
@@ -224,11 +266,24 @@ def _add_token_option(parser: argparse.ArgumentParser) -> None:
                              "repeatable), besides the common chat-control tokens refused always")
 
 
+def task_file_option() -> argparse.ArgumentParser:
+    """``--task-file``, accepted by every command that takes a task (read before the rest of the command line, so
+    that the file's task is one of the ``--task``/``--tasks`` choices)."""
+    option = argparse.ArgumentParser(add_help=False, allow_abbrev=False)  # --task is not --task-file
+    option.add_argument("--task-file", action="append", default=[], metavar="YAML",
+                        help="register the task of this task file (repeatable; see `paft-ext task init`)")
+    return option
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paft-ext", description="Prompt-Agnostic Fine-Tuning tools")
     sub = parser.add_subparsers(dest="command", required=True)
-    prep = sub.add_parser("prepare", help="convert benchmark records for LLaMA-Factory and OpenCompass")
-    prep.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    tf = [task_file_option()]
+    prep = sub.add_parser("prepare", parents=tf,
+                          help="convert benchmark records for LLaMA-Factory and OpenCompass (and write a "
+                                          "task file's training YAMLs under <out>/yaml)")
+    prep.add_argument("--tasks", nargs="+", choices=list(TASKS),
+                      help="default: the --task-file tasks, else every built-in task")
     prep.add_argument("--out", default=".cache/data")
     prep.add_argument("--train-samples", type=int, default=None, help="seeded random subset of the train split")
     prep.add_argument("--eval-samples", type=int, default=None, help="seeded random subset of the eval split")
@@ -237,19 +292,22 @@ def build_parser() -> argparse.ArgumentParser:
     model = sub.add_parser("model", help="convert (once) and print the embedded default model folder")
     model.set_defaults(func=_cmd_model)
     pools = sub.add_parser("pools", help="build prompt pools").add_subparsers(dest="pools_command", required=True)
-    generate = pools.add_parser("generate", help="generate candidates with LLMs over OpenAI-compatible APIs")
+    generate = pools.add_parser("generate", parents=tf,
+                            help="generate candidates with LLMs over OpenAI-compatible APIs")
     generate.add_argument("--config", required=True, help="generators YAML/JSON")
     generate.add_argument("--cache-dir", default=".cache/pool_requests", help="on-disk response cache")
     generate.add_argument("--test-set", help="add the generated prompts to an existing pool as this test set "
                                              "(e.g. test_llm) instead of building a pool")
     _add_pool_options(generate)
     generate.set_defaults(func=_cmd_pools_generate)
-    compose = pools.add_parser("compose", help="compose candidates from the hand-written parts (no API)")
+    compose = pools.add_parser("compose", parents=tf,
+                            help="compose candidates from the hand-written parts (no API)")
     compose.add_argument("--candidates", type=int, default=1600, help="train-side compositions")
     compose.add_argument("--test-candidates", type=int, default=400, help="test-side compositions")
     _add_pool_options(compose)
     compose.set_defaults(func=_cmd_pools_compose)
-    add = pools.add_parser("add-test-set", help="add a test set (hand-written or generated) to a built pool")
+    add = pools.add_parser("add-test-set", parents=tf,
+                            help="add a test set (hand-written or generated) to a built pool")
     add.add_argument("--name", required=True, help="test_<name>, e.g. test_indep")
     add.add_argument("--from", dest="source", required=True,
                      help="prompts: .jsonl (text, source) or text separated by %%%% lines")
@@ -263,11 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--seed", type=int, default=0)
     _add_token_option(add)
     add.set_defaults(func=_cmd_pools_add)
-    check = pools.add_parser("check", help="prove that a pool's test sets are unseen (exit 1 naming every leak)")
+    check = pools.add_parser("check", parents=tf,
+                            help="prove that a pool's test sets are unseen (exit 1 naming every leak)")
     check.add_argument("folder")
     check.add_argument("--task", choices=list(TASKS), help="default: the pool named in manifest.json")
     check.set_defaults(func=_cmd_pools_check)
-    perturb = pools.add_parser("perturb", help="a perturbed copy of a prompt set (typos, dropped words, casing, "
+    perturb = pools.add_parser("perturb", parents=tf,
+                            help="a perturbed copy of a prompt set (typos, dropped words, casing, "
                                                "whitespace, option-label style), placeholders kept; seeded")
     perturb.add_argument("--task", required=True, choices=list(TASKS))
     perturb.add_argument("--from", dest="source", required=True, help="pool file, e.g. data/prompts/piqa/test.jsonl")
@@ -275,7 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     perturb.add_argument("--kinds", nargs="+", default=["typo", "word_drop", "casing", "whitespace", "label_style"])
     perturb.add_argument("--seed", type=int, default=0)
     perturb.set_defaults(func=_cmd_pools_perturb)
-    report = sub.add_parser("report", help="robustness report of an OpenCompass work directory")
+    report = sub.add_parser("report", parents=tf,
+                          help="robustness report of an OpenCompass work directory")
     report.add_argument("work_dir")
     report.add_argument("--out", help="default <run>/paft_report")
     report.add_argument("--top-inclusive", action="store_true",
@@ -285,8 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--pool-root", help="pool folder the run evaluated (default: the one its paft_eval.json "
                                             "records, else $PAFT_EVAL_POOL_ROOT, else the shipped pools)")
     report.set_defaults(func=_cmd_report)
-    ev = sub.add_parser("eval", help="one OpenCompass run over every test prompt, then the report")
-    ev.add_argument("--tasks", nargs="+", default=["piqa"], choices=list(TASKS))
+    ev = sub.add_parser("eval", parents=tf,
+                          help="one OpenCompass run over every test prompt, then the report")
+    ev.add_argument("--tasks", nargs="+", choices=list(TASKS), help="default: the --task-file tasks, else piqa")
     ev.add_argument("--adapter", action="append", default=[], help="abbr=LoRA folder (repeatable)")
     ev.add_argument("--no-base", action="store_true", help="do not evaluate the base model")
     ev.add_argument("--allow-base-mismatch", action="store_true",
@@ -311,14 +373,25 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", default=".cache/data/opencompass", help="COMPASS_DATA_CACHE (from paft-ext prepare)")
     ev.add_argument("--work-dir", default="outputs/eval")
     ev.set_defaults(func=_cmd_eval)
-    rl = sub.add_parser("rl", help="GRPO with PAFT prompts (TRL GRPOTrainer + LoRA) from a YAML")
+    rl = sub.add_parser("rl", parents=tf,
+                          help="GRPO with PAFT prompts (TRL GRPOTrainer + LoRA) from a YAML")
     rl.add_argument("config", help="GRPO YAML, e.g. yaml/sst2/cpu_paft_grpo.yaml")
     rl.set_defaults(func=_cmd_rl)
+    task = sub.add_parser("task", help="a task of your own in one YAML file").add_subparsers(dest="task_command",
+                                                                                          required=True)
+    init = task.add_parser("init", help="write a commented starter task file")
+    init.add_argument("file")
+    init.add_argument("--name", help="task name (default: the file name)")
+    init.set_defaults(func=_cmd_task_init)
+    show = task.add_parser("show", help="check a task file and show its first record of each split")
+    show.add_argument("file")
+    show.set_defaults(func=_cmd_task_show)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     from paft_ext.adapters.source import DataError
+    from paft_ext.configs.task_configs import ConfigWriteError
     from paft_ext.evaluation.prompt_sets import PromptSetError
     from paft_ext.pools.build import PoolBuildError
     from paft_ext.pools.generate import GenerationError
@@ -327,11 +400,14 @@ def main(argv: list[str] | None = None) -> None:
     from paft_ext.rl.config import RLConfigError
     from paft_ext.train.state import PaftSetupError
 
-    args = build_parser().parse_args(argv)
     try:
+        # task files first: their tasks are choices of --task/--tasks below
+        registered = [register_task_file(f) for f in task_file_option().parse_known_args(argv)[0].task_file]
+        args = build_parser().parse_args(argv)
+        args.registered = registered
         args.func(args)
     except (DataError, PoolBuildError, GenerationError, PoolError, PromptSetError, RLConfigError,
-            PaftSetupError, PerturbError) as err:
+            PaftSetupError, PerturbError, TaskFileError, ConfigWriteError) as err:
         raise SystemExit(f"paft-ext: error: {err}") from None
 
 

@@ -50,11 +50,14 @@ def llamafactory_rows(task: TaskSpec, records: list[Record]) -> list[dict[str, s
 
 def llamafactory_entries(task: TaskSpec) -> dict[str, dict]:
     """The ``dataset_info.json`` entries over one file: ``<task>_train`` (stock alpaca, the fixed user-specified
-    prompt) and ``<task>_paft`` (the PAFT converter, which also carries the raw fields for re-rendering)."""
+    prompt) and ``<task>_paft`` (the PAFT converter, which also carries the raw fields for re-rendering). A task-file
+    task's block also names its fields (so ``llamafactory-cli`` trains it without ``PAFT_TASK_FILES``) and its file
+    (so ``paft-ext rl`` registers it to score answers)."""
     base = {"file_name": f"{lf_dataset_name(task)}.jsonl", "columns": {"prompt": "instruction", "response": "output"}}
+    paft = {"task": task.name, **({"fields": list(task.fields), "task_file": task.task_file} if task.task_file else {})}
     return {
         lf_dataset_name(task): {**base, "formatting": "alpaca"},
-        lf_dataset_name(task, paft=True): {**base, "formatting": "paft", "paft": {"task": task.name}},
+        lf_dataset_name(task, paft=True): {**base, "formatting": "paft", "paft": paft},
     }
 
 

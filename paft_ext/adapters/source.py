@@ -17,6 +17,7 @@ import numpy as np
 
 from paft_ext.jsonl import read_jsonl
 from paft_ext.tasks import TaskSpec
+from paft_ext.tasks.task_file import read_csv
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LOCAL_ROOT = REPO_ROOT.parent / "shared" / "data"
@@ -74,6 +75,14 @@ def _local_raw(task: TaskSpec, root: Path, split: str) -> list[tuple[str, dict[s
     path = root / task.data_subdir / f"{split}.jsonl"
     if not path.is_file():
         raise DataError(f"{path}: missing (task {task.name}, split {split!r}, data root {root})")
+    return _file_raw(path)
+
+
+def _file_raw(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    if not path.is_file():
+        raise DataError(f"{path}: missing")
+    if path.suffix == ".csv":
+        return read_csv(path, DataError)
     return [(f"{path}:{lineno}", raw) for lineno, raw in read_records(path)]
 
 
@@ -101,7 +110,10 @@ def load_records(
     if which not in task.splits:
         raise KeyError(f"task {task.name} has no {which!r} split; it has {', '.join(task.splits)}")
     root = data_root() if root is None else root
-    if root is not None:
+    if task.splits[which].file:  # a task file's own data: the data root is not involved
+        source = task.splits[which]
+        raw = _file_raw(Path(source.file))
+    elif root is not None and task.data_subdir:
         source = task.splits[which]
         raw = _local_raw(task, root, source.split)
     else:

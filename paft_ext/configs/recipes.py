@@ -138,5 +138,5 @@ def training_config(task: TaskSpec, recipe: Recipe, variant: str) -> dict[str, A
 
 
 def pool_path(task: TaskSpec, split: str) -> str:
-    """The shipped pool file of ``task`` (relative to the repository root)."""
-    return f"data/prompts/{task.pool}/{split}.jsonl"
+    """The pool file of ``task``: shipped ones relative to the repository root, a task file's own where it is."""
+    return f"{task.pool_dir}/{split}.jsonl" if task.pool_dir else f"data/prompts/{task.pool}/{split}.jsonl"

@@ -21,7 +21,6 @@ from paft_ext.tasks import PLACEHOLDER, TASKS, TaskSpec
 SHIPPED = SET_TAGS  # shipped set name -> abbreviation infix
 SEEN = SEEN_PROBE
 _ABBR = re.compile(r"^(.*)_p(\d+)$")
-_BY_STOCK_ABBR = {task.opencompass_abbr: task for task in TASKS.values()}
 
 
 class PromptSetError(ValueError):
@@ -40,7 +39,7 @@ class PromptSet:
     def file(self, pool_root: str | Path, task: TaskSpec) -> Path:
         if self.is_path:
             return Path(self.name.replace("{pool}", task.pool))
-        return Path(pool_root) / task.pool / f"{self.name}.jsonl"
+        return Path(task.pool_dir or Path(pool_root) / task.pool) / f"{self.name}.jsonl"
 
 
 def parse_prompt_set(value: str) -> PromptSet:
@@ -75,11 +74,12 @@ def parse_abbr(abbr: str) -> tuple[TaskSpec, str, int] | None:
     if not match:
         return None
     prefix = match[1]
-    for stock in sorted(_BY_STOCK_ABBR, key=len, reverse=True):
+    by_stock_abbr = {task.opencompass_abbr: task for task in TASKS.values()}  # task files register at any time
+    for stock in sorted(by_stock_abbr, key=len, reverse=True):
         if prefix == stock:
-            return _BY_STOCK_ABBR[stock], "", int(match[2])
+            return by_stock_abbr[stock], "", int(match[2])
         if prefix.startswith(stock + "_") and re.fullmatch(r"[a-z0-9]+", prefix[len(stock) + 1:]):
-            return _BY_STOCK_ABBR[stock], prefix[len(stock) + 1:], int(match[2])
+            return by_stock_abbr[stock], prefix[len(stock) + 1:], int(match[2])
     return None
 
 

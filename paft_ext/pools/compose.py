@@ -20,7 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .build import Candidate
+from paft_ext.tasks import TaskSpec
+from paft_ext.tasks.task_file import LETTERS, TASK_PARTS
+
+from .build import Candidate, PoolBuildError
 from .leakage import PART_PREFIX
 
 # How option k with placeholder {f} is written; `{L}` is the letter.
@@ -63,7 +66,7 @@ class Parts:
 
 
 def options_block(options: tuple[str, ...], style: str, inline: bool) -> str:
-    items = [style.format(L="ABCD"[k], f="{" + field + "}") for k, field in enumerate(options)]
+    items = [style.format(L=LETTERS[k], f="{" + field + "}") for k, field in enumerate(options)]
     return "  ".join(items) if inline else "\n".join(items)
 
 
@@ -82,13 +85,20 @@ def compose(parts: Parts, side: str, i: int, c: int, a: int, style: int, layout:
     return ("\n\n" if spaced else "\n").join(block[k] for k in keys)
 
 
-def load_parts(pool: str) -> Parts:
-    return importlib.import_module(f"paft_ext.pools.parts.{pool}").PARTS
+def task_parts(task: TaskSpec) -> Parts:
+    """The hand-written parts of a built-in task's pool (:mod:`paft_ext.pools.parts`) or of a task file's ``parts``
+    (its option placeholders A, B, … are the options)."""
+    if task.task_file is None:
+        return importlib.import_module(f"paft_ext.pools.parts.{task.pool}").PARTS
+    raw = TASK_PARTS.get(task.name)
+    if raw is None:
+        raise PoolBuildError(f"{task.task_file}: parts: missing; composing needs hand-written parts (train and test "
+                             f"instructions, contexts, answer_lines), or build the pool with `paft-ext pools generate`")
+    return Parts(Side(**raw["train"]), Side(**raw["test"]), tuple(f for f in task.fields if f in LETTERS))
 
 
-def part_counts(pool: str) -> dict[str, dict[str, int]]:
+def part_counts(parts: Parts) -> dict[str, dict[str, int]]:
     """How many members each family has on each side (for the manifest)."""
-    parts = load_parts(pool)
     counts = {family: {s: len(getattr(parts.side(s), attr)) for s in SIDES}
               for family, attr in (("instruction", "instructions"), ("context", "contexts"),
                                    ("answer", "answer_lines"))}
@@ -98,9 +108,8 @@ def part_counts(pool: str) -> dict[str, dict[str, int]]:
     return counts
 
 
-def composed_candidates(pool: str, count: int, side: str, seed: int = 0) -> list[Candidate]:
+def composed_candidates(parts: Parts, count: int, side: str, seed: int = 0) -> list[Candidate]:
     """``count`` distinct seeded combinations of one side's parts, each tagged with that side."""
-    parts = load_parts(pool)
     members = parts.side(side)
     layouts = list(parts.layouts(side))
     n_styles = len(OPTION_STYLES[side]) if parts.options else 1
@@ -119,9 +128,8 @@ def composed_candidates(pool: str, count: int, side: str, seed: int = 0) -> list
     return candidates
 
 
-def few_shot_examples(pool: str, count: int = 3) -> list[str]:
+def few_shot_examples(parts: Parts, count: int = 3) -> list[str]:
     """Hand-picked, clearly different train-side compositions shown to generators in the few-shot meta-prompt."""
-    parts = load_parts(pool)
     layouts = list(parts.layouts("train"))
     m = parts.train
     picks = [(0, 0, 0, 0, 0), (1, 1, 1, 2, 1), (2, 2, 2, 3, 2)]

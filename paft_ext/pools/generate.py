@@ -30,7 +30,7 @@ from paft_ext.jsonl import read_text
 from paft_ext.tasks import TaskSpec
 
 from .build import Candidate
-from .compose import few_shot_examples
+from .compose import few_shot_examples, task_parts
 from .replies import echoes_meta_prompt, parse_templates, rename_placeholders, trim_echoes
 
 STRATEGIES = ("few_shot", "zero_shot")
@@ -200,7 +200,7 @@ class _ShownTask:
 
 def plan_requests(task: TaskSpec, config: GenerationConfig) -> list[Request]:
     templates = {s: _meta_prompt(s, config) for s in STRATEGIES}
-    examples = [rename_placeholders(e, dict(task.generation_names)) for e in few_shot_examples(task.pool)]
+    examples = [rename_placeholders(e, dict(task.generation_names)) for e in few_shot_examples(task_parts(task))]
     shown = _ShownTask(task)
     requests = []
     for gen in config.generators:

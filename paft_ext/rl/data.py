@@ -14,7 +14,7 @@ from typing import Any
 
 from paft_ext.jsonl import read_jsonl
 from paft_ext.pools.store import Prompt, write_pool
-from paft_ext.tasks import TaskSpec, fill_template, get_task
+from paft_ext.tasks import TASKS, TaskFileError, TaskSpec, fill_template, get_task, register_task_file
 from paft_ext.train.artefacts import prompt_id
 from paft_ext.train.schedule import CANONICAL, Schedule
 
@@ -48,7 +48,11 @@ def dataset_task(dataset_dir: str, name: str) -> tuple[TaskSpec, Path]:
         raise RLConfigError(f"{where}.paft names fields but no task; GRPO scores answers with a registered task's "
                             f"extractor, so the block needs \"task\": <name>")
     try:
+        if isinstance(block.get("task_file"), str) and block["task"] not in TASKS:  # a task of the user's task file
+            register_task_file(block["task_file"])
         task = get_task(block["task"])
+    except TaskFileError as err:
+        raise RLConfigError(f"{where}.paft.task_file: {err}") from None
     except KeyError as err:
         raise RLConfigError(f"{where}.paft.task: {err.args[0]}") from None
     return task, Path(dataset_dir) / entry["file_name"]

@@ -49,12 +49,14 @@ class SplitSource:
     start: int = 0
     stop: int | None = None
     order_seed: int | None = None
+    file: str | None = None  # a JSONL or CSV file of its own (tasks from a task file), read instead of the data root
 
     def describe(self) -> str:
+        name = self.file or self.split
         if self.start == 0 and self.stop is None and self.order_seed is None:
-            return self.split
+            return name
         order = "" if self.order_seed is None else f" in seeded order {self.order_seed}"
-        return f"{self.split}[{self.start}:{'' if self.stop is None else self.stop}]{order}"
+        return f"{name}[{self.start}:{'' if self.stop is None else self.stop}]{order}"
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ class TaskSpec:
     # readable placeholder names shown to prompt-writing models instead of cryptic reader columns (WinoGrande's
     # ``only_option1``); generated templates are renamed back to ``fields`` before validation
     generation_names: Mapping[str, str] = field(default_factory=dict)
+    pool_dir: str | None = None  # the pool folder when it is not <pool root>/<pool> (a task file's own pool)
+    task_file: str | None = None  # the YAML this task was read from (paft_ext.tasks.task_file); None: built in
 
     def __post_init__(self) -> None:
         used = set(PLACEHOLDER.findall(self.baseline_prompt))

@@ -1,0 +1,117 @@
+"""The worked example `examples/own_task` end to end on the tiny model, the way a user runs it: `paft-ext prepare
+--task-file` → the generated `cpu_paft.yaml` through the stock `llamafactory-cli train` (without PAFT_TASK_FILES:
+the dataset entry carries the fields) → one OpenCompass run over the example pool's unseen test prompts (the task
+reaches OpenCompass's own process through PAFT_TASK_FILES) → `paft-ext report`. Checked against the raw SST-2 file,
+the trainer's real batches and OpenCompass's own scores."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from lf_helpers import read_trace, run_cli
+
+import yaml
+from paft_ext import cli
+from paft_ext.evaluation.launch import run_opencompass
+from paft_ext.pools.store import load_pool
+from paft_ext.tasks import TASK_FILES_ENV, TASKS
+from paft_ext.train.render import identify_prompts
+
+pytestmark = pytest.mark.slow  # starts llamafactory-cli and OpenCompass
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "own_task"
+PROMPTS, QUESTIONS = 3, 6
+
+
+@pytest.fixture(scope="module")
+def run(tiny_model, tmp_path_factory, shared_root):
+    work = tmp_path_factory.mktemp("own_task")
+    saved_env, saved_tasks = os.environ.get(TASK_FILES_ENV), dict(TASKS)
+    try:
+        cli.main(["prepare", "--task-file", str(EXAMPLE / "task.yaml"), "--out", str(work / "data"),
+                  "--train-samples", "24", "--eval-samples", str(QUESTIONS), "--seed", "3"])
+        config = yaml.safe_load((work / "data" / "yaml" / "movie_reviews" / "cpu_paft.yaml").read_text())
+        config.update(model_name_or_path=str(tiny_model), output_dir=str(work / "lora"), max_steps=8,
+                      per_device_train_batch_size=3, lora_rank=4, paft_trace=True, logging_steps=1,
+                      save_strategy="no", overwrite_output_dir=True)
+        trained = run_cli(config, work, env={TASK_FILES_ENV: ""})
+        assert trained.returncode == 0, trained.stderr[-3000:]
+        settings = {"tasks": "movie_reviews", "model": str(tiny_model), "adapters": f"paft={work / 'lora'}",
+                    "prompts": PROMPTS, "max_out_len": 4, "batch_size": QUESTIONS, "include_base": "1"}
+        os.environ["PAFT_EVAL_IN_PROCESS"] = "1"
+        with (work / "opencompass.log").open("w") as log:
+            run_dir = run_opencompass(settings, work / "data" / "opencompass", work / "eval", log=log, cwd=work)
+        cli.main(["report", str(run_dir), "--task-file", str(EXAMPLE / "task.yaml"), "--no-plots"])
+        yield work, config, run_dir, json.loads((run_dir / "paft_report" / "report.json").read_text())
+    finally:
+        os.environ.pop("PAFT_EVAL_IN_PROCESS", None)
+        os.environ.pop(TASK_FILES_ENV, None) if saved_env is None else os.environ.update({TASK_FILES_ENV: saved_env})
+        TASKS.clear()
+        TASKS.update(saved_tasks)
+
+
+def _raw_labels(shared_root) -> dict[str, int]:
+    rows = [json.loads(line) for line in (shared_root / "sst2" / "validation.jsonl").read_text().splitlines()]
+    return {r["sentence"].strip(): r["label"] for r in rows}
+
+
+def test_prepared_rows_carry_the_raw_labels_as_letters(run, shared_root):
+    work, config, _, _ = run
+    labels = _raw_labels(shared_root)
+    rows = [json.loads(line) for line in (work / "data" / "llamafactory" / "movie_reviews_train.jsonl").open()]
+    assert len(rows) == 24 and config["dataset"] == "movie_reviews_paft"
+    for row in rows:
+        assert row["output"] == "AB"[labels[row["review"]]] and (row["A"], row["B"]) == ("negative", "positive")
+
+
+def test_training_drew_the_example_pool_one_prompt_per_window(run):
+    work, config, _, _ = run
+    pool = load_pool(config["paft_pool"], ("review", "A", "B"))
+    assert Path(config["paft_pool"]) == EXAMPLE / "prompts" / "train.jsonl"
+    trace = read_trace(work / "lora")
+    windows: dict[int, set[str]] = {}
+    for entry in trace:
+        for row in entry["rows"]:
+            ids = set(identify_prompts(row["text"], pool))
+            assert ids, row["text"]  # every trained row holds an example pool prompt
+            window = entry["step"] // config["paft_window_steps"]
+            windows[window] = windows.get(window, ids) & ids  # one prompt shared by the whole window
+    assert config["paft_window_steps"] == 4 and sorted(windows) == [0, 1] and all(windows.values())
+    assert windows[0] != windows[1]
+
+
+def test_opencompass_scored_the_unseen_example_prompts_with_the_raw_golds(run, shared_root):
+    work, _, run_dir, _ = run
+    labels = _raw_labels(shared_root)
+    test = load_pool(EXAMPLE / "prompts" / "test.jsonl", ("review", "A", "B"))
+    scored = [json.loads(line) for line in (work / "data" / "opencompass" / "data" / "movie_reviews" / "test.jsonl")
+              .open()]
+    assert len(scored) == QUESTIONS
+    for model in ("base", "paft"):
+        for k in range(PROMPTS):
+            items = json.loads((run_dir / "predictions" / model / f"movie_reviews_p{k:02d}.json").read_text())
+            assert len(items) == QUESTIONS
+            for index, record in enumerate(scored):
+                item = items[str(index)]
+                (turn,) = item["origin_prompt"]
+                assert identify_prompts(turn["prompt"], test) == [test[k].id] and record["review"] in turn["prompt"]
+                assert item["gold"] == "AB"[labels[record["review"]]]
+
+
+def test_report_rows_equal_opencompass_scores(run):
+    _, _, run_dir, report = run
+    rows = {r["model"]: r for r in report["rows"] if r["task"] == "movie_reviews"}
+    assert set(rows) == {"base", "paft"}
+    per_prompt = [r for r in report["per_prompt"] if r["task"] == "movie_reviews"]
+    for model, row in rows.items():
+        accs = [json.loads((run_dir / "results" / model / f"movie_reviews_p{k:02d}.json").read_text())["accuracy"]
+                for k in range(PROMPTS)]
+        assert row["prompts"] == PROMPTS and row["questions"] == QUESTIONS
+        assert row["mean"] == pytest.approx(sum(accs) / PROMPTS)
+        assert row["top_pct"] == pytest.approx(100 * sum(a > 85 for a in accs) / PROMPTS)  # the file's top_threshold
+        ids = sorted(r["prompt_id"] for r in per_prompt if r["model"] == model)
+        assert ids == [f"movie_reviews-test-{k:03d}" for k in range(PROMPTS)]
+    assert "| movie_reviews | test | base |" in (run_dir / "paft_report" / "report.md").read_text()
