@@ -24,13 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def _oc_run(dtype: str, args, data: Path, work: Path) -> tuple[float, float, list[str], list[str]]:
-    """(wall seconds, OpenCompass generation seconds, rendered prompts, predictions) of one run."""
+def oc_run(extra: dict, args, data: Path, work: Path) -> tuple[float, float, list[str], list[str]]:
+    """(wall seconds, OpenCompass generation seconds, rendered prompts, predictions) of one run of the base model with
+    the ``extra`` settings (e.g. dtype)."""
     from paft_ext.evaluation.launch import run_opencompass
     from paft_ext.evaluation.prompt_sets import rendered_user_text
 
     settings = {"tasks": args.task, "prompts": args.prompts, "max_out_len": args.max_out_len,
-                "batch_size": args.batch_size, "include_base": "1", "dtype": dtype}
+                "batch_size": args.batch_size, "include_base": "1", **extra}
     start = time.perf_counter()
     with work.with_suffix(".log").open("w") as log:
         run = run_opencompass(settings, data, work, log=log, cwd=work.parent)
@@ -84,8 +85,8 @@ def main() -> None:
                         str(args.questions), "--train-samples", "10", "--out", str(tmp / "data")], check=True,
                        capture_output=True)
         for dtype in ("float32", "bfloat16"):
-            wall, generation, prompts, predictions = _oc_run(dtype, args, tmp / "data" / "opencompass",
-                                                             tmp / f"oc_{dtype}")
+            wall, generation, prompts, predictions = oc_run({"dtype": dtype}, args, tmp / "data" / "opencompass",
+                                                            tmp / f"oc_{dtype}")
             bare, outputs = _bare_loop(dtype, prompts, args.batch_size, args.max_out_len)
             same = sum(a.strip() == b.strip() for a, b in zip(predictions, outputs, strict=True))
             rows[dtype] = {"items": len(prompts), "wall_s": round(wall, 1), "opencompass_generation_s":

@@ -144,6 +144,8 @@ def test_report_equals_numbers_computed_from_the_predictions(evaluated):
                     differ.append(100 * sum(a != b for a, b in zip(extracted, strict, strict=True)) / len(items))
                     oc = json.loads((run / "results" / model / f"{_abbr(task, name, k)}.json").read_text())
                     assert oc["accuracy"] == pytest.approx(accs[-1])
+                    # the report read OpenCompass's own per-item answers (dumped details), equal to re-scoring
+                    assert [oc["details"][str(j)]["predictions"] for j in range(len(items))] == extracted
                     # labelled with the id of the file evaluated (seen_probe keeps the train ids)
                     prefix = f"{task}-train" if name == "seen_probe" else f"{task}-{name}"
                     assert ids[(model, task, name, k)] == f"{prefix}-{k}"

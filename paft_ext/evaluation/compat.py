@@ -13,6 +13,8 @@ from __future__ import annotations
 import opencompass
 from opencompass.models.huggingface_above_v4_33 import HuggingFaceBaseModel, HuggingFacewithChatTemplate
 
+from .sorted_batches import LengthSortedGeneration
+
 SUPPORTED_OPENCOMPASS = ("0.5.4",)
 if opencompass.__version__ not in SUPPORTED_OPENCOMPASS:
     raise ImportError(f"paft_ext.evaluation.compat supports OpenCompass {SUPPORTED_OPENCOMPASS}, found "
@@ -24,16 +26,17 @@ def _restore_batch_encode_plus(tokenizer) -> None:
         tokenizer.batch_encode_plus = tokenizer.__call__
 
 
-class PaftHFChatModel(HuggingFacewithChatTemplate):
-    """OpenCompass's chat-template HF model, working on transformers 5."""
+class PaftHFChatModel(LengthSortedGeneration, HuggingFacewithChatTemplate):
+    """OpenCompass's chat-template HF model, working on transformers 5 (and with optional length-sorted batches)."""
 
     def _load_tokenizer(self, path, kwargs, pad_token_id=None):
         super()._load_tokenizer(path, kwargs, pad_token_id)
         _restore_batch_encode_plus(self.tokenizer)
 
 
-class PaftHFBaseModel(HuggingFaceBaseModel):
-    """OpenCompass's raw-prompt HF model (the paper's ``--hf-type base`` protocol), working on transformers 5."""
+class PaftHFBaseModel(LengthSortedGeneration, HuggingFaceBaseModel):
+    """OpenCompass's raw-prompt HF model (the paper's ``--hf-type base`` protocol), working on transformers 5 (and
+    with optional length-sorted batches)."""
 
     def _load_tokenizer(self, path, kwargs, pad_token_id=None):
         super()._load_tokenizer(path, kwargs, pad_token_id)

@@ -34,7 +34,7 @@ def run_opencompass(settings: dict[str, str], data: Path, work_dir: Path, *, wor
     # The venv's entry point, found also when the venv is not activated.
     config = REPO_ROOT / "opencompass_configs" / "eval_paft.py"
     command = [str(Path(sys.executable).parent / "opencompass"), str(config), "-w", str(work_dir),
-               "--dump-eval-details", "False"]
+               "--dump-eval-details", str(resolved.eval_details)]
     if env.get("PAFT_EVAL_IN_PROCESS") == "1":
         # OpenCompass's --debug runs its inference and scoring tasks inside its own process instead of one freshly
         # imported subprocess each (~10 s apiece on 2 cores): same configs and results, for tests and debugging
@@ -87,5 +87,6 @@ def record_run(run: Path, settings: EvalSettings) -> None:
               "prompts": settings.prompts, "files": files, "settings": asdict(settings),
               # what every dataset of the run was generated with (expand sets the inferencer's length per dataset)
               "generation": {"max_out_len": settings.max_out_len, "batch_size": settings.batch_size,
+                             "length_sorted": settings.length_sorted,
                              "do_sample": False, "max_seq_len": settings.max_seq_len}}
     (run / RUN_MANIFEST).write_text(json.dumps(record, indent=1, default=str) + "\n")

@@ -30,6 +30,7 @@ from paft_ext.tasks import TASKS, TaskSpec
 
 from .completeness import describe_missing, missing_predictions, recorded_settings
 from .consistency import consistency_markdown
+from .eval_details import scored_items
 from .prompt_sets import SEEN, SHIPPED, PromptSet, PromptSetError, check_rendered, parse_abbr, parse_prompt_set
 from .settings import REPO_ROOT
 
@@ -125,11 +126,16 @@ def collect(run: Path, pool_root: Path | None = None, tokenizer=None) -> list[Pr
             items = list(json.loads(path.read_text()).values())
             check_rendered(prompts[index], [item["origin_prompt"] for item in items], f"{path}")
             predictions = [str(item["prediction"]) for item in items]
-            extracted = [task.extract(p) for p in predictions]
-            strict = [task.extract(p, strict=True) for p in predictions]
-            hits = [e == _gold(task, item["gold"]) for e, item in zip(extracted, items, strict=True)]
             oc_file = run / "results" / model_dir.name / path.name
-            oc_acc = json.loads(oc_file.read_text()).get("accuracy") if oc_file.is_file() else None
+            oc_result = json.loads(oc_file.read_text()) if oc_file.is_file() else {}
+            scored = scored_items(oc_result, len(items), oc_file)  # OpenCompass's own answers and verdicts
+            if scored is None:  # no details dumped: re-scored with the task's extractor
+                extracted = [task.extract(p) for p in predictions]
+                hits = [e == _gold(task, item["gold"]) for e, item in zip(extracted, items, strict=True)]
+            else:
+                extracted, hits = scored
+            strict = [task.extract(p, strict=True) for p in predictions]
+            oc_acc = oc_result.get("accuracy")
             tokens = (statistics.fmean(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in predictions)
                       if tokenizer is not None and predictions else None)
             results.append(PromptResult(

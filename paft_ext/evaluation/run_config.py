@@ -18,6 +18,7 @@ __all__ = ["evaluation", "infer", "load_settings", "models"]
 
 BYTE_EXACT_META = {"round": [{"role": "HUMAN", "api_role": "HUMAN"},
                              {"role": "BOT", "api_role": "BOT", "generate": True}]}
+SORT_CHUNK = 16  # batches per length-sorted chunk
 _TYPES = {"chat": "paft_ext.evaluation.compat.PaftHFChatModel", "base": "paft_ext.evaluation.compat.PaftHFBaseModel"}
 
 
@@ -36,6 +37,8 @@ def _hf_model(s: EvalSettings, abbr: str, adapter: str | None, tokenizer: str) -
         "max_seq_len": s.max_seq_len, "max_out_len": s.max_out_len, "min_out_len": 1, "batch_size": s.batch_size,
         "run_cfg": {"num_gpus": s.num_gpus}, "stop_words": stop_words(tokenizer),
     }
+    if s.length_sorted:  # the inferencer hands over SORT_CHUNK batches at once; the model re-batches them by length
+        config.update(batch_size=s.batch_size * SORT_CHUNK, micro_batch_size=s.batch_size)
     if s.model_type == "chat":
         config["meta_template"] = BYTE_EXACT_META
     if adapter:

@@ -51,6 +51,8 @@ class EvalSettings:
     api_tokenizer: str = str(default_model.model_dir())  # local tokenizer to count API tokens (no tiktoken download)
     max_out_len: int = 256
     batch_size: int = 8
+    eval_details: bool = True  # OpenCompass --dump-eval-details: the report reads its per-question verdicts
+    length_sorted: bool = False  # hf: micro-batches of similar prompt length (evaluation.sorted_batches)
     max_seq_len: int = 2048
     num_gpus: int = 0
     workers: int = 1
@@ -69,6 +71,9 @@ class EvalSettings:
                              f"{self.model_type!r}")
         if self.dtype not in (None, "float32", "bfloat16"):
             raise ValueError(f"PAFT_EVAL_DTYPE must be float32 or bfloat16, got {self.dtype!r}")
+        if self.length_sorted and (self.backend != "hf" or self.model_type == "api"):
+            raise ValueError("PAFT_EVAL_LENGTH_SORTED: sorts the hf backend's batches; vllm and lmdeploy schedule "
+                             "requests themselves and an API model gets one request per question")
         problem = adapter_problem(self.backend, self.adapters)
         if problem:
             raise ValueError(f"PAFT_EVAL_BACKEND: {problem}")
@@ -87,7 +92,7 @@ def _parse(name: str, value: Any) -> Any:
         if any(len(p) != 2 for p in pairs):
             raise ValueError(f"PAFT_EVAL_ADAPTERS must be abbr=path[,abbr=path], got {value!r}")
         return {abbr.strip(): path.strip() for abbr, path in pairs}
-    if name in ("include_base", "allow_base_mismatch"):
+    if name in ("include_base", "allow_base_mismatch", "length_sorted", "eval_details"):
         return value.strip().lower() in ("1", "true", "yes")
     if name in ("prompts", "questions", "max_out_len", "batch_size", "max_seq_len", "num_gpus", "workers",
                 "eval_workers"):

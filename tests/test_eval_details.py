@@ -1,0 +1,52 @@
+"""The report's per-question answers and verdicts come from OpenCompass's dumped details when a run has them (its
+evaluator's word wins over a string comparison), and from re-scoring when it has none."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from paft_ext.evaluation.eval_details import scored_items
+from paft_ext.evaluation.prompt_sets import PromptSetError
+from paft_ext.evaluation.report import collect
+from paft_ext.evaluation.settings import EvalSettings
+
+
+def test_answers_and_verdicts_are_read_in_item_order(tmp_path):
+    result = {"accuracy": 50.0, "details": {"type": "GEN", "1": {"predictions": "", "references": "A"},
+                                             "0": {"predictions": "B", "references": "B"},
+                                             "2": {"predictions": "12", "references": "12.0", "correct": True}}}
+    assert scored_items(result, 3, tmp_path / "r.json") == (["B", "", "12"], [True, False, True])
+    assert scored_items({"accuracy": 50.0}, 3, tmp_path / "r.json") is None
+    with pytest.raises(PromptSetError, match=r"r\.json: 3 scored items in OpenCompass's details, 4 predictions"):
+        scored_items(result, 4, tmp_path / "r.json")
+
+
+def _run(tmp_path, details: dict | None) -> list:
+    """A one-prompt SST-2 run folder: two predictions, OpenCompass's result with or without details."""
+    run = tmp_path / "run"
+    (run / "predictions" / "base").mkdir(parents=True)
+    (run / "results" / "base").mkdir(parents=True)
+    pool = tmp_path / "pools" / "sst2"
+    pool.mkdir(parents=True)
+    template = "R: {sentence}\nA. {A}\nB. {B}"
+    (pool / "test.jsonl").write_text(json.dumps({"id": "s-0", "text": template, "source": "handwritten"}) + "\n")
+    items = {str(k): {"origin_prompt": [{"role": "HUMAN", "prompt": f"R: r{k}\nA. negative\nB. positive"}],
+                      "prediction": pred, "gold": gold} for k, (pred, gold) in enumerate((("B", "B"), ("Both", "A")))}
+    (run / "predictions" / "base" / "sst2_p00.json").write_text(json.dumps(items))
+    (run / "results" / "base" / "sst2_p00.json").write_text(json.dumps({"accuracy": 50.0, **(
+        {"details": details} if details is not None else {})}))
+    (run / "paft_eval.json").write_text(json.dumps({"pool_root": str(tmp_path / "pools"), "prompt_sets": ["test"],
+                                                    "settings": vars(EvalSettings(tasks=("sst2",)))}, default=str))
+    return collect(run)
+
+
+def test_the_report_takes_opencompass_verdicts_and_re_scores_without_details(tmp_path):
+    # OpenCompass's evaluator calls item 1 correct (say a custom evaluator): the report follows it
+    (with_details,) = _run(tmp_path, {"type": "GEN", "0": {"predictions": "B", "references": "B"},
+                                      "1": {"predictions": "B", "references": "A", "correct": True}})
+    assert (with_details.item_correct, with_details.item_answers, with_details.accuracy) == ("11", "B|B", 100.0)
+    # no details: re-scored with first_option_postprocess ("Both" -> B, gold A)
+    (re_scored,) = _run(tmp_path / "plain", None)
+    assert (re_scored.item_correct, re_scored.item_answers, re_scored.accuracy) == ("10", "B|B", 50.0)
