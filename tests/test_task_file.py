@@ -225,3 +225,21 @@ def test_grpo_registers_the_task_named_by_the_prepared_entry(tmp_path):
     task, data_file = dataset_task(str(tmp_path / "data" / "llamafactory"), "mine_paft")
     assert task.name == "mine" and task.task_file == str(path) and TASKS["mine"] is task
     assert data_file == tmp_path / "data" / "llamafactory" / "mine_train.jsonl"
+
+
+def test_a_hub_dataset_is_read_by_its_id_and_split(tmp_path, monkeypatch):
+    from paft_ext.adapters import source
+
+    calls = []
+
+    def hub(task, split):
+        calls.append((task.hub.path, task.hub.name, split))
+        return [(f"{task.hub.path}/{split}#0", {"body": "from the hub", "y": 1})]
+
+    monkeypatch.setattr(source, "_hub_raw", hub)
+    path = _spec(tmp_path, data={"hub": "someone/reviews", "hub_config": "en", "train": {"split": "train"},
+                                 "eval": {"split": "test"}})
+    task = read_task_file(path)
+    (record,) = load_records(task, "eval")  # a local data root exists here; a hub task does not use it
+    assert calls == [("someone/reviews", "en", "test")]
+    assert record.values == {"text": "from the hub", "A": "no", "B": "yes", "answer": "B"}
