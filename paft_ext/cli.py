@@ -11,6 +11,7 @@ from pathlib import Path
 
 from paft_ext import default_model
 from paft_ext.adapters.export import PrepareConfig, prepare
+from paft_ext.task_commands import add_task_commands
 from paft_ext.tasks import TASKS, TaskFileError, get_task, register_task_file
 
 
@@ -30,33 +31,6 @@ def _cmd_prepare(args: argparse.Namespace) -> None:
         if not task.pool_shipped:
             print(f"{task.name}: no prompt pool at {task.pool_dir} yet; build it before PAFT training: paft-ext "
                   f"pools compose --task-file {task.task_file} --task {task.name} (with parts:) or pools generate")
-
-
-def _cmd_task_init(args: argparse.Namespace) -> None:
-    from paft_ext.tasks.task_file import NAME, STARTER
-
-    path = Path(args.file)
-    if path.exists():
-        raise TaskFileError(f"{path}: exists; task init never writes over a file")
-    name = args.name or re.sub(r"[^a-z0-9_]", "_", path.stem.lower())
-    if not NAME.fullmatch(name):
-        raise TaskFileError(f"{path}: {name!r} is no task name (a lower-case identifier); pass --name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(STARTER.format(file=path, name=name), encoding="utf-8")
-    print(f"wrote {path}: fill in data, fields, answer and prompt, then: paft-ext task show {path}")
-
-
-def _cmd_task_show(args: argparse.Namespace) -> None:
-    from paft_ext.adapters.source import load_records
-
-    task = register_task_file(args.file)
-    print(json.dumps({"name": task.name, "fields": list(task.fields), "answer_kind": task.answer_kind,
-                      "options": task.choices, "pool": task.pool_dir, "pool_built": task.pool_shipped,
-                      "splits": {w: s.describe() for w, s in task.splits.items()}}, indent=1))
-    for which in task.splits:
-        records = load_records(task, which)
-        print(f"{which}: {len(records)} records; first, as the fixed prompt renders it ({records[0].origin}):")
-        print(task.fill(task.baseline_prompt, records[0].values) + f" {task.target_text(records[0].values)}")
 
 
 def _cmd_model(args: argparse.Namespace) -> None:
@@ -181,16 +155,26 @@ def _cmd_pools_check(args: argparse.Namespace) -> None:
 
 
 def _cmd_pools_perturb(args: argparse.Namespace) -> None:
-    from paft_ext.pools.perturb import perturb_pool
+    from paft_ext.pools.perturb import PerturbError, perturb_pool
     from paft_ext.pools.store import PoolError, load_pool, write_pool
 
     task, out = get_task(args.task), Path(args.out)
     if out.exists():
         raise PoolError(f"{out} exists; choose another --out (a perturbed set is never written over a file)")
-    result = perturb_pool(load_pool(args.source, task.fields), task.fields, args.kinds, args.seed)
+    source = load_pool(args.source, task.fields)
+    if args.circular:
+        from paft_ext.pools.option_order import rotations
+
+        if not task.options:
+            raise PerturbError(f"task {task.name} has no options to rotate")
+        prompts, skipped = rotations(source, task.options, task.choices), {}
+    else:
+        result = perturb_pool(source, task.fields, args.kinds, args.seed, options=task.options,
+                              letters=task.choices)
+        prompts, skipped = result.prompts, result.skipped
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_pool(out, result.prompts)
-    print(json.dumps({"written": len(result.prompts), "nothing_to_change": result.skipped, "out": str(out)}))
+    write_pool(out, prompts)
+    print(json.dumps({"written": len(prompts), "nothing_to_change": skipped, "out": str(out)}))
 
 
 def _task_of_pool(folder: Path):
@@ -334,7 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
     perturb.add_argument("--task", required=True, choices=list(TASKS))
     perturb.add_argument("--from", dest="source", required=True, help="pool file, e.g. data/prompts/piqa/test.jsonl")
     perturb.add_argument("--out", required=True, help="new pool file (evaluate with --prompt-set <file>)")
-    perturb.add_argument("--kinds", nargs="+", default=["typo", "word_drop", "casing", "whitespace", "label_style"])
+    perturb.add_argument("--kinds", nargs="+", default=["typo", "word_drop", "casing", "whitespace", "label_style"],
+                         help="also: option_order (a seeded other order of the options; answers are mapped back)")
+    perturb.add_argument("--circular", action="store_true",
+                         help="instead: every cyclic rotation of each prompt's options, for CircularEval in the report")
     perturb.add_argument("--seed", type=int, default=0)
     perturb.set_defaults(func=_cmd_pools_perturb)
     report = sub.add_parser("report", parents=tf,
@@ -383,15 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="GRPO with PAFT prompts (TRL GRPOTrainer + LoRA) from a YAML")
     rl.add_argument("config", help="GRPO YAML, e.g. yaml/sst2/cpu_paft_grpo.yaml")
     rl.set_defaults(func=_cmd_rl)
-    task = sub.add_parser("task", help="a task of your own in one YAML file").add_subparsers(dest="task_command",
-                                                                                          required=True)
-    init = task.add_parser("init", help="write a commented starter task file")
-    init.add_argument("file")
-    init.add_argument("--name", help="task name (default: the file name)")
-    init.set_defaults(func=_cmd_task_init)
-    show = task.add_parser("show", help="check a task file and show its first record of each split")
-    show.add_argument("file")
-    show.set_defaults(func=_cmd_task_show)
+    add_task_commands(sub)
     return parser
 
 

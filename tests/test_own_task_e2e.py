@@ -39,8 +39,13 @@ def run(tiny_model, tmp_path_factory, shared_root):
                       save_strategy="no", overwrite_output_dir=True)
         trained = run_cli(config, work, env={TASK_FILES_ENV: ""})
         assert trained.returncode == 0, trained.stderr[-3000:]
+        cli.main(["pools", "perturb", "--task-file", str(EXAMPLE / "task.yaml"), "--task", "movie_reviews",
+                  "--from", str(EXAMPLE / "prompts" / "valid.jsonl"), "--out", str(work / "circ.jsonl"), "--circular"])
+        lines = (work / "circ.jsonl").read_text().splitlines()[:2]  # one source prompt, both rotations
+        (work / "circ.jsonl").write_text("\n".join(lines) + "\n")
         settings = {"tasks": "movie_reviews", "model": str(tiny_model), "adapters": f"paft={work / 'lora'}",
-                    "prompts": PROMPTS, "max_out_len": 4, "batch_size": QUESTIONS, "include_base": "1"}
+                    "prompts": PROMPTS, "max_out_len": 4, "batch_size": QUESTIONS, "include_base": "1",
+                    "prompt_sets": f"test,{work / 'circ.jsonl'}"}
         os.environ["PAFT_EVAL_IN_PROCESS"] = "1"
         with (work / "opencompass.log").open("w") as log:
             run_dir = run_opencompass(settings, work / "data" / "opencompass", work / "eval", log=log, cwd=work)
@@ -103,9 +108,9 @@ def test_opencompass_scored_the_unseen_example_prompts_with_the_raw_golds(run, s
 
 def test_report_rows_equal_opencompass_scores(run):
     _, _, run_dir, report = run
-    rows = {r["model"]: r for r in report["rows"] if r["task"] == "movie_reviews"}
+    rows = {r["model"]: r for r in report["rows"] if r["task"] == "movie_reviews" and r["prompt_set"] == "test"}
     assert set(rows) == {"base", "paft"}
-    per_prompt = [r for r in report["per_prompt"] if r["task"] == "movie_reviews"]
+    per_prompt = [r for r in report["per_prompt"] if r["task"] == "movie_reviews" and r["prompt_set"] == "test"]
     for model, row in rows.items():
         accs = [json.loads((run_dir / "results" / model / f"movie_reviews_p{k:02d}.json").read_text())["accuracy"]
                 for k in range(PROMPTS)]
@@ -115,3 +120,24 @@ def test_report_rows_equal_opencompass_scores(run):
         ids = sorted(r["prompt_id"] for r in per_prompt if r["model"] == model)
         assert ids == [f"movie_reviews-test-{k:03d}" for k in range(PROMPTS)]
     assert "| movie_reviews | test | base |" in (run_dir / "paft_report" / "report.md").read_text()
+
+
+def test_circular_eval_maps_rotated_answers_back_and_counts_every_rotation(run):
+    from opencompass.utils.text_postprocessors import first_option_postprocess
+
+    work, _, run_dir, report = run
+    golds = [json.loads(line)["answer"] for line in (work / "data" / "opencompass" / "data" / "movie_reviews" /
+                                                      "test.jsonl").open()]
+    for model in ("base", "paft"):
+        correct = []
+        for k, swap in ((0, {"A": "A", "B": "B", "": ""}), (1, {"A": "B", "B": "A", "": ""})):
+            items = json.loads((run_dir / "predictions" / model / f"movie_reviews_circ_p{k:02d}.json").read_text())
+            details = json.loads((run_dir / "results" / model / f"movie_reviews_circ_p{k:02d}.json").read_text())
+            # rotation 1 shows the options swapped: a letter read off it names the other original option
+            answers = [swap[first_option_postprocess(items[str(q)]["prediction"], "AB")] for q in range(QUESTIONS)]
+            assert [details["details"][str(q)]["predictions"] for q in range(QUESTIONS)] == answers
+            correct.append([a == g for a, g in zip(answers, golds, strict=True)])
+        (row,) = [r for r in report["circular"] if r["model"] == model]
+        assert row["plain_accuracy"] == pytest.approx(100 * sum(correct[0]) / QUESTIONS)
+        both = sum(a and b for a, b in zip(correct[0], correct[1], strict=True))
+        assert row["circular_accuracy"] == pytest.approx(100 * both / QUESTIONS)

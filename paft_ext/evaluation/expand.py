@@ -15,7 +15,7 @@ import copy
 from typing import Any
 
 from paft_ext.pools.store import Prompt, load_pool
-from paft_ext.tasks import get_task
+from paft_ext.tasks import TaskSpec, get_task
 
 from .prompt_sets import PromptSet, dataset_abbr, parse_prompt_sets
 from .settings import EvalSettings, load_settings
@@ -61,5 +61,25 @@ def expand_datasets(base_datasets: list, task: str, settings: EvalSettings | Non
                 new["reader_cfg"]["test_range"] = f"[:{settings.questions}]"
             if spec.answer_kind == "number":
                 new["eval_cfg"]["pred_postprocessor"] = {"type": "paft_ext.tasks.answers.extract_number"}
+            if prompt.option_order:
+                new["eval_cfg"]["pred_postprocessor"] = _in_order(new["eval_cfg"].get("pred_postprocessor"), spec,
+                                                                  prompt, prompt_set.file(settings.pool_root, spec))
             expanded.append(new)
     return expanded
+
+
+def _in_order(postprocessor: Any, spec: TaskSpec, prompt: Prompt, where: Any) -> dict:
+    """The postprocessor of an option-order variant: OpenCompass's option letter mapped back to the original option.
+    Only where the dataset scores with ``first_option_postprocess`` over the task's letters (every choice task here),
+    so that variants and originals are scored by the same rule."""
+    kind = (postprocessor or {}).get("type")
+    name = kind if isinstance(kind, str) else getattr(kind, "__name__", "")
+    if spec.answer_kind != "choice" or not name.endswith("first_option_postprocess") or (
+            postprocessor.get("options") != spec.choices):
+        raise ValueError(f"{where}: prompt {prompt.id!r} has an option_order, but task {spec.name} is not scored by "
+                         f"first_option_postprocess over {spec.choices!r}")
+    if sorted(prompt.option_order) != sorted(spec.choices):
+        raise ValueError(f"{where}: prompt {prompt.id!r}: option_order {prompt.option_order!r} is not a permutation "
+                         f"of the task's options {spec.choices}")
+    return {"type": "paft_ext.tasks.answers.extract_choice_in_order", "options": spec.choices,
+            "order": prompt.option_order}

@@ -27,7 +27,9 @@ from pathlib import Path
 
 from paft_ext.pools.store import load_pool
 from paft_ext.tasks import TASKS, TaskSpec
+from paft_ext.tasks.answers import original_letter
 
+from .circular import circular_markdown
 from .completeness import describe_missing, missing_predictions, recorded_settings
 from .consistency import consistency_markdown
 from .eval_details import scored_items
@@ -72,6 +74,10 @@ def _gold(task: TaskSpec, gold: str) -> str:
 
         return normalise_number(str(gold).split("####")[-1])
     return str(gold).strip()
+
+
+def _in_order(letter: str, task: TaskSpec, order: str) -> str:
+    return original_letter(letter, task.choices, order) if order else letter
 
 
 def _timer(model_dir: Path) -> dict[str, float]:
@@ -129,12 +135,13 @@ def collect(run: Path, pool_root: Path | None = None, tokenizer=None) -> list[Pr
             oc_file = run / "results" / model_dir.name / path.name
             oc_result = json.loads(oc_file.read_text()) if oc_file.is_file() else {}
             scored = scored_items(oc_result, len(items), oc_file)  # OpenCompass's own answers and verdicts
+            order = prompts[index].option_order  # an option-order variant: letters mapped back to the originals
             if scored is None:  # no details dumped: re-scored with the task's extractor
-                extracted = [task.extract(p) for p in predictions]
+                extracted = [_in_order(task.extract(p), task, order) for p in predictions]
                 hits = [e == _gold(task, item["gold"]) for e, item in zip(extracted, items, strict=True)]
             else:
                 extracted, hits = scored
-            strict = [task.extract(p, strict=True) for p in predictions]
+            strict = [_in_order(task.extract(p, strict=True), task, order) for p in predictions]
             oc_acc = oc_result.get("accuracy")
             tokens = (statistics.fmean(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in predictions)
                       if tokenizer is not None and predictions else None)
@@ -267,9 +274,10 @@ def write_report(run: Path, out: Path, *, inclusive: bool = False, tokenizer_pat
     missing = missing_predictions(run, settings) if settings is not None else {}
     warning = f"**Incomplete run, not a full comparison.** {describe_missing(run, missing)}\n\n" if missing else ""
     section, agreement = consistency_markdown(results)
+    circular_section, circular = circular_markdown(results)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(f"# PAFT robustness report\n\nRun: `{run}`\n\n{warning}" +
-                                   markdown(rows, inclusive=inclusive) + section)
+                                   markdown(rows, inclusive=inclusive) + section + circular_section)
     with (out / "report.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]), extrasaction="ignore")
         writer.writeheader()
@@ -279,7 +287,7 @@ def write_report(run: Path, out: Path, *, inclusive: bool = False, tokenizer_pat
         writer.writeheader()
         writer.writerows(asdict(r) for r in results)
     document = {"run": str(run), "top_inclusive": inclusive, "missing": missing, "rows": rows,
-                "gaps": seen_unseen_gaps(rows), **agreement,
+                "gaps": seen_unseen_gaps(rows), **agreement, "circular": circular,
                 "per_prompt": [asdict(r) for r in results]}
     (out / "report.json").write_text(json.dumps(document, indent=1, default=str))
     if plots:

@@ -1,5 +1,5 @@
 """Perturbed prompt sets: the same test prompts with the surface noise real users add — typos, dropped words,
-casing, whitespace, another option-label style — seeded, with every placeholder kept intact.
+casing, whitespace, another option-label style, another option order — seeded, with every placeholder kept intact.
 
 Only the literal text between placeholders is touched (the template is split on ``{field}``), so a perturbed prompt
 fills exactly the fields its source fills, in the same order; each result is re-validated like any pool prompt and
@@ -18,6 +18,7 @@ import numpy as np
 
 from paft_ext.tasks import PLACEHOLDER
 
+from .option_order import random_order, variant
 from .safety import unsafe_problems
 from .store import Prompt, template_problems
 
@@ -128,15 +129,27 @@ class PerturbResult:
     skipped: dict[str, int]  # kind -> prompts it found nothing to change in
 
 
-def perturb_pool(pool: Sequence[Prompt], fields: Sequence[str], kinds: Sequence[str], seed: int) -> PerturbResult:
-    """One variant per (prompt, kind), seeded per (seed, prompt position, kind): the same inputs give the same file."""
-    unknown = [k for k in kinds if k not in PERTURBATIONS]
+KINDS = (*PERTURBATIONS, "option_order")  # option_order: see paft_ext.pools.option_order
+
+
+def perturb_pool(pool: Sequence[Prompt], fields: Sequence[str], kinds: Sequence[str], seed: int, *,
+                 options: Sequence[str] = (), letters: str = "") -> PerturbResult:
+    """One variant per (prompt, kind), seeded per (seed, prompt position, kind): the same inputs give the same file.
+    ``option_order`` needs the task's option placeholders and letters; a task without them skips it."""
+    unknown = [k for k in kinds if k not in KINDS]
     if unknown:
-        raise PerturbError(f"unknown perturbation(s) {', '.join(unknown)}; known: {', '.join(PERTURBATIONS)}")
+        raise PerturbError(f"unknown perturbation(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
     out, skipped = [], dict.fromkeys(kinds, 0)
     for index, prompt in enumerate(pool):
         for kind in kinds:
-            rng = np.random.default_rng([seed, index, list(PERTURBATIONS).index(kind)])
+            rng = np.random.default_rng([seed, index, KINDS.index(kind)])
+            source = f"perturbed:{kind}:seed={seed}"
+            if kind == "option_order":
+                if len(options) < 2 or prompt.option_order:
+                    skipped[kind] += 1
+                    continue
+                out.append(variant(prompt, options, letters, random_order(letters, rng), f"~{kind}", source))
+                continue
             text = PERTURBATIONS[kind](prompt.text, rng)
             if text == prompt.text:
                 skipped[kind] += 1
@@ -146,6 +159,6 @@ def perturb_pool(pool: Sequence[Prompt], fields: Sequence[str], kinds: Sequence[
             problems = template_problems(text, fields) + unsafe_problems(text)
             if problems:
                 raise PerturbError(f"{kind} broke {prompt.id}: {'; '.join(problems)}")
-            out.append(Prompt(f"{prompt.id}~{kind}", text, f"perturbed:{kind}:seed={seed} of {prompt.id} "
-                                                              f"({prompt.source})"))
+            out.append(Prompt(f"{prompt.id}~{kind}", text, f"{source} of {prompt.id} ({prompt.source})",
+                              prompt.option_order))
     return PerturbResult(out, skipped)

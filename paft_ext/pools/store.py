@@ -29,6 +29,9 @@ class Prompt:
     id: str
     text: str
     source: str
+    # an option-order variant: at letter k the prompt shows original option ``option_order[k]`` ("BA": A shows the
+    # original B); evaluation maps answers back (paft_ext.evaluation.option_order). "" = the original order.
+    option_order: str = ""
 
 
 def text_hash(text: str) -> str:
@@ -49,9 +52,11 @@ def template_problems(text: str, fields: Iterable[str]) -> list[str]:
     return problems
 
 
-def load_pool(path: str | Path, fields: Iterable[str], extra_special_tokens: Iterable[str] = ()) -> list[Prompt]:
+def load_pool(path: str | Path, fields: Iterable[str], extra_special_tokens: Iterable[str] = (), *,
+              training: bool = False) -> list[Prompt]:
     """The validated prompts of a pool file (jsonl), in file order. ``extra_special_tokens``: refused besides the
-    common chat-control tokens (training passes its tokenizer's special tokens)."""
+    common chat-control tokens (training passes its tokenizer's special tokens). ``training`` refuses option-order
+    variants: training fills every template with its row's own options, so a variant's moved gold would be wrong."""
     path = Path(path)
     fields, extra_special_tokens = tuple(fields), tuple(extra_special_tokens)
     if not path.is_file():
@@ -66,8 +71,16 @@ def load_pool(path: str | Path, fields: Iterable[str], extra_special_tokens: Ite
         problems = template_problems(row["text"], fields) + unsafe_problems(row["text"], extra_special_tokens)
         if problems:
             raise PoolError(f"{path}:{lineno}: prompt {row['id']!r}: {'; '.join(problems)}")
+        order = row.get("option_order", "")
+        if order != "" and not (isinstance(order, str) and order.isalpha() and order.isupper()
+                                and len(set(order)) == len(order)):
+            raise PoolError(f"{path}:{lineno}: prompt {row['id']!r}: option_order must be a permutation of "
+                            f"option letters such as \"BA\", got {order!r}")
+        if order and training:
+            raise PoolError(f"{path}:{lineno}: prompt {row['id']!r} is an option-order variant (option_order "
+                            f"{order!r}), an evaluation set; train on the original prompts")
         seen[row["id"]] = lineno
-        prompts.append(Prompt(row["id"], row["text"], str(row.get("source", "unknown"))))
+        prompts.append(Prompt(row["id"], row["text"], str(row.get("source", "unknown")), order))
     if not prompts:
         raise PoolError(f"{path}: prompt pool is empty")
     return prompts
@@ -75,12 +88,14 @@ def load_pool(path: str | Path, fields: Iterable[str], extra_special_tokens: Ite
 
 def write_pool(path: Path, prompts: Iterable[Prompt]) -> None:
     """A pool file in the shipped format, ``{id, text, source, hash}`` per line — what :func:`load_pool` reads."""
-    write_jsonl(path, [{"id": p.id, "text": p.text, "source": p.source, "hash": text_hash(p.text)} for p in prompts])
+    write_jsonl(path, [{"id": p.id, "text": p.text, "source": p.source, "hash": text_hash(p.text),
+                        **({"option_order": p.option_order} if p.option_order else {})} for p in prompts])
 
 
 def pool_digest(prompts: list[Prompt]) -> str:
     """A content hash of a pool (ids and texts), used in cache fingerprints and checkpoint state."""
     digest = hashlib.sha256()
     for prompt in prompts:
-        digest.update(json.dumps([prompt.id, prompt.text]).encode("utf-8"))
+        digest.update(json.dumps([prompt.id, prompt.text, *([prompt.option_order] if prompt.option_order else [])])
+                      .encode("utf-8"))
     return digest.hexdigest()

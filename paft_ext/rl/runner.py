@@ -81,11 +81,12 @@ def build_run(path: str | Path) -> dict[str, Any]:
     rows = read_rows(task, data_file, run.max_samples)
     resume = output_state(run.output_dir)
     pool_file = fixed_pool(task, run.output_dir) if paft.pool == FIXED_POOL else Path(paft.pool)
-    load_pool(pool_file, task.fields)  # placeholders and safety first: a bad pool fails before the model is read
+    # placeholders and safety first: a bad pool fails before the model is read
+    load_pool(pool_file, task.fields, training=True)
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(run.model_name_or_path)
-    pool = load_pool(pool_file, task.fields, tokenizer_special_tokens(tokenizer))
+    pool = load_pool(pool_file, task.fields, tokenizer_special_tokens(tokenizer), training=True)
     args = _grpo_args(run)
     spec = ScheduleSpec(
         n_rows=len(rows), epochs=run.num_train_epochs, max_steps=run.max_steps,

@@ -59,3 +59,15 @@ def extract_choice_strict(text: str, options: str) -> str:
     letters = "".join(re.escape(o) for o in options)
     match = re.match(rf"\s*[(\[]?([{letters}])(?:[)\].:]|\s|$)", text)
     return match[1] if match else ""
+
+
+def original_letter(letter: str, options: str, order: str) -> str:
+    """The original option that ``letter`` shows in an option-order variant (``order[k]`` is shown at letter k; see
+    :mod:`paft_ext.pools.option_order`); '' stays '' (no answer)."""
+    return order[options.index(letter)] if letter else ""
+
+
+def extract_choice_in_order(text: str, options: str, order: str) -> str:
+    """OpenCompass's option letter of ``text``, mapped back to the original option (a ``pred_postprocessor`` for
+    option-order variants, so the dataset's own gold scores them)."""
+    return original_letter(extract_choice(text, options), options, order)

@@ -32,6 +32,7 @@ TASK = TaskSpec(
     name="piqa",
     title="PIQA",
     fields=("goal", "sol1", "sol2"),
+    option_fields=("sol1", "sol2"),
     field_roles={"goal": "the goal", "sol1": "solution A", "sol2": "solution B"},
     answer_kind="choice",
     choices="AB",

@@ -105,6 +105,8 @@ class TaskSpec:
     generation_names: Mapping[str, str] = field(default_factory=dict)
     pool_dir: str | None = None  # the pool folder when it is not <pool root>/<pool> (a task file's own pool)
     task_file: str | None = None  # the YAML this task was read from (paft_ext.tasks.task_file); None: built in
+    # the placeholders holding options A, B, … in order (default: the fields named like the option letters)
+    option_fields: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         used = set(PLACEHOLDER.findall(self.baseline_prompt))
@@ -119,6 +121,17 @@ class TaskSpec:
                              f"{dict(self.generation_names)}")
         if self.answer_kind == "choice" and not self.choices:
             raise ValueError(f"task {self.name}: a choice task needs its option letters")
+        if self.option_fields and (len(self.option_fields) != len(self.choices)
+                                   or set(self.option_fields) - set(self.fields)):
+            raise ValueError(f"task {self.name}: option_fields {list(self.option_fields)} must be fields, one per "
+                             f"option letter {self.choices}")
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The option placeholders in letter order; () for a task without options (GSM8K)."""
+        if self.answer_kind != "choice":
+            return ()
+        return self.option_fields or tuple(f for f in self.fields if f in tuple(self.choices))
 
     def fill(self, template: str, record: Mapping[str, str]) -> str:
         """``template`` filled with this task's fields of ``record``."""

@@ -36,6 +36,7 @@ TASK = TaskSpec(
     name="winogrande",
     title="WinoGrande",
     fields=("prompt", "only_option1", "only_option2"),
+    option_fields=("only_option1", "only_option2"),
     field_roles={"prompt": "the sentence, with _ where a word is missing", "only_option1": "option A",
                  "only_option2": "option B"},
     generation_names={"prompt": "sentence", "only_option1": "option_a", "only_option2": "option_b"},

@@ -109,11 +109,12 @@ def preprocess(original, dataset, data_args, training_args, stage, template, tok
     if is_eval:
         eval_pool = None
         if config.eval_prompt != "instruction":
-            eval_pool = load_pool(config.eval_prompt[len("pool:"):], fields, tokenizer_special_tokens(tokenizer))
+            eval_pool = load_pool(config.eval_prompt[len("pool:"):], fields, tokenizer_special_tokens(tokenizer),
+                                  training=True)
             _refuse_test_prompts(eval_pool, Path(config.pool).parent / "test.jsonl", fields)
         dataset = render_eval(dataset, eval_pool, **map_kwargs)
     else:
-        pool = load_pool(config.pool, fields, tokenizer_special_tokens(tokenizer))
+        pool = load_pool(config.pool, fields, tokenizer_special_tokens(tokenizer), training=True)
         schedule = build_schedule(_schedule_spec(dataset, pool))
         dataset = render_train(dataset, schedule, pool, **map_kwargs)
         RUN.schedule, RUN.pool, RUN.fields = schedule, pool, list(fields)
