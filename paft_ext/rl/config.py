@@ -128,6 +128,9 @@ def parse_run(values: dict[str, Any], where: str = "config") -> tuple[GrpoRunCon
         if paft.window_unit != "step" or paft.eval_prompt != "instruction":
             raise RLConfigError("paft_window_unit and paft_eval_prompt are SFT options; a GRPO window is K optimizer "
                                 "steps and the run has no evaluation set")
+        if paft.sampling == "loss_aware":
+            raise RLConfigError("paft_sampling: loss_aware is an SFT option (it learns from the training loss); use "
+                                "uniform, cycle or curriculum with GRPO")
     except (RLConfigError, PaftConfigError, TypeError) as err:
         raise RLConfigError(f"{where}: {err}") from None
     return run, paft

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from paft_ext.pools.store import Prompt
 
-from .schedule import CANONICAL, Schedule
+from .schedule import CANONICAL, DECIDED, Schedule
 
 SCHEDULE_FILE = "paft_schedule.json"
 PENDING_SCHEDULE_FILE = "paft_schedule.pending.json"
@@ -21,12 +21,17 @@ META_FILE = "paft_meta.json"
 
 
 def prompt_id(pool: Sequence[Prompt], index: int) -> str:
-    """The id a schedule index stands for: a pool prompt's, or ``canonical`` (the dataset's own fixed prompt)."""
+    """The id a schedule index stands for: a pool prompt's, ``canonical`` (the dataset's own fixed prompt) or
+    ``decided-in-training`` (loss_aware: one of the window's candidates, logged in ``paft_loss_aware.jsonl``)."""
+    if index == DECIDED:
+        return "decided-in-training"
     return "canonical" if index == CANONICAL else pool[index].id
 
 
 def write_pending_schedule(schedule: Schedule, pool: list[Prompt], output_dir: str) -> None:
-    windows = [{**w, "prompt_id": prompt_id(pool, w.pop("prompt_index"))} for w in schedule.windows()]
+    windows = [{**w, "prompt_id": prompt_id(pool, w.pop("prompt_index")),
+                **({"candidates": [prompt_id(pool, c) for c in w["candidates"]]} if "candidates" in w else {})}
+               for w in schedule.windows()]
     doc = {"spec": asdict(schedule.spec),
            "digest": schedule.spec.digest(), "total_steps": schedule.total_steps, "rows": len(schedule.order),
            "prompts": {p.id: p.text for p in pool}, "windows": windows, "order": schedule.order.tolist()}

@@ -21,6 +21,7 @@ from transformers import TrainerCallback
 
 from .artefacts import accept_schedule, prompt_id, write_tokenized_meta
 from .log import get_logger
+from .loss_aware import LossAwareSampler
 from .render import identify_prompts
 from .state import PaftSetupError, RunState
 
@@ -47,15 +48,21 @@ class PaftCallback(TrainerCallback):
         self.window = None
         self.trace: _Trace | None = None
         self.epoch_ends: set[int] = set()
+        self.loss_aware: LossAwareSampler | None = None
+        self.loss_hook = None
 
     def _schedule_state(self) -> dict:
         schedule = self.state.schedule
-        return {"digest": schedule.spec.digest(), "total_steps": schedule.total_steps}
+        return {"digest": schedule.spec.digest(), "total_steps": schedule.total_steps,
+                **({"loss_aware": self.loss_aware.state()} if self.loss_aware is not None else {})}
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.trace is not None:
             self.trace.remove()
             self.trace = None
+        if self.loss_hook is not None:
+            self.loss_hook.remove()
+            self.loss_hook = None
 
     def on_train_begin(self, args, state, control, train_dataloader=None, **kwargs):
         schedule = self.state.schedule
@@ -73,13 +80,15 @@ class PaftCallback(TrainerCallback):
             raise PaftSetupError(
                 f"[paft_ext] the data loader yields {len(train_dataloader)} micro-batches per rank, the schedule "
                 f"expects {expected}; a parallelism mode changes the data-parallel size, which PAFT does not support")
+        saved = None
         if args.resume_from_checkpoint:
             saved_file = Path(args.resume_from_checkpoint) / STATE_FILE
             if not saved_file.is_file():
                 raise PaftSetupError(f"[paft_ext] cannot resume from {args.resume_from_checkpoint}: it has no "
                                      f"{STATE_FILE}, so it was not written by this PAFT schedule")
             saved = json.loads(saved_file.read_text())
-            if saved["digest"] != schedule.spec.digest():
+            changed = (schedule.candidates is not None) != ("loss_aware" in saved)
+            if saved["digest"] != schedule.spec.digest() or changed:
                 raise PaftSetupError(
                     f"[paft_ext] batch geometry or PAFT settings changed since {args.resume_from_checkpoint} was "
                     f"written (schedule {saved['digest'][:12]} there, {schedule.spec.digest()[:12]} now); resume "
@@ -89,6 +98,8 @@ class PaftCallback(TrainerCallback):
             write_tokenized_meta(getattr(self.state.parsed.get("data"), "tokenized_path", None), self.state.meta,
                                  schedule, self.state.fields)
         self.epoch_ends = set(schedule.epoch_end_steps())
+        if schedule.candidates is not None:
+            self._start_loss_aware(args, train_dataloader, kwargs["model"], saved)
         if self.state.config.trace:
             self.trace = _Trace(self.state, args, kwargs["model"], kwargs["processing_class"])
 
@@ -99,13 +110,19 @@ class PaftCallback(TrainerCallback):
         position = state.global_step * schedule.spec.geometry.rows_per_step
         window = position // schedule.window_rows
         if window != self.window and args.process_index == 0:
-            prompt = prompt_id(self.state.pool, int(schedule.prompt_index[position]))
+            index = schedule.prompt_index[position] if self.loss_aware is None else self.loss_aware.chosen(window)
+            prompt = prompt_id(self.state.pool, int(index))
             logger.info("[PAFT] step %d: window %d, prompt %s", state.global_step, window, prompt)
         self.window = window
 
     def on_step_end(self, args, state, control, **kwargs):
         """The trainer sees the T epochs as one pass; fire its epoch-based logging, evaluation and saving at the end
         of every PAFT epoch as well."""
+        if self.loss_aware is not None:
+            rows = self.state.schedule.spec.geometry.rows_per_step
+            done, window_rows = state.global_step * rows, self.state.schedule.window_rows
+            if done % window_rows == 0 or state.global_step == self.state.schedule.total_steps:
+                self.loss_aware.finish_window((done - 1) // window_rows, lambda pair: _sum_over_ranks(pair, args))
         if state.global_step in self.epoch_ends:
             control.should_log |= args.logging_strategy == "epoch"
             control.should_evaluate |= args.eval_strategy == "epoch"
@@ -117,6 +134,43 @@ class PaftCallback(TrainerCallback):
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             if folder.is_dir():
                 (folder / STATE_FILE).write_text(json.dumps(self._schedule_state(), indent=1))
+
+
+    def _start_loss_aware(self, args, train_dataloader, model, saved: dict | None) -> None:
+        """Decide the first windows (or restore a checkpoint's decisions), collate each micro-batch as its window's
+        chosen variant, and record the loss of every training forward."""
+        if args.dataloader_num_workers != 0:
+            raise PaftSetupError("[paft_ext] paft_sampling: loss_aware collates in the training process; set "
+                                 "dataloader_num_workers: 0")
+        sampler = LossAwareSampler(self.state.schedule, [p.id for p in self.state.pool], args.output_dir,
+                                   args.process_index)
+        if saved is not None:
+            sampler.restore(saved["loss_aware"])
+        elif args.process_index == 0:
+            sampler.path.unlink(missing_ok=True)
+        sampler.decide(0)
+        sampler.decide(1)
+        loader = train_dataloader
+        while "base_dataloader" in vars(loader):  # accelerate's adapters delegate to the torch DataLoader they wrap
+            loader = loader.base_dataloader
+        loader.collate_fn = sampler.collate_fn(loader.collate_fn)
+
+        def record(module, inputs, output) -> None:
+            loss = getattr(output, "loss", None)
+            if module.training and torch.is_grad_enabled() and loss is not None:
+                sampler.record(float(loss.detach()))
+
+        self.loss_hook = model.register_forward_hook(record)
+        self.loss_aware = sampler
+
+
+def _sum_over_ranks(pair: list, args) -> tuple[float, int]:
+    """A [loss sum, count] pair summed over the data-parallel ranks (every rank gets the same numbers)."""
+    values = torch.tensor([float(pair[0]), float(pair[1])], dtype=torch.float64)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        values = values.to(args.device)
+        torch.distributed.all_reduce(values)
+    return float(values[0]), int(values[1])
 
 
 class _Trace:

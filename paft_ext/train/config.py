@@ -31,6 +31,12 @@ class PaftConfig:
     eval_prompt: str = "instruction"
     trace: bool = False
     canonical_ratio: float = 0.0  # share of windows that keep the dataset's own fixed prompt
+    # loss_aware sampling (paft_ext.train.loss_aware): candidates per window, softmax temperature over their excess
+    # loss, the probability share spread evenly (floor), the per-prompt EMA decay
+    sampling_candidates: int = 4
+    sampling_temperature: float = 0.5
+    sampling_floor: float = 0.1
+    sampling_ema: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("pool", "eval_prompt"):
@@ -52,6 +58,24 @@ class PaftConfig:
         ratio = self.canonical_ratio
         if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0.0 <= ratio <= 1.0:
             raise PaftConfigError(f"paft_canonical_ratio must be a number in [0, 1], got {ratio!r}")
+        candidates = self.sampling_candidates
+        if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 2:
+            raise PaftConfigError(f"paft_sampling_candidates must be an integer >= 2, got {candidates!r}")
+        for name, low, high, closed in (("sampling_temperature", 0.0, float("inf"), False),
+                                        ("sampling_floor", 0.0, 1.0, True), ("sampling_ema", 0.0, 1.0, True)):
+            value = getattr(self, name)
+            bad = isinstance(value, bool) or not isinstance(value, int | float)
+            if bad or not (low <= value < high if closed else low < value < high):
+                raise PaftConfigError(f"paft_{name} must be a number in {'[' if closed else '('}{low}, {high}), got "
+                                      f"{value!r}")
+        loss_aware_keys = [f"paft_{k}" for k in ("sampling_candidates", "sampling_temperature", "sampling_floor",
+                                                 "sampling_ema") if getattr(self, k) != _DEFAULTS[k]]
+        if loss_aware_keys and self.sampling != "loss_aware":
+            raise PaftConfigError(f"{', '.join(loss_aware_keys)}: used by paft_sampling: loss_aware only, and "
+                                  f"paft_sampling is {self.sampling!r}")
+        if self.sampling == "loss_aware" and (self.window_unit != "step" or not self.epoch_reshuffle):
+            raise PaftConfigError("paft_sampling: loss_aware needs paft_window_unit: step and paft_epoch_reshuffle: "
+                                  "true (each window is decided from the losses of earlier windows)")
         for name in ("epoch_reshuffle", "trace"):
             if not isinstance(getattr(self, name), bool):
                 raise PaftConfigError(f"paft_{name} must be true or false, got {getattr(self, name)!r}")
@@ -104,5 +128,9 @@ def build_config(values: dict[str, Any]) -> PaftConfig | None:
                               f"known: {', '.join(PREFIX + k for k in known)}")
     if "pool" not in values:
         raise PaftConfigError("paft_pool is required when any paft_* key is set (the train prompt pool file)")
-    kinds = {"window_steps": int, "seed": int, "epoch_reshuffle": bool, "trace": bool, "canonical_ratio": float}
+    kinds = {"window_steps": int, "seed": int, "epoch_reshuffle": bool, "trace": bool, "canonical_ratio": float,
+             "sampling_candidates": int, "sampling_temperature": float, "sampling_floor": float, "sampling_ema": float}
     return PaftConfig(**{k: _coerce(k, v, kinds.get(k, str)) for k, v in values.items()})
+
+
+_DEFAULTS = {f.name: f.default for f in fields(PaftConfig)}

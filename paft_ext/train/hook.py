@@ -21,6 +21,7 @@ from .artefacts import META_FILE, prompt_id, write_pending_schedule
 from .config import build_config, split_paft_flags, split_paft_keys
 from .datasets import run_datasets
 from .log import get_logger
+from .loss_aware import group_variants
 from .render import FIELDS_COLUMN, curriculum_order, render_eval, render_train
 from .schedule import Geometry, Schedule, ScheduleSpec, build_schedule
 from .state import RUN, PaftSetupError
@@ -87,6 +88,8 @@ def _schedule_spec(dataset, pool: list[Prompt]) -> ScheduleSpec:
         epoch_reshuffle=config.epoch_reshuffle, pool_size=len(pool), pool_digest=pool_digest(pool),
         seed=training.seed if config.seed is None else config.seed, canonical_ratio=config.canonical_ratio,
         curriculum_order=curriculum_order(dataset, pool) if config.sampling == "curriculum" else (),
+        **({"candidates": config.sampling_candidates, "temperature": config.sampling_temperature,
+            "floor": config.sampling_floor, "ema": config.sampling_ema} if config.sampling == "loss_aware" else {}),
     )
 
 
@@ -127,7 +130,20 @@ def preprocess(original, dataset, data_args, training_args, stage, template, tok
                     schedule.total_steps, math.ceil(len(schedule.order) / schedule.window_rows), config.pool,
                     len(pool))
         _warn_truncation(dataset, tokenizer, data_args.cutoff_len, schedule, pool)
-    return original(dataset, data_args, training_args, stage, template, tokenizer, processor, is_eval)
+    tokenized = original(dataset, data_args, training_args, stage, template, tokenizer, processor, is_eval)
+    if not is_eval and RUN.schedule is not None and RUN.schedule.candidates is not None:
+        return _variants(tokenized, RUN.schedule, map_kwargs)
+    return tokenized
+
+
+def _variants(tokenized, schedule: Schedule, map_kwargs: dict) -> Any:
+    """loss_aware: the C tokenised variants of every position as one row (:func:`.loss_aware.group_variants`)."""
+    count = schedule.candidates.shape[1]
+    if len(tokenized) != len(schedule.order) * count:
+        raise PaftSetupError(f"[paft_ext] loss_aware: LLaMA-Factory's preprocessing returned {len(tokenized)} rows "
+                             f"for {len(schedule.order)} positions x {count} candidates (it drops invalid rows); "
+                             f"fix the rows it warned about")
+    return group_variants(tokenized, count, **map_kwargs)
 
 
 def _warn_truncation(dataset, tokenizer, cutoff_len: int, schedule: Schedule, pool: list[Prompt],
@@ -139,7 +155,11 @@ def _warn_truncation(dataset, tokenizer, cutoff_len: int, schedule: Schedule, po
     long = [p for p in positions
             if len(tokenizer(dataset[p]["_prompt"][-1]["content"])["input_ids"]) >= cutoff_len]
     if long:
-        example = prompt_id(pool, int(schedule.prompt_index[long[0]]))
+        count = 1 if schedule.candidates is None else schedule.candidates.shape[1]
+        position, slot = divmod(long[0], count)
+        index = (schedule.prompt_index[position] if schedule.candidates is None
+                 else schedule.candidates[position // schedule.window_rows][slot])
+        example = prompt_id(pool, int(index))
         logger.warning("[PAFT] %d of %d sampled rows have a prompt of >= cutoff_len=%d tokens and will be truncated "
                        "(e.g. row %d with prompt %s); raise cutoff_len", len(long), len(positions), cutoff_len,
                        long[0], example)

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from paft_ext import __version__
 from paft_ext.pools.store import Prompt
 from paft_ext.tasks import PLACEHOLDER, fill_template, get_task
@@ -72,9 +74,16 @@ def fingerprint(*parts: Any) -> str:
 
 
 def render_train(dataset: Any, schedule: Schedule, pool: Sequence[Prompt], **map_kwargs: Any) -> Any:
-    """Rows in schedule order, each with its window's prompt filled in."""
-    prompt_index = schedule.prompt_index.tolist()
+    """Rows in schedule order, each with its window's prompt filled in; under loss_aware, each position once per
+    candidate of its window (position-major: row ``p·C + c`` is position p with candidate c)."""
     texts = [p.text for p in pool]
+    if schedule.candidates is not None:
+        count = schedule.candidates.shape[1]
+        prompt_index = [int(schedule.candidates[(i // count) // schedule.window_rows][i % count])
+                        for i in range(len(schedule.order) * count)]
+        order = np.repeat(schedule.order, count).tolist()
+    else:
+        prompt_index, order = schedule.prompt_index.tolist(), schedule.order.tolist()
 
     def render(example: dict[str, Any], index: int) -> dict[str, Any]:
         if prompt_index[index] == CANONICAL:  # this window keeps the dataset's own fixed prompt
@@ -82,7 +91,7 @@ def render_train(dataset: Any, schedule: Schedule, pool: Sequence[Prompt], **map
         fields = json.loads(example[FIELDS_COLUMN])
         return {"_prompt": _replace_user_turn(example, fill_template(texts[prompt_index[index]], fields))}
 
-    ordered = dataset.select(schedule.order.tolist())
+    ordered = dataset.select(order)
     fp = fingerprint(dataset._fingerprint, schedule.spec.digest())
     return ordered.map(render, with_indices=True, new_fingerprint=fp, desc="PAFT: rendering prompts",
                        **map_kwargs).remove_columns([FIELDS_COLUMN])

@@ -20,13 +20,14 @@ from typing import Literal
 
 import numpy as np
 
-Sampling = Literal["uniform", "cycle", "curriculum"]
+Sampling = Literal["uniform", "cycle", "curriculum", "loss_aware"]
 WindowUnit = Literal["step", "example"]
 
 _ORDER_STREAM = 0x5041
 _PROMPT_STREAM = 0x4654
 _CANONICAL_STREAM = 0x4341
 CANONICAL = -1  # prompt index of a window that keeps the dataset's own fixed prompt (paft_canonical_ratio)
+DECIDED = -2  # prompt index of a loss_aware window: one of its candidates, chosen during training (.loss_aware)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,11 @@ class ScheduleSpec:
     seed: int
     canonical_ratio: float = 0.0
     curriculum_order: tuple[int, ...] = ()  # pool indices, closest to the canonical prompt first (curriculum)
+    # loss_aware: candidates per window, softmax temperature, probability floor, EMA decay (paft_ext.train.loss_aware)
+    candidates: int = 0
+    temperature: float = 1.0
+    floor: float = 0.1
+    ema: float = 0.5
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
@@ -68,8 +74,9 @@ class ScheduleSpec:
 class Schedule:
     spec: ScheduleSpec
     order: np.ndarray  # position -> source row index
-    prompt_index: np.ndarray  # position -> index into the pool
+    prompt_index: np.ndarray  # position -> index into the pool (CANONICAL; DECIDED under loss_aware)
     window_rows: int
+    candidates: np.ndarray | None = None  # loss_aware: window -> its candidate pool indices (CANONICAL: keep fixed)
 
     @property
     def total_steps(self) -> int:
@@ -88,8 +95,10 @@ class Schedule:
         out = []
         for start in range(0, len(self.order), self.window_rows):
             stop = min(start + self.window_rows, len(self.order))
-            out.append({"window": start // self.window_rows, "prompt_index": int(self.prompt_index[start]),
-                        "first_step": start // rps, "last_step": (stop - 1) // rps})
+            window = start // self.window_rows
+            out.append({"window": window, "prompt_index": int(self.prompt_index[start]),
+                        "first_step": start // rps, "last_step": (stop - 1) // rps,
+                        **({"candidates": self.candidates[window].tolist()} if self.candidates is not None else {})})
         return out
 
 
@@ -122,7 +131,9 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
       before any repeats), or as a curriculum: window w of W draws uniformly from the ⌈pool · (w+1)/W⌉ prompts
       closest to the canonical prompt (``curriculum_order``), widening to the whole pool by the last window. With
       ``canonical_ratio`` r, round(r · W) seeded windows keep the dataset's own fixed prompt instead
-      (:data:`CANONICAL`). Windows are always counted in optimizer steps from the start of training, never restarted
+      (:data:`CANONICAL`). ``loss_aware`` draws ``candidates`` distinct seeded prompts per window instead; every row
+      is rendered with each, and :mod:`.loss_aware` picks one per window while training (:data:`DECIDED`).
+      Windows are always counted in optimizer steps from the start of training, never restarted
       at an epoch boundary (an epoch of N rows rarely ends on a window edge). Without ``epoch_reshuffle`` the rows keep
       their order, and when an epoch holds whole windows the draws repeat every epoch, so an example keeps its
       prompt (the authors' behaviour); otherwise each window draws anew.
@@ -135,6 +146,10 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
         raise ValueError("the prompt pool is empty")
     if not 0.0 <= spec.canonical_ratio <= 1.0:
         raise ValueError(f"paft_canonical_ratio must be in [0, 1], got {spec.canonical_ratio}")
+    if spec.sampling == "loss_aware" and (spec.candidates < 2 or spec.window_unit != "step"
+                                          or not spec.epoch_reshuffle):
+        raise ValueError("loss_aware sampling needs >= 2 candidates per window, paft_window_unit: step and "
+                         "paft_epoch_reshuffle: true")
     if spec.sampling == "curriculum" and sorted(spec.curriculum_order) != list(range(spec.pool_size)):
         raise ValueError("curriculum sampling needs an order of the whole pool (closest to the canonical first)")
     rps = spec.geometry.rows_per_step
@@ -154,8 +169,15 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
     window_of = np.arange(len(order)) // window_rows  # windows count from the first step, across epoch ends
     if not spec.epoch_reshuffle and spec.n_rows % window_rows == 0:
         window_of = window_of % (spec.n_rows // window_rows)  # epochs hold whole windows: an example keeps its prompt
-    draws = _draws(np.random.default_rng([spec.seed, _PROMPT_STREAM]), int(window_of.max()) + 1, spec.pool_size,
-                   spec.sampling, spec.curriculum_order)
+    n_windows = int(window_of.max()) + 1
+    prompt_rng = np.random.default_rng([spec.seed, _PROMPT_STREAM])
+    if spec.sampling == "loss_aware":  # seeded candidates per window; which one trains is decided during training
+        size = min(spec.candidates, spec.pool_size)
+        candidates = np.stack([prompt_rng.choice(spec.pool_size, size=size, replace=False) for _ in range(n_windows)])
+        canonical = _canonical_windows(np.zeros(n_windows, dtype=int), spec.canonical_ratio, spec.seed) == CANONICAL
+        candidates[canonical] = CANONICAL
+        return Schedule(spec, order, np.full(len(order), DECIDED), window_rows, candidates)
+    draws = _draws(prompt_rng, n_windows, spec.pool_size, spec.sampling, spec.curriculum_order)
     if spec.canonical_ratio > 0:
         draws = _canonical_windows(draws, spec.canonical_ratio, spec.seed)
     return Schedule(spec, order, draws[window_of], window_rows)
