@@ -46,7 +46,7 @@ def run(tiny_model, piqa_lf_data, tiny_pool, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_every_window_trained_its_decided_candidate(run):
+def test_every_window_trained_its_decided_candidate(run, piqa_rows):
     decisions = _decisions(run)
     schedule = json.loads((run / "paft_schedule.json").read_text())
     assert [d["window"] for d in decisions] == list(range(STEPS))
@@ -55,6 +55,10 @@ def test_every_window_trained_its_decided_candidate(run):
         assert window["prompt_id"] == "decided-in-training" and decision["candidates"] == window["candidates"]
         assert len(set(decision["candidates"])) == 4 and decision["chosen"] in decision["candidates"]
         assert trained[decision["window"]] == {decision["chosen"]}  # K=1: window = step
+    for entry in read_trace(run):  # each variant trained with its own row's answer, not another row's
+        for row in entry["rows"]:
+            (source,) = [r for r in piqa_rows if r["goal"] in row["text"]]
+            assert row["response"].startswith(source["output"])
 
 
 @pytest.mark.slow

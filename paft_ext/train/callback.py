@@ -199,7 +199,8 @@ class _Trace:
         for ids, labels in zip(ids_batch, labels_batch, strict=True):
             prompt_ids = [i for i, lab in zip(ids, labels, strict=True) if lab == -100 and i != pad]
             text = self.tokenizer.decode(prompt_ids, clean_up_tokenization_spaces=False)
-            rows.append({"prompt_ids": identify_prompts(text, self.run.pool), "text": text})
+            response = self.tokenizer.decode([lab for lab in labels if lab != -100], clean_up_tokenization_spaces=False)
+            rows.append({"prompt_ids": identify_prompts(text, self.run.pool), "text": text, "response": response})
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({"step": self.step, "micro": self.micro, "rows": rows}, ensure_ascii=False) + "\n")
 
