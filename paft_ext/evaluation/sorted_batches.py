@@ -3,9 +3,10 @@
 OpenCompass 0.5.4's ``GenInferencer`` batches questions in file order, so every batch is padded to its longest
 prompt: on PIQA with batch 8, about 41 % of the prefill tokens are padding (RACE 14 %, SST-2 16 %; estimated
 with the default model's tokenizer on 400 records each, question text plus 60 template tokens). With this mixin the
-inferencer hands the model a chunk of several batches (``batch_size`` × ``chunk``), the model runs it as micro-batches of ``micro_batch_size``
-prompts of similar token length, and returns the outputs in the chunk's order — so prediction files, their order
-and everything downstream are unchanged; only which prompts share a padded batch differs.
+inferencer hands the model a chunk of several batches (``batch_size`` × ``chunk``), the model runs it as
+micro-batches of ``micro_batch_size`` prompts of similar token length, and returns the outputs in the chunk's order —
+so prediction files, their order and everything downstream are unchanged; only which prompts share a padded batch
+differs.
 """
 
 from __future__ import annotations
