@@ -1,9 +1,10 @@
-"""Reading and writing JSON-lines files: reads raise errors that name the file and line (also for bytes that are not
-UTF-8, in any text file read through :func:`read_text`), writes are atomic (a killed process never leaves half a
-data file or pool behind). Data records and prompt pools alike."""
+"""Reading and writing JSON-lines files (and reading the YAML and CSV files users hand in): reads raise errors that
+name the file and line (also for bytes that are not UTF-8, in any text file read through :func:`read_text`), writes
+are atomic (a killed process never leaves half a data file or pool behind). Data records and prompt pools alike."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from collections.abc import Iterator
@@ -22,6 +23,33 @@ def read_text(path: Path, error: type[Exception] = ValueError) -> str:
     """The UTF-8 text of ``path``; bytes that are not UTF-8 raise ``error`` naming the file and line."""
     with Path(path).open("rb") as handle:
         return "".join(_decoded(path, lineno, raw, error) for lineno, raw in enumerate(handle, start=1))
+
+
+def read_yaml(path: Path, error: type[Exception] = ValueError) -> Any:
+    """The parsed YAML of ``path``; bytes that are not UTF-8 or text that is not YAML raise ``error`` naming it."""
+    import yaml
+
+    try:
+        return yaml.safe_load(read_text(path, error))
+    except yaml.YAMLError as err:
+        raise error(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+
+
+def read_csv(path: Path, error: type[Exception] = ValueError) -> list[tuple[str, dict[str, Any]]]:
+    """(``<file>:<line>``, row) per CSV record, the header naming the columns."""
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames:
+            raise error(f"{path}: empty CSV (no header row)")
+        rows = []
+        try:
+            for row in reader:
+                if None in row:
+                    raise error(f"{path}:{reader.line_num}: more cells than the header's {len(reader.fieldnames)}")
+                rows.append((f"{path}:{reader.line_num}", dict(row)))
+        except (csv.Error, UnicodeDecodeError) as err:
+            raise error(f"{path}:{reader.line_num}: not readable CSV ({err})") from None
+    return rows
 
 
 def read_jsonl(path: Path, error: type[Exception] = ValueError) -> Iterator[tuple[int, Any]]:

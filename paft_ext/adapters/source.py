@@ -15,9 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from paft_ext.jsonl import read_jsonl
+from paft_ext.jsonl import read_csv, read_jsonl
 from paft_ext.tasks import TaskSpec
-from paft_ext.tasks.task_file import read_csv
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LOCAL_ROOT = REPO_ROOT.parent / "shared" / "data"
@@ -110,11 +109,10 @@ def load_records(
     if which not in task.splits:
         raise KeyError(f"task {task.name} has no {which!r} split; it has {', '.join(task.splits)}")
     root = data_root() if root is None else root
-    if task.splits[which].file:  # a task file's own data: the data root is not involved
-        source = task.splits[which]
+    source = task.splits[which]
+    if source.file:  # a task file's own data: the data root is not involved
         raw = _file_raw(Path(source.file))
     elif root is not None and task.data_subdir:
-        source = task.splits[which]
         raw = _local_raw(task, root, source.split)
     else:
         source = task.hub.splits.get(which, task.splits[which])

@@ -8,9 +8,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
 from paft_ext import default_model
-from paft_ext.jsonl import read_text
+from paft_ext.jsonl import read_yaml
 from paft_ext.tasks import TASKS
 
 from .prompt_sets import parse_prompt_sets
@@ -107,10 +106,7 @@ def load_settings(env: dict[str, str] | None = None) -> EvalSettings:
         path = Path(env["PAFT_EVAL_SETTINGS"])
         if not path.is_file():
             raise ValueError(f"PAFT_EVAL_SETTINGS={path}: file not found")
-        try:
-            raw = yaml.safe_load(read_text(path)) or {}
-        except yaml.YAMLError as err:
-            raise ValueError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        raw = read_yaml(path) or {}
         if not isinstance(raw, dict):
             raise ValueError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
         known = {f.name for f in fields(EvalSettings)}

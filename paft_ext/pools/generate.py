@@ -25,8 +25,7 @@ from typing import Any
 
 import jinja2
 
-import yaml
-from paft_ext.jsonl import read_text
+from paft_ext.jsonl import read_text, read_yaml
 from paft_ext.tasks import TaskSpec
 
 from .build import Candidate
@@ -139,10 +138,7 @@ def load_generation_config(path: str | Path) -> GenerationConfig:
     path = Path(path)
     if not path.is_file():
         raise GenerationError(f"{path}: generator config not found")
-    try:
-        raw = yaml.safe_load(read_text(path, GenerationError))
-    except yaml.YAMLError as err:
-        raise GenerationError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    raw = read_yaml(path, GenerationError)
     if not isinstance(raw, dict) or not raw.get("generators"):
         raise GenerationError(f"{path}: needs a non-empty 'generators' list")
     for i, g in enumerate(raw["generators"]):

@@ -32,14 +32,12 @@ in that order on every question, so the model answers with a letter and is score
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-from paft_ext.jsonl import read_text
+from paft_ext.jsonl import read_yaml
 
 from .answers import normalise_number
 from .spec import HubSource, SplitSource, TaskSpec, jsonl_eval_files
@@ -265,11 +263,7 @@ def read_task_file(path: str | Path) -> TaskSpec:
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise TaskFileError(f"{path}: task file not found")
-    try:
-        raw = yaml.safe_load(read_text(path, TaskFileError))
-    except yaml.YAMLError as err:
-        raise TaskFileError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    spec = _Spec(path, raw)
+    spec = _Spec(path, read_yaml(path, TaskFileError))
     spec.keys(spec.raw, "", TOP_KEYS, REQUIRED)
     name = spec.text(spec.raw["name"], "name")
     if not NAME.fullmatch(name):
@@ -303,23 +297,6 @@ def read_task_file(path: str | Path) -> TaskSpec:
     if parts is not None:
         TASK_PARTS[name] = parts
     return task
-
-
-def read_csv(path: Path, error: type[Exception]) -> list[tuple[str, dict[str, Any]]]:
-    """(``<file>:<line>``, row) per CSV record, the header naming the columns."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames:
-            raise error(f"{path}: empty CSV (no header row)")
-        rows = []
-        try:
-            for row in reader:
-                if None in row:
-                    raise error(f"{path}:{reader.line_num}: more cells than the header's {len(reader.fieldnames)}")
-                rows.append((f"{path}:{reader.line_num}", dict(row)))
-        except (csv.Error, UnicodeDecodeError) as err:
-            raise error(f"{path}:{reader.line_num}: not readable CSV ({err})") from None
-    return rows
 
 
 STARTER = '''# A PAFT task (paft-ext task init). Register it with --task-file {file} or PAFT_TASK_FILES={file}.
