@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from paft_ext.pools.option_order import check_order
 from paft_ext.pools.store import Prompt, load_pool
 from paft_ext.tasks import TaskSpec, get_task
 
@@ -78,8 +79,6 @@ def _in_order(postprocessor: Any, spec: TaskSpec, prompt: Prompt, where: Any) ->
             postprocessor.get("options") != spec.choices):
         raise ValueError(f"{where}: prompt {prompt.id!r} has an option_order, but task {spec.name} is not scored by "
                          f"first_option_postprocess over {spec.choices!r}")
-    if sorted(prompt.option_order) != sorted(spec.choices):
-        raise ValueError(f"{where}: prompt {prompt.id!r}: option_order {prompt.option_order!r} is not a permutation "
-                         f"of the task's options {spec.choices}")
+    check_order(prompt.option_order, spec.choices, f"{where}: prompt {prompt.id!r}")
     return {"type": "paft_ext.tasks.answers.extract_choice_in_order", "options": spec.choices,
             "order": prompt.option_order}

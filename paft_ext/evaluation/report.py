@@ -76,10 +76,6 @@ def _gold(task: TaskSpec, gold: str) -> str:
     return str(gold).strip()
 
 
-def _in_order(letter: str, task: TaskSpec, order: str) -> str:
-    return original_letter(letter, task.choices, order) if order else letter
-
-
 def _timer(model_dir: Path) -> dict[str, float]:
     path = model_dir / "timer" / "time.jsonl"
     if not path.is_file():
@@ -137,11 +133,11 @@ def collect(run: Path, pool_root: Path | None = None, tokenizer=None) -> list[Pr
             scored = scored_items(oc_result, len(items), oc_file)  # OpenCompass's own answers and verdicts
             order = prompts[index].option_order  # an option-order variant: letters mapped back to the originals
             if scored is None:  # no details dumped: re-scored with the task's extractor
-                extracted = [_in_order(task.extract(p), task, order) for p in predictions]
+                extracted = [original_letter(task.extract(p), task.choices, order) for p in predictions]
                 hits = [e == _gold(task, item["gold"]) for e, item in zip(extracted, items, strict=True)]
             else:
                 extracted, hits = scored
-            strict = [_in_order(task.extract(p, strict=True), task, order) for p in predictions]
+            strict = [original_letter(task.extract(p, strict=True), task.choices, order) for p in predictions]
             oc_acc = oc_result.get("accuracy")
             tokens = (statistics.fmean(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in predictions)
                       if tokenizer is not None and predictions else None)

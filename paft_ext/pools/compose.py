@@ -94,7 +94,7 @@ def task_parts(task: TaskSpec) -> Parts:
     if raw is None:
         raise PoolBuildError(f"{task.task_file}: parts: missing; composing needs hand-written parts (train and test "
                              f"instructions, contexts, answer_lines), or build the pool with `paft-ext pools generate`")
-    return Parts(Side(**raw["train"]), Side(**raw["test"]), tuple(f for f in task.fields if f in LETTERS))
+    return Parts(Side(**raw["train"]), Side(**raw["test"]), task.options)
 
 
 def part_counts(parts: Parts) -> dict[str, dict[str, int]]:

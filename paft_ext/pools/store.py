@@ -30,7 +30,7 @@ class Prompt:
     text: str
     source: str
     # an option-order variant: at letter k the prompt shows original option ``option_order[k]`` ("BA": A shows the
-    # original B); evaluation maps answers back (paft_ext.evaluation.option_order). "" = the original order.
+    # original B); evaluation maps answers back (paft_ext.pools.option_order). "" = the original order.
     option_order: str = ""
 
 

@@ -63,8 +63,8 @@ def extract_choice_strict(text: str, options: str) -> str:
 
 def original_letter(letter: str, options: str, order: str) -> str:
     """The original option that ``letter`` shows in an option-order variant (``order[k]`` is shown at letter k; see
-    :mod:`paft_ext.pools.option_order`); '' stays '' (no answer)."""
-    return order[options.index(letter)] if letter else ""
+    :mod:`paft_ext.pools.option_order`); '' stays '' (no answer), and without an order the letter is the original."""
+    return order[options.index(letter)] if letter and order else letter
 
 
 def extract_choice_in_order(text: str, options: str, order: str) -> str:
