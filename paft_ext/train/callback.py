@@ -135,7 +135,6 @@ class PaftCallback(TrainerCallback):
             if folder.is_dir():
                 (folder / STATE_FILE).write_text(json.dumps(self._schedule_state(), indent=1))
 
-
     def _start_loss_aware(self, args, train_dataloader, model, saved: dict | None) -> None:
         """Decide the first windows (or restore a checkpoint's decisions), collate each micro-batch as its window's
         chosen variant, and record the loss of every training forward."""

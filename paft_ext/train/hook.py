@@ -155,11 +155,7 @@ def _warn_truncation(dataset, tokenizer, cutoff_len: int, schedule: Schedule, po
     long = [p for p in positions
             if len(tokenizer(dataset[p]["_prompt"][-1]["content"])["input_ids"]) >= cutoff_len]
     if long:
-        count = 1 if schedule.candidates is None else schedule.candidates.shape[1]
-        position, slot = divmod(long[0], count)
-        index = (schedule.prompt_index[position] if schedule.candidates is None
-                 else schedule.candidates[position // schedule.window_rows][slot])
-        example = prompt_id(pool, int(index))
+        example = prompt_id(pool, int(schedule.rendered_rows()[1][long[0]]))
         logger.warning("[PAFT] %d of %d sampled rows have a prompt of >= cutoff_len=%d tokens and will be truncated "
                        "(e.g. row %d with prompt %s); raise cutoff_len", len(long), len(positions), cutoff_len,
                        long[0], example)

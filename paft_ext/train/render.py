@@ -77,13 +77,7 @@ def render_train(dataset: Any, schedule: Schedule, pool: Sequence[Prompt], **map
     """Rows in schedule order, each with its window's prompt filled in; under loss_aware, each position once per
     candidate of its window (position-major: row ``p·C + c`` is position p with candidate c)."""
     texts = [p.text for p in pool]
-    if schedule.candidates is not None:
-        count = schedule.candidates.shape[1]
-        prompt_index = [int(schedule.candidates[(i // count) // schedule.window_rows][i % count])
-                        for i in range(len(schedule.order) * count)]
-        order = np.repeat(schedule.order, count).tolist()
-    else:
-        prompt_index, order = schedule.prompt_index.tolist(), schedule.order.tolist()
+    order, prompt_index = (column.tolist() for column in schedule.rendered_rows())
 
     def render(example: dict[str, Any], index: int) -> dict[str, Any]:
         if prompt_index[index] == CANONICAL:  # this window keeps the dataset's own fixed prompt
@@ -101,8 +95,6 @@ def closeness_order(pool: Sequence[Prompt], rows: Sequence[dict[str, str]], own:
     """Pool indices by closeness to the fixed prompt, closest first (curriculum sampling): character 5-gram Jaccard
     (the pools' de-duplication measure) between each template filled with a row's fields and that row's fixed
     prompt ``own``, averaged over the rows given; ties keep pool order."""
-    import numpy as np
-
     from paft_ext.pools.dedup import similarity
 
     scores = np.zeros(len(pool))

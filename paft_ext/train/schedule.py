@@ -89,6 +89,14 @@ class Schedule:
         epochs = -(-len(self.order) // n)
         return sorted({-(-(e + 1) * n // rps) for e in range(epochs - 1)} - {self.total_steps})
 
+    def rendered_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """(source row, prompt index) of every row to render: one per position, or under loss_aware one per position
+        and candidate of its window (row ``p·C + c`` is position p with candidate c)."""
+        if self.candidates is None:
+            return self.order, self.prompt_index
+        windows = np.arange(len(self.order)) // self.window_rows
+        return np.repeat(self.order, self.candidates.shape[1]), self.candidates[windows].reshape(-1)
+
     def windows(self) -> list[dict[str, int]]:
         """One entry per window: its number, prompt index, and first/last optimizer step (0-based)."""
         rps = self.spec.geometry.rows_per_step
