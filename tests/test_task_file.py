@@ -125,6 +125,7 @@ def test_a_label_is_matched_in_its_own_type(tmp_path):
     ({"answer": {"kind": "choice", "column": "y", "options": ["a", "b"], "gold": "word"}}, r"answer\.gold: expected"),
     ({"fields": {"answer": "body"}}, r"fields\.answer: a placeholder is a lower-case identifier other than"),
     ({"fields": {"text": {"col": "body"}}}, r"fields\.text: unknown key\(s\) col"),
+    ({"fields": {"text": {"column": "body", "optional": "yes"}}}, r"fields\.text\.optional: expected true or false"),
     ({"data": {"train": {"file": "nope.jsonl"}, "eval": {"file": "eval.jsonl"}}}, r"data\.train\.file: .*nope\.jsonl"
                                                                                    r": not found"),
     ({"data": {"train": {"split": "train"}, "eval": {"file": "eval.jsonl"}}}, r"data\.train\.split: a Hub split "

@@ -154,7 +154,9 @@ def _fields(spec: _Spec) -> tuple[dict[str, str], dict[str, str], tuple[str, ...
         spec.keys(value, key, {"column", "role", "optional"}, ("column",))
         columns[name] = spec.text(value["column"], f"{key}.column")
         roles[name] = spec.text(value.get("role", name), f"{key}.role")
-        if value.get("optional", False) is True:
+        if not isinstance(value.get("optional", False), bool):  # "yes" must not silently mean required
+            spec.fail(f"{key}.optional", f"expected true or false, got {value['optional']!r}")
+        if value.get("optional", False):
             optional.append(name)
     return columns, roles, tuple(optional)
 
