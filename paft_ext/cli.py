@@ -165,12 +165,14 @@ def _cmd_pools_perturb(args: argparse.Namespace) -> None:
     if args.circular:
         from paft_ext.pools.option_order import rotations
 
+        if args.mixed:
+            raise PerturbError("--circular and --mixed exclude each other (rotations are one set, --mixed another)")
         if not task.options:
             raise PerturbError(f"task {task.name} has no options to rotate")
         prompts, skipped = rotations(source, task.options, task.choices), {}
     else:
         result = perturb_pool(source, task.fields, args.kinds, args.seed, options=task.options,
-                              letters=task.choices)
+                              letters=task.choices, mixed=args.mixed)
         prompts, skipped = result.prompts, result.skipped
     out.parent.mkdir(parents=True, exist_ok=True)
     write_pool(out, prompts)
@@ -322,6 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also: option_order (a seeded other order of the options; answers are mapped back)")
     perturb.add_argument("--circular", action="store_true",
                          help="instead: every cyclic rotation of each prompt's options, for CircularEval in the report")
+    perturb.add_argument("--mixed", action="store_true",
+                         help="one variant per prompt, the kinds taken in turn (a set as large as its source)")
     perturb.add_argument("--seed", type=int, default=0)
     perturb.set_defaults(func=_cmd_pools_perturb)
     report = sub.add_parser("report", parents=tf,

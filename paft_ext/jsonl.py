@@ -66,12 +66,28 @@ def read_jsonl(path: Path, error: type[Exception] = ValueError) -> Iterator[tupl
                 raise error(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
 
 
-def write_lines(path: Path, lines: list[str]) -> None:
-    """``lines`` (newline-terminated) to ``path`` via a temporary file and an atomic rename; parents are created."""
+def write_text(path: Path, text: str) -> None:
+    """``text`` to ``path`` via a temporary file and an atomic rename; parents are created."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def write_lines(path: Path, lines: list[str]) -> None:
+    """``lines`` (newline-terminated) to ``path``, atomically (:func:`write_text`)."""
+    write_text(path, "".join(line + "\n" for line in lines))
+
+
+def write_csv(path: Path, rows: list[dict], fieldnames: list[str] | tuple[str, ...] | None = None) -> None:
+    """Rows as CSV with a header (``fieldnames``, default the first row's keys; other keys left out), atomically."""
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(fieldnames or rows[0]), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buffer.getvalue())
 
 
 def write_jsonl(path: Path, rows: list[Any]) -> None:

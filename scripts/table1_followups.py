@@ -75,18 +75,20 @@ class Followups:
             raise SystemExit(f"{self.main}: the Table 1 run has not finished its trainings")
         self.task = get_task(preset.tasks[0])
 
-    def _runner(self, name: str, prompt_sets: tuple[str, ...], borrow_adapters: bool, **changes) -> Runner:
+    def _runner(self, name: str, prompt_sets: tuple[str, ...], adapters_from: Path | None, **changes) -> Runner:
+        """A runner of the work folder ``name`` with the run's rows and questions; ``adapters_from``: a work folder
+        whose trained adapters it evaluates (linked as its ``train/``) instead of training its own."""
         overrides = {**self.train_overrides, **changes.pop("train_overrides", {})}
         preset = dataclasses.replace(self.preset, name=f"{self.preset.name}_{name}", prompt_sets=prompt_sets,
-                                     prompts=None, **changes)
+                                     **{"prompts": None, **changes})
         runner = Runner(preset, self.root / name, pool_root=self.pool_root, train_overrides=overrides)
         runner.check_or_record(self.command)
         runner._stage("prepare", runner.prepare)  # seeded: the run's rows and questions
         runner._stage("chat_tokenizer", runner.chat_tokenizer)
-        if borrow_adapters:
+        if adapters_from is not None:
             link = runner.work / "train"
             if not link.exists():
-                link.symlink_to(self.main / "train", target_is_directory=True)
+                link.symlink_to(adapters_from / "train", target_is_directory=True)
         return runner
 
     def own_prompts(self) -> list[dict]:
@@ -94,7 +96,7 @@ class Followups:
         path = self.root / "prompts" / f"own_{self.task.pool}.jsonl"
         write_pool(path, [Prompt("user-specified", self.task.baseline_prompt, "the fixed baseline's training prompt"),
                           Prompt(chosen["prompt_id"], chosen["text"], "the TopAccuracy baseline's training prompt")])
-        runner = self._runner("own", (str(path),), borrow_adapters=True)
+        runner = self._runner("own", (str(path),), adapters_from=self.main)
         rows = []
         for method in ("fixed", "topacc"):
             done = runner._stage(f"eval_{self.task.name}_{method}", lambda m=method: runner.evaluate(self.task, m))
@@ -107,7 +109,7 @@ class Followups:
 
     def valid(self, variants: list[tuple[str, dict, dict]]) -> list[dict]:
         valid = (str(self.pool_root / "{pool}" / "valid.jsonl"),)
-        runner = self._runner("valid", valid, borrow_adapters=True)
+        runner = self._runner("valid", valid, adapters_from=self.main)
         finished = {m: runner._stage(f"eval_{self.task.name}_{m}", lambda m=m: runner.evaluate(self.task, m))
                     for m in ("fixed", "paft")}
         runs = [(METHOD_TITLES[m], done) for m, done in finished.items()]
@@ -115,7 +117,7 @@ class Followups:
             method = changes.pop("method", "paft")
             if method not in ("fixed", "paft"):
                 raise SystemExit(f"--variant {name}: method must be fixed or paft, got {method!r}")
-            variant = self._runner(name, valid, borrow_adapters=False, train_overrides=overrides, **changes)
+            variant = self._runner(name, valid, adapters_from=None, train_overrides=overrides, **changes)
             variant._stage(f"train_{self.task.name}_{method}", lambda v=variant, m=method: v.train(self.task, m))
             runs.append((f"{METHOD_TITLES[method]} {name}", variant._stage(
                 f"eval_{self.task.name}_{method}", lambda v=variant, m=method: v.evaluate(self.task, m))))

@@ -52,7 +52,8 @@ def test_every_window_trained_its_decided_candidate(run, piqa_rows):
     assert [d["window"] for d in decisions] == list(range(STEPS))
     trained = _trained(run)
     for decision, window in zip(decisions, schedule["windows"], strict=True):
-        assert window["prompt_id"] == "decided-in-training" and decision["candidates"] == window["candidates"]
+        # the schedule file holds each window's decision, written as it was made
+        assert window["prompt_id"] == decision["chosen"] and decision["candidates"] == window["candidates"]
         assert len(set(decision["candidates"])) == 4 and decision["chosen"] in decision["candidates"]
         assert trained[decision["window"]] == {decision["chosen"]}  # K=1: window = step
     for entry in read_trace(run):  # each variant trained with its own row's answer, not another row's
@@ -101,6 +102,8 @@ def test_resume_decides_and_trains_what_the_uninterrupted_run_did(run, tiny_mode
                              overwrite_output_dir=False, resume_from_checkpoint=str(out / "checkpoint-4")), tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert _decisions(out) == _decisions(run)
+    schedule = json.loads((out / "paft_schedule.json").read_text())
+    assert schedule == json.loads((run / "paft_schedule.json").read_text())  # decisions re-recorded, none left over
     resumed = [e for e in read_trace(out) if e["step"] >= 4]
     full = [e for e in read_trace(run) if e["step"] >= 4]
     assert [[r["text"] for r in e["rows"]] for e in resumed] == [[r["text"] for r in e["rows"]] for e in full]

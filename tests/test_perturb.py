@@ -58,3 +58,22 @@ def test_seeded_and_refusing_unknown_kinds():
     assert perturb_pool(no_labels, fields, ["label_style"], 0).skipped == {"label_style": 1}
     with pytest.raises(PerturbError, match="unknown perturbation.*shuffle"):
         perturb_pool(pool, fields, ["shuffle"], 0)
+
+
+def test_mixed_gives_one_variant_per_prompt_taking_the_kinds_in_turn():
+    fields = ("goal", "sol1", "sol2")
+    labelled = "Pick for {goal}: A) {sol1} or B) {sol2}. Which letter fits better?"
+    unlabelled = "{goal} Then {sol1} versus {sol2}, which one is right"  # mixed case: casing changes it
+    pool = [Prompt(f"p{i}", text, "hand") for i, text in enumerate([labelled, labelled, unlabelled, labelled])]
+    kinds = ["typo", "label_style", "casing"]
+    mixed = perturb_pool(pool, fields, kinds, seed=5, mixed=True)
+    # p0 typo, p1 label_style, p2 casing, p3 typo again; an unlabelled prompt at label_style's turn would pass on
+    assert [p.id for p in mixed.prompts] == ["p0~typo", "p1~label_style", "p2~casing", "p3~typo"]
+    everything = {p.id: p for p in perturb_pool(pool, fields, kinds, seed=5).prompts}
+    assert all(everything[p.id] == p for p in mixed.prompts)  # the very variant the full set holds
+    # label_style's turn on an unlabelled prompt passes to the next kind, and the skip is counted
+    shifted = perturb_pool([pool[2], pool[2]], fields, ["label_style", "typo"], seed=0, mixed=True)
+    assert [p.id for p in shifted.prompts] == ["p2~typo", "p2~typo"]
+    assert shifted.skipped == {"label_style": 1, "typo": 0}
+    with pytest.raises(PerturbError, match="none of label_style changes p2"):
+        perturb_pool([pool[2]], fields, ["label_style"], seed=0, mixed=True)

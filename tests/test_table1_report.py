@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pytest
+
 from paft_ext.evaluation.report import PromptResult
 from paft_ext.experiments.presets import PRESETS
 from paft_ext.experiments.table1 import (
@@ -53,3 +55,19 @@ def test_table_cells_and_partial_marking():
     assert "| PAFT (K=4, T=3) | 87.50 / 12.50 / 50% | 87.50 / 12.50 / 50% |" in table
     assert "| Base model | 0.00 / 0.00 / 0% (partial) | 0.00 / 0.00 / 0% (partial) |" in table
 
+
+
+def test_a_preset_eval_dtype_reaches_the_evaluation_settings(tmp_path):
+    from paft_ext.evaluation.launch import opencompass_env
+    from paft_ext.evaluation.settings import load_settings
+    from paft_ext.experiments.reproduce import Runner
+    from paft_ext.tasks import get_task
+
+    def resolved(preset):
+        settings = Runner(preset, tmp_path / "work").eval_settings(get_task("piqa"), "paft")
+        return load_settings(opencompass_env(settings, tmp_path, 1, {}))
+
+    assert resolved(PRESET).dtype is None  # the evaluation's own default (float32 on CPU)
+    assert resolved(dataclasses.replace(PRESET, eval_dtype="bfloat16")).dtype == "bfloat16"
+    with pytest.raises(ValueError, match="eval_dtype must be float32 or bfloat16, got 'fp16'"):
+        dataclasses.replace(PRESET, eval_dtype="fp16")

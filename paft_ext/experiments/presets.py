@@ -46,6 +46,7 @@ class Preset:
     prompts: int | None = None  # the first N prompts of every set (None: all)
     prompt_sets: tuple[str, ...] = ("test",)  # evaluated prompt sets (shipped names or pool-file paths)
     reachable_top: float | None = None  # a second Top% threshold the model can reach (the task's may be out of reach)
+    eval_dtype: str | None = None  # evaluation weights (None: the evaluation's default, float32 on CPU); bfloat16
 
     def __post_init__(self) -> None:
         unknown = [t for t in self.tasks if t not in TASKS]
@@ -53,6 +54,8 @@ class Preset:
             raise ValueError(f"preset {self.name}: unknown task(s) {unknown}; known: {', '.join(TASKS)}")
         if self.recipe not in RECIPES:
             raise ValueError(f"preset {self.name}: unknown recipe {self.recipe!r}; known: {', '.join(RECIPES)}")
+        if self.eval_dtype not in (None, "float32", "bfloat16"):
+            raise ValueError(f"preset {self.name}: eval_dtype must be float32 or bfloat16, got {self.eval_dtype!r}")
 
 
 PRESETS: dict[str, Preset] = {

@@ -206,20 +206,27 @@ class Runner:
         return {"yaml": str(path), "train_runtime": results["train_runtime"], "train_loss": results["train_loss"],
                 "global_step": state["global_step"]}
 
-    def evaluate(self, task: TaskSpec, method: str) -> dict[str, Any]:
-        import shutil
-
-        from paft_ext.evaluation.launch import run_opencompass
-
+    def eval_settings(self, task: TaskSpec, method: str) -> dict[str, Any]:
+        """The ``PAFT_EVAL_*`` settings (by lower-case name) of one method's OpenCompass run."""
         p = self.preset
         settings: dict[str, Any] = {"tasks": task.name, "model": self.model, "max_out_len": p.max_out_len,
                                     "batch_size": p.eval_batch_size, "num_gpus": p.num_gpus, "model_type": "chat",
                                     "pool_root": str(self.pool_root), "prompts": p.prompts or "",
                                     "prompt_sets": ",".join(p.prompt_sets)}
+        if p.eval_dtype:
+            settings["dtype"] = p.eval_dtype
         if method == "base":
             settings.update({"include_base": "1", "adapters": "", "tokenizer": str(self.work / "chat_tokenizer")})
         else:
             settings.update({"include_base": "0", "adapters": f"{method}={self.adapter(task, method)}"})
+        return settings
+
+    def evaluate(self, task: TaskSpec, method: str) -> dict[str, Any]:
+        import shutil
+
+        from paft_ext.evaluation.launch import run_opencompass
+
+        settings = self.eval_settings(task, method)
         work_dir = self.work / "eval" / task.name / method
         shutil.rmtree(work_dir, ignore_errors=True)  # an interrupted run's partial folder is not resumed
         with self._log_file(f"eval_{task.name}_{method}") as log:

@@ -133,32 +133,49 @@ KINDS = (*PERTURBATIONS, "option_order")  # option_order: see paft_ext.pools.opt
 
 
 def perturb_pool(pool: Sequence[Prompt], fields: Sequence[str], kinds: Sequence[str], seed: int, *,
-                 options: Sequence[str] = (), letters: str = "") -> PerturbResult:
+                 options: Sequence[str] = (), letters: str = "", mixed: bool = False) -> PerturbResult:
     """One variant per (prompt, kind), seeded per (seed, prompt position, kind): the same inputs give the same file.
-    ``option_order`` needs the task's option placeholders and letters; a task without them skips it."""
+    ``option_order`` needs the task's option placeholders and letters; a task without them skips it.
+
+    ``mixed``: one variant per prompt instead — a set as large as its source, so that a perturbed reading costs what
+    the clean one does. Prompt i tries the kinds in turn from ``kinds[i % len(kinds)]`` (an even share of each kind)
+    and keeps the first that changes it; ``skipped`` then counts, under each prompt's first kind, the prompts that
+    kind could not change (it passed to the next)."""
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise PerturbError(f"unknown perturbation(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
     out, skipped = [], dict.fromkeys(kinds, 0)
     for index, prompt in enumerate(pool):
-        for kind in kinds:
-            rng = np.random.default_rng([seed, index, KINDS.index(kind)])
-            source = f"perturbed:{kind}:seed={seed}"
-            if kind == "option_order":
-                if len(options) < 2 or prompt.option_order:
-                    skipped[kind] += 1
-                    continue
-                out.append(variant(prompt, options, letters, random_order(letters, rng), f"~{kind}", source))
-                continue
-            text = PERTURBATIONS[kind](prompt.text, rng)
-            if text == prompt.text:
+        order = [kinds[(index + k) % len(kinds)] for k in range(len(kinds))] if mixed else kinds
+        for kind in order:
+            made = _perturbed(prompt, index, kind, seed, fields, options, letters)
+            if made is None:
                 skipped[kind] += 1
                 continue
-            if PLACEHOLDER.findall(text) != PLACEHOLDER.findall(prompt.text):
-                raise PerturbError(f"{kind} changed the placeholders of {prompt.id}: {text!r}")
-            problems = template_problems(text, fields) + unsafe_problems(text)
-            if problems:
-                raise PerturbError(f"{kind} broke {prompt.id}: {'; '.join(problems)}")
-            out.append(Prompt(f"{prompt.id}~{kind}", text, f"{source} of {prompt.id} ({prompt.source})",
-                              prompt.option_order))
+            out.append(made)
+            if mixed:
+                break
+        else:
+            if mixed:
+                raise PerturbError(f"none of {', '.join(kinds)} changes {prompt.id}")
     return PerturbResult(out, skipped)
+
+
+def _perturbed(prompt: Prompt, index: int, kind: str, seed: int, fields: Sequence[str], options: Sequence[str],
+               letters: str) -> Prompt | None:
+    """The ``kind`` variant of the pool's ``index``-th prompt (None: the kind finds nothing to change in it)."""
+    rng = np.random.default_rng([seed, index, KINDS.index(kind)])
+    source = f"perturbed:{kind}:seed={seed}"
+    if kind == "option_order":
+        if len(options) < 2 or prompt.option_order:
+            return None
+        return variant(prompt, options, letters, random_order(letters, rng), f"~{kind}", source)
+    text = PERTURBATIONS[kind](prompt.text, rng)
+    if text == prompt.text:
+        return None
+    if PLACEHOLDER.findall(text) != PLACEHOLDER.findall(prompt.text):
+        raise PerturbError(f"{kind} changed the placeholders of {prompt.id}: {text!r}")
+    problems = template_problems(text, fields) + unsafe_problems(text)
+    if problems:
+        raise PerturbError(f"{kind} broke {prompt.id}: {'; '.join(problems)}")
+    return Prompt(f"{prompt.id}~{kind}", text, f"{source} of {prompt.id} ({prompt.source})", prompt.option_order)

@@ -18,13 +18,15 @@ from .schedule import CANONICAL, DECIDED, Schedule
 SCHEDULE_FILE = "paft_schedule.json"
 PENDING_SCHEDULE_FILE = "paft_schedule.pending.json"
 META_FILE = "paft_meta.json"
+UNDECIDED = "decided-in-training"
 
 
 def prompt_id(pool: Sequence[Prompt], index: int) -> str:
     """The id a schedule index stands for: a pool prompt's, ``canonical`` (the dataset's own fixed prompt) or
-    ``decided-in-training`` (loss_aware: one of the window's candidates, logged in ``paft_loss_aware.jsonl``)."""
+    ``decided-in-training`` (loss_aware: one of the window's candidates, not decided yet; see
+    :func:`record_decisions`)."""
     if index == DECIDED:
-        return "decided-in-training"
+        return UNDECIDED
     return "canonical" if index == CANONICAL else pool[index].id
 
 
@@ -51,6 +53,23 @@ def accept_schedule(output_dir: str) -> None:
         if old != json.loads(pending.read_text(encoding="utf-8"))["digest"]:
             final.replace(final.with_name(f"paft_schedule.{old[:12]}.json"))
     pending.replace(final)
+
+
+def record_decisions(output_dir: str, decided: dict[int, str]) -> None:
+    """Write loss_aware's decisions so far into the run's ``paft_schedule.json`` (window -> chosen prompt id; the
+    windows not decided yet stay ``decided-in-training``), replacing the file atomically: a reader or a crash never
+    sees half a schedule. A run that writes no schedule (a rank that does not save) has nothing to update;
+    the windows of a resumed run's later decisions go back to ``decided-in-training`` until decided again."""
+    path = Path(output_dir) / SCHEDULE_FILE
+    if not path.is_file():
+        return
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    for window in doc["windows"]:
+        if "candidates" in window:
+            window["prompt_id"] = decided.get(window["window"], UNDECIDED)
+    partial = path.with_name(f"{SCHEDULE_FILE}.partial")
+    partial.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+    partial.replace(path)
 
 
 def write_tokenized_meta(path: str | None, meta: dict | None, schedule: Schedule | None, fields: list[str] | None

@@ -18,7 +18,8 @@ The rule, all of it deterministic given the losses:
   before it trains them and the data loader fetches one more;
 * the state (EMAs, decisions, the running window) is saved in every checkpoint's ``paft_state.json`` and restored on
   resume, so a resumed run decides exactly what the uninterrupted one did; every decision is appended to
-  ``paft_loss_aware.jsonl`` (rank 0) with its candidates, their excess losses and probabilities.
+  ``paft_loss_aware.jsonl`` (rank 0) with its candidates, their excess losses and probabilities, and the chosen
+  prompt is written into its window of ``paft_schedule.json`` as it is decided.
 
 Needs ``dataloader_num_workers: 0`` (workers would collate with a copy of the state).
 """
@@ -31,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from .artefacts import record_decisions
 from .schedule import CANONICAL, Schedule
 
 DECISIONS_FILE = "paft_loss_aware.jsonl"
@@ -90,6 +92,7 @@ class LossAwareSampler:
                      "excess": [self.excess.get(c) for c in cands], "probabilities": probs.round(6).tolist()}
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(entry) + "\n")
+            self._write_schedule()
 
     def chosen(self, window: int) -> int:
         """The pool index trained in ``window`` (CANONICAL for a canonical window)."""
@@ -150,3 +153,8 @@ class LossAwareSampler:
             kept = [line for line in self.path.read_text(encoding="utf-8").splitlines()
                     if json.loads(line)["window"] in self.decisions]
             self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        if self.rank == 0:
+            self._write_schedule()
+
+    def _write_schedule(self) -> None:
+        record_decisions(str(self.path.parent), {w: self._id(self.chosen(w)) for w in self.decisions})
