@@ -96,33 +96,40 @@ def kind_drops(results: list[PromptResult], perturbed: str) -> list[dict]:
              "change": statistics.fmean(d for _, d in v)} for (m, k), v in sorted(groups.items())]
 
 
+TEXT_ONLY = "perturbed, text kinds"  # the perturbed prompts without the option_order ones
+
+
 def write(results: list[PromptResult]) -> None:
     (perturbed,) = {r.prompt_set for r in results} - {"test"}  # the perturbed file, named as the run recorded it
     order = list(dict.fromkeys(r.model for r in results))
-    name = {"test": "test", perturbed: "perturbed"}
+    results = [dataclasses.replace(r, prompt_set="perturbed" if r.prompt_set == perturbed else r.prompt_set)
+               for r in results]
+    results += [dataclasses.replace(r, prompt_set=TEXT_ONLY) for r in results
+                if r.prompt_set == "perturbed" and not r.prompt_id.endswith("~option_order")]
+    sets = ["test", "perturbed", TEXT_ONLY]
     summary = [r for r in summarise(results) if r["task"] != "AVERAGE"]
     agreement = {(c["model"], c["prompt_set"]): c for c in consistency_rows(results)}
     diffs = {}
-    for prompt_set in ("test", perturbed):
+    for prompt_set in sets:
         boot = paired_bootstrap(correctness(results, "sst2", prompt_set), seed=0)
         diffs.update({(m, prompt_set): difference(boot, m, BASELINE, "mean") for m in order if m != BASELINE})
     rows = []
-    for r in sorted(summary, key=lambda r: (r["prompt_set"] != "test", order.index(r["model"]))):
+    for r in sorted(summary, key=lambda r: (sets.index(r["prompt_set"]), order.index(r["model"]))):
         c, d = agreement[(r["model"], r["prompt_set"])], diffs.get((r["model"], r["prompt_set"]))
-        rows.append({"adapter": r["model"], "prompt_set": name[r["prompt_set"]], "prompts": r["prompts"],
+        rows.append({"adapter": r["model"], "prompt_set": r["prompt_set"], "prompts": r["prompts"],
                      "questions": r["questions"], "mean": r["mean"], "std_pop": r["std_pop"], "min": r["min"],
                      "worst_prompt": r["worst_prompt"], "no_answer_pct": r["no_answer_pct"],
                      "consistency_rate": c["consistency_rate"], "pss": c["pss"],
                      "all_correct_pct": c["all_correct_pct"],
                      "minus_uniform_s0": d.value if d else "", "low": d.low if d else "", "high": d.high if d else ""})
     write_csv(OUT / "test_reading.csv", rows)
-    lines = ["| adapter | set | mean | std | worst | consistency % | PSS | all correct % | − uniform-s0 [95 %] |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['adapter']} | {r['prompt_set']} | {r['mean']:.2f} | {r['std_pop']:.2f} | {r['min']:.0f} | "
-              f"{r['consistency_rate']:.1f} | {r['pss']:.3f} | {r['all_correct_pct']:.0f} | "
+    lines = ["| adapter | set | prompts | mean | std | worst | consistency % | PSS | all correct % | "
+             "− uniform-s0 [95 %] |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['adapter']} | {r['prompt_set']} | {r['prompts']} | {r['mean']:.2f} | {r['std_pop']:.2f} | "
+              f"{r['min']:.0f} | {r['consistency_rate']:.1f} | {r['pss']:.3f} | {r['all_correct_pct']:.0f} | "
               + (f"{r['minus_uniform_s0']:+.2f} [{r['low']:+.2f}, {r['high']:+.2f}] |" if r["low"] != "" else "– |")
               for r in rows]
-    drops = kind_drops(results, perturbed)
+    drops = kind_drops(results, "perturbed")
     kinds = list(dict.fromkeys(d["kind"] for d in drops))
     lines += ["", "Perturbed minus clean accuracy, mean over the prompts of each kind (paired prompt by prompt):", "",
               "| adapter | " + " | ".join(f"{k} ({next(d['prompts'] for d in drops if d['kind'] == k)})"
@@ -131,9 +138,31 @@ def write(results: list[PromptResult]) -> None:
         mine = {d["kind"]: d["change"] for d in drops if d["model"] == model}
         lines.append(f"| {model} | " + " | ".join(f"{mine[k]:+.1f}" for k in kinds) + " |")
     (OUT / "test_reading.md").write_text("\n".join(lines) + "\n")
-    renamed = [dataclasses.replace(r, prompt_set=name[r.prompt_set]) for r in results]
-    plot_all(renamed, OUT / "plots")
+    plot_all([r for r in results if r.prompt_set != TEXT_ONLY], OUT / "plots")
+    plot_kind_changes(drops, order, kinds, OUT / "plots" / "sst2_perturbation_change.png")
     print("\n".join(lines))
+
+
+def plot_kind_changes(drops: list[dict], models: list[str], kinds: list[str], path: Path) -> None:
+    """Grouped bars: per kind, each adapter's mean perturbed − clean accuracy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    change = {(d["model"], d["kind"]): d["change"] for d in drops}
+    fig, ax = plt.subplots(figsize=(2 + 1.3 * len(kinds), 4))
+    width = 0.8 / len(models)
+    for j, model in enumerate(models):
+        ax.bar([i + j * width for i in range(len(kinds))], [change[(model, k)] for k in kinds], width, label=model)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(kinds))], kinds)
+    ax.axhline(0, color="grey", linewidth=1)
+    ax.set_ylabel("perturbed − clean accuracy (points)")
+    ax.set_title("SST-2: change from each test prompt to its perturbed copy, by kind")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> None:
