@@ -1,6 +1,6 @@
 """The test reading of the prompt-sampling ablation: every adapter of it on unseen test prompts and on a perturbed copy.
 
-    python scripts/sampling_ablation_test_reading.py     # after run_sampling_ablation.py; ~6.5 min per adapter
+    python scripts/sampling_ablation_test_reading.py     # after run_sampling_ablation.py; ~11.5 min per adapter
 
 Settings were compared on validation prompts (``run_sampling_ablation.py``); this reads the finished adapters once on
 what decides nothing there: the first 25 ``test`` prompts of the SST-2 pool (Table 1's unseen set) and a perturbed
