@@ -28,11 +28,11 @@ from table1_followups import Followups  # noqa: E402
 
 from paft_ext.evaluation.bootstrap import correctness, difference, paired_bootstrap  # noqa: E402
 from paft_ext.evaluation.consistency import consistency_rows  # noqa: E402
-from paft_ext.evaluation.plots import plot_all  # noqa: E402
+from paft_ext.evaluation.plots import plot_all, plt  # noqa: E402  (plots selects the Agg backend)
 from paft_ext.evaluation.report import PromptResult, collect, summarise  # noqa: E402
 from paft_ext.experiments.presets import PRESETS  # noqa: E402
 from paft_ext.experiments.reproduce import stage_record  # noqa: E402
-from paft_ext.jsonl import write_csv  # noqa: E402
+from paft_ext.jsonl import write_csv, write_lines  # noqa: E402
 from paft_ext.pools.perturb import KINDS, perturb_pool  # noqa: E402
 from paft_ext.pools.store import load_pool, write_pool  # noqa: E402
 
@@ -75,6 +75,8 @@ def read(followups: Followups, sets: tuple[str, ...], chosen: list[str] | None) 
     unknown = sorted(set(chosen or ()) - set(found))
     if unknown:
         raise SystemExit(f"--adapters: {', '.join(unknown)} not finished or unknown; finished: {', '.join(found)}")
+    if chosen and BASELINE not in chosen:
+        raise SystemExit(f"--adapters: include {BASELINE}, the baseline every difference is taken against")
     for label in chosen or found:
         work, method = found[label]
         runner = followups._runner(f"test_{label}", sets, adapters_from=work, prompts=PROMPTS,
@@ -137,7 +139,7 @@ def write(results: list[PromptResult]) -> None:
     for model in order:
         mine = {d["kind"]: d["change"] for d in drops if d["model"] == model}
         lines.append(f"| {model} | " + " | ".join(f"{mine[k]:+.1f}" for k in kinds) + " |")
-    (OUT / "test_reading.md").write_text("\n".join(lines) + "\n")
+    write_lines(OUT / "test_reading.md", lines)
     plot_all([r for r in results if r.prompt_set != TEXT_ONLY], OUT / "plots")
     plot_kind_changes(drops, order, kinds, OUT / "plots" / "sst2_perturbation_change.png")
     print("\n".join(lines))
@@ -145,11 +147,6 @@ def write(results: list[PromptResult]) -> None:
 
 def plot_kind_changes(drops: list[dict], models: list[str], kinds: list[str], path: Path) -> None:
     """Grouped bars: per kind, each adapter's mean perturbed − clean accuracy."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     change = {(d["model"], d["kind"]): d["change"] for d in drops}
     fig, ax = plt.subplots(figsize=(2 + 1.3 * len(kinds), 4))
     width = 0.8 / len(models)
