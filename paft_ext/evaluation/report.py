@@ -29,6 +29,7 @@ from paft_ext.pools.store import load_pool
 from paft_ext.tasks import TASKS, TaskSpec
 from paft_ext.tasks.answers import original_letter
 
+from .answer_balance import balance_columns, balance_markdown, pooled_balance
 from .circular import circular_markdown
 from .completeness import describe_missing, missing_predictions, recorded_settings
 from .consistency import consistency_markdown
@@ -56,6 +57,7 @@ class PromptResult:
     no_answer_strict: float = 0.0  # percent without an answer under the strict letter rule
     extractors_disagree: float = 0.0  # percent of answers where OpenCompass's and the strict extraction differ
     item_answers: str = ""  # the extracted answer per question in file order, "|"-joined ('' = none): consistency
+    item_golds: str = ""  # the gold per question in file order, "|"-joined (choice tasks): answer balance
 
 
 def find_run(work_dir: Path) -> Path:
@@ -137,6 +139,7 @@ def collect(run: Path, pool_root: Path | None = None, tokenizer=None) -> list[Pr
                 hits = [e == _gold(task, item["gold"]) for e, item in zip(extracted, items, strict=True)]
             else:
                 extracted, hits = scored
+            golds = [_gold(task, item["gold"]) for item in items] if task.answer_kind == "choice" else []
             strict = [original_letter(task.extract(p, strict=True), task.choices, order) for p in predictions]
             oc_acc = oc_result.get("accuracy")
             tokens = (statistics.fmean(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in predictions)
@@ -149,7 +152,7 @@ def collect(run: Path, pool_root: Path | None = None, tokenizer=None) -> list[Pr
                 item_correct="".join("1" if h else "0" for h in hits), prompt_set=prompt_set.name,
                 no_answer_strict=100.0 * sum(e == "" for e in strict) / len(items) if items else 0.0,
                 extractors_disagree=100.0 * sum(a != b for a, b in zip(extracted, strict, strict=True)) / len(items)
-                if items else 0.0, item_answers="|".join(extracted)))
+                if items else 0.0, item_answers="|".join(extracted), item_golds="|".join(golds)))
     return results
 
 
@@ -192,6 +195,8 @@ def summarise(results: list[PromptResult], *, expected: dict[tuple[str, str], in
             "seconds": sum(seconds) if seconds else None,
             "s_per_item": sum(seconds) / sum(r.questions for r in group if r.seconds is not None) if seconds else None,
             "opencompass_mismatch": mismatch,
+            **balance_columns(pooled_balance(group, TASKS[task_name].choices)
+                              if TASKS[task_name].answer_kind == "choice" else None),
         })
     for model, prompt_set in sorted({(r["model"], r["prompt_set"]) for r in rows}):
         mine = [r for r in rows if (r["model"], r["prompt_set"]) == (model, prompt_set)]
@@ -273,7 +278,8 @@ def write_report(run: Path, out: Path, *, inclusive: bool = False, tokenizer_pat
     circular_section, circular = circular_markdown(results)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(f"# PAFT robustness report\n\nRun: `{run}`\n\n{warning}" +
-                                   markdown(rows, inclusive=inclusive) + section + circular_section)
+                                   markdown(rows, inclusive=inclusive) + balance_markdown(rows) + section +
+                                   circular_section)
     with (out / "report.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]), extrasaction="ignore")
         writer.writeheader()

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from paft_ext.evaluation.answer_balance import balance_markdown
 from paft_ext.evaluation.bootstrap import correctness, difference, estimate, paired_bootstrap
 from paft_ext.evaluation.prompt_sets import SEEN, parse_prompt_set
 from paft_ext.evaluation.report import PromptResult, collect, prompt_ids, seen_unseen_gaps, summarise
@@ -230,6 +231,7 @@ def write_table1(work: Path, out: Path, preset: Preset, *, pool_root: Path = REP
         text += [f"## Prompt set `{prompt_set}`", "", table_markdown(rows, preset, prompt_set)]
     text += ["## The claim: PAFT against fixed-prompt SFT on unseen prompts", "", claims_markdown(claims),
              "## Seen-vs-unseen gap", "", gaps_markdown(rows), "## Noise and spread", "", noise_markdown(rows, preset),
+             "## Answer balance (collapse check)", balance_markdown(_rows_in_order(rows)),
              "## Uncertainty from the question sample (paired bootstrap over questions, 2000 resamples)", "",
              bootstrap_markdown(boots), "## TopAccuracy prompts", "", selection_markdown(work, preset),
              "## Timing", "", timing_markdown(work, rows, preset)]

@@ -1,0 +1,105 @@
+"""Answer balance of a choice task: is a model reading the question, or answering one letter?
+
+A model that answers "A" to almost everything scores the share of gold "A"s, and its accuracy can look stable over
+prompts — robust in the report, broken in fact. So every report of a choice task shows, per model and prompt set
+(all items of all its prompts pooled; the same questions under every prompt):
+
+* accuracy per gold class (questions whose gold is A, B, …) and **balanced accuracy**, their unweighted mean;
+* each letter's share among the answers next to its share among the golds (``none``: no letter extracted);
+* **collapse**: some letter's answer share exceeds its gold share by more than :data:`COLLAPSE_POINTS`.
+
+Letters are the original options (answers of option-order variants are already mapped back before this sees them).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+COLLAPSE_POINTS = 15.0  # answer share − gold share, in points, above which a letter marks a collapse
+
+
+@dataclass(frozen=True)
+class AnswerBalance:
+    """Balance figures of one pool of items (percentages)."""
+
+    items: int
+    accuracy_per_gold: dict[str, float]  # gold letter -> accuracy on its questions (letters that occur as gold)
+    balanced_accuracy: float
+    answer_share: dict[str, float]  # letter (and "none") -> share of the answers
+    gold_share: dict[str, float]  # letter -> share of the golds
+    collapse_letter: str  # the letter most over-answered beyond COLLAPSE_POINTS, "" when none is
+
+    @property
+    def collapse(self) -> bool:
+        return bool(self.collapse_letter)
+
+
+def answer_balance(golds: Sequence[str], answers: Sequence[str], letters: str) -> AnswerBalance:
+    """Balance of paired ``golds`` and extracted ``answers`` ('' = no answer) over the option ``letters``."""
+    if len(golds) != len(answers):
+        raise ValueError(f"answer balance: {len(golds)} golds but {len(answers)} answers")
+    if not golds:
+        raise ValueError("answer balance: no items")
+    n = len(golds)
+    gold_count, answer_count = Counter(golds), Counter(a if a in letters else "none" for a in answers)
+    per_gold = {}
+    for letter in letters:
+        mine = [a for g, a in zip(golds, answers, strict=True) if g == letter]
+        if mine:
+            per_gold[letter] = 100.0 * sum(a == letter for a in mine) / len(mine)
+    answer_share = {letter: 100.0 * answer_count[letter] / n for letter in letters}
+    answer_share["none"] = 100.0 * answer_count["none"] / n
+    gold_share = {letter: 100.0 * gold_count[letter] / n for letter in letters}
+    excess = {letter: answer_share[letter] - gold_share[letter] for letter in letters}
+    worst = max(letters, key=lambda letter: (excess[letter], -letters.index(letter)))
+    return AnswerBalance(items=n, accuracy_per_gold=per_gold,
+                         balanced_accuracy=sum(per_gold.values()) / len(per_gold), answer_share=answer_share,
+                         gold_share=gold_share, collapse_letter=worst if excess[worst] > COLLAPSE_POINTS else "")
+
+
+def pooled_balance(results: Iterable, letters: str) -> AnswerBalance | None:
+    """The balance of every item of ``results`` (PromptResults with per-item golds and answers), or None when they
+    carry no per-item golds (older per-prompt files, number tasks)."""
+    golds: list[str] = []
+    answers: list[str] = []
+    for r in results:
+        if not r.item_golds:
+            return None
+        mine, theirs = r.item_golds.split("|"), r.item_answers.split("|")
+        if len(mine) != len(theirs):
+            raise ValueError(f"{r.model} / {r.prompt_id}: {len(mine)} golds but {len(theirs)} answers")
+        golds += mine
+        answers += theirs
+    return answer_balance(golds, answers, letters) if golds else None
+
+
+def _shares(shares: dict[str, float]) -> str:
+    return " ".join(f"{k}:{v:.1f}" for k, v in shares.items())
+
+
+def balance_columns(balance: AnswerBalance | None) -> dict:
+    """Flat report columns (empty when unknown), for summary rows and CSVs."""
+    if balance is None:
+        return {"balanced_accuracy": None, "accuracy_per_gold": "", "answer_share": "", "gold_share": "",
+                "collapse": None, "collapse_letter": ""}
+    return {"balanced_accuracy": balance.balanced_accuracy, "accuracy_per_gold": _shares(balance.accuracy_per_gold),
+            "answer_share": _shares(balance.answer_share), "gold_share": _shares(balance.gold_share),
+            "collapse": balance.collapse, "collapse_letter": balance.collapse_letter}
+
+
+def balance_markdown(rows: list[dict]) -> str:
+    """The answer-balance table of summary rows that carry balance columns ('' when none does)."""
+    mine = [r for r in rows if r.get("collapse") is not None]
+    if not mine:
+        return ""
+    lines = ["", f"Answer balance (all items of all prompts): accuracy per gold letter, balanced accuracy (their "
+             f"mean), each letter's share of the answers next to its share of the golds; collapse = a letter "
+             f"answered more than {COLLAPSE_POINTS:.0f} points above its gold share.", "",
+             "| model | task | prompt_set | accuracy | balanced accuracy | accuracy per gold | answer share | "
+             "gold share | collapse |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['task']} | {r['prompt_set']} | {r['mean']:.2f} | {r['balanced_accuracy']:.2f} | "
+              f"{r['accuracy_per_gold']} | {r['answer_share']} | {r['gold_share']} | "
+              f"{'**yes: ' + r['collapse_letter'] + '**' if r['collapse'] else 'no'} |" for r in mine]
+    return "\n".join(lines) + "\n"
