@@ -6,13 +6,14 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 from paft_ext import default_model
 from paft_ext.adapters.export import PrepareConfig, prepare
 from paft_ext.task_commands import add_task_commands
-from paft_ext.tasks import TASKS, TaskFileError, get_task, register_task_file
+from paft_ext.tasks import TASK_FILE_ERRORS, TASKS, TaskFileError, get_task, register_task_file
 
 
 def _cmd_prepare(args: argparse.Namespace) -> None:
@@ -203,6 +204,11 @@ def _cmd_report(args: argparse.Namespace) -> None:
     if document["missing"]:
         raise SystemExit("paft-ext: error: the run is incomplete (models or datasets without predictions, listed at "
                          "the top of the report)")
+    partial = sorted({f"{r['model']}/{r['task']}/{r['prompt_set']}" for r in document["rows"]
+                      if r.get("partial") and r["task"] != "AVERAGE"})
+    if partial:
+        raise SystemExit(f"paft-ext: error: partial report: {', '.join(partial)} lack some of their prompts (a run "
+                         f"stopped midway?); the rows are marked partial in {out}/report.md")
 
 
 def _cmd_eval(args: argparse.Namespace) -> None:
@@ -389,6 +395,8 @@ def main(argv: list[str] | None = None) -> None:
     from paft_ext.rl.config import RLConfigError
     from paft_ext.train.state import PaftSetupError
 
+    if TASK_FILE_ERRORS and not {"-h", "--help"} & set(sys.argv[1:] if argv is None else argv):
+        raise SystemExit(f"paft-ext: error: {TASK_FILE_ERRORS[0]}")
     try:
         # task files first: their tasks are choices of --task/--tasks below
         registered = [register_task_file(f) for f in task_file_option().parse_known_args(argv)[0].task_file]
@@ -398,6 +406,9 @@ def main(argv: list[str] | None = None) -> None:
     except (DataError, PoolBuildError, GenerationError, PoolError, PromptSetError, RLConfigError,
             PaftSetupError, PerturbError, TaskFileError, ConfigWriteError) as err:
         raise SystemExit(f"paft-ext: error: {err}") from None
+    except (ValueError, KeyError, OSError, subprocess.CalledProcessError) as err:  # bad input the message names
+        raise SystemExit(f"paft-ext: error: {err.args[0] if isinstance(err, KeyError) and err.args else err}") \
+            from None
 
 
 if __name__ == "__main__":

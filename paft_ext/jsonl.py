@@ -39,10 +39,10 @@ def read_csv(path: Path, error: type[Exception] = ValueError) -> list[tuple[str,
     """(``<file>:<line>``, row) per CSV record, the header naming the columns."""
     with Path(path).open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        if not reader.fieldnames:
-            raise error(f"{path}: empty CSV (no header row)")
         rows = []
         try:
+            if not reader.fieldnames:  # reading the header decodes the file's first bytes: inside the try
+                raise error(f"{path}: empty CSV (no header row)")
             for row in reader:
                 if None in row:
                     raise error(f"{path}:{reader.line_num}: more cells than the header's {len(reader.fieldnames)}")

@@ -62,8 +62,9 @@ def runs(tiny_model, sst2_lf_data, tmp_path_factory):
 
 
 def test_stock_entry_and_one_prompt_pool_give_identical_rows_in_identical_order(runs, sst2_lf_data):
-    from paft_ext.tasks import fill_template, get_task
     from transformers import AutoTokenizer
+
+    from paft_ext.tasks import fill_template, get_task
 
     stock, hook = _tokenized(runs["stock"] / "tokenized"), _tokenized(runs["hook"] / "tokenized")
     assert len(stock) == N  # the stock path: each record once; LLaMA-Factory's sampler repeats it per epoch

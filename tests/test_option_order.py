@@ -94,8 +94,8 @@ def test_opencompass_configs_map_variant_answers_back(tmp_path):
         expand_datasets(jsonl_datasets("sst2"), task="sst2", settings=settings)
 
 
-def _result(source: str, k: int, correct: str, model: str = "m") -> PromptResult:
-    return PromptResult(model=model, task="piqa", prompt_index=k, prompt_id=f"{source}@rot{k}",
+def _result(source: str, k: int, correct: str, model: str = "m", task: str = "piqa") -> PromptResult:
+    return PromptResult(model=model, task=task, prompt_index=k, prompt_id=f"{source}@rot{k}",
                         accuracy=100 * correct.count("1") / len(correct), questions=len(correct), no_answer=0.0,
                         output_tokens=None, seconds=None, opencompass_accuracy=None, item_correct=correct,
                         prompt_set="circ.jsonl")
@@ -106,7 +106,25 @@ def test_circular_accuracy_counts_questions_right_under_every_rotation():
                _result("q", 0, "0000"), _result("q", 1, "1111"),  # never right under both
                _result("r", 0, "1111")]  # an incomplete group (no rot1): left out
     (row,) = circular_rows(results)
-    assert (row["source_prompts"], row["rotations"]) == (2, 2)
+    assert (row["source_prompts"], row["rotations"], row["incomplete_groups"]) == (2, 2, 1)
     assert row["plain_accuracy"] == pytest.approx((75 + 0) / 2)
     assert row["mean_over_rotations"] == pytest.approx(((75 + 75) / 2 + (0 + 100) / 2) / 2)
     assert row["circular_accuracy"] == pytest.approx((50 + 0) / 2)
+
+
+def test_four_option_groups_cut_short_are_left_out_and_counted():
+    full = [_result("p", 0, "11110", task="sciq"), _result("p", 1, "11010", task="sciq"),
+            _result("p", 2, "10111", task="sciq"), _result("p", 3, "11101", task="sciq")]
+    # a --prompts limit kept only rot0 and rot1 of q: both right on every question, yet never asked rot2/rot3
+    cut = [_result("q", 0, "11111", task="sciq"), _result("q", 1, "11111", task="sciq")]
+    (row,) = circular_rows(full + cut)
+    assert (row["source_prompts"], row["incomplete_groups"], row["rotations"]) == (1, 1, 4)
+    assert row["plain_accuracy"] == pytest.approx(80.0)  # p@rot0 alone: 4 of 5
+    assert row["mean_over_rotations"] == pytest.approx((80 + 60 + 80 + 80) / 4)
+    assert row["circular_accuracy"] == pytest.approx(20.0)  # only question 0 is right under all four rotations
+    # the cut group first in the input does not set the rotation count either
+    (row,) = circular_rows(cut + full)
+    assert (row["rotations"], row["circular_accuracy"]) == (4, pytest.approx(20.0))
+    # a model with nothing but cut groups gets a row that says so, with no accuracy
+    (row,) = circular_rows(cut)
+    assert (row["source_prompts"], row["incomplete_groups"], row["circular_accuracy"]) == (0, 1, None)

@@ -16,7 +16,7 @@ from pathlib import Path
 from paft_ext.jsonl import write_lines
 from paft_ext.tasks import TaskSpec
 
-from .source import Record, data_root, load_records
+from .source import Record, data_root, load_records, refuse_overlap
 
 LF_DIR = "llamafactory"
 OC_DIR = "opencompass"
@@ -76,6 +76,8 @@ def prepare(tasks: list[TaskSpec], out: Path, config: PrepareConfig = PrepareCon
     lf_dir = out / LF_DIR
     entries = {}
     for task in tasks:
+        if task.task_file:
+            refuse_overlap(task, root)
         train = load_records(task, "train", root=root, max_samples=config.train_samples, seed=config.seed,
                              shuffle=True)
         evaluation = load_records(task, "eval", root=root, max_samples=config.eval_samples, seed=config.seed)

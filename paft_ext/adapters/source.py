@@ -7,6 +7,7 @@ see the same fields either way. Every problem with a record names its file and l
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -120,9 +121,26 @@ def load_records(
     if source.order_seed is not None:
         raw = [raw[i] for i in np.random.default_rng(source.order_seed).permutation(len(raw))]
     raw = raw[source.start : source.stop]
+    if not raw:
+        raise DataError(f"task {task.name}: the {which} split ({source.describe()}) holds no records")
     rng = np.random.default_rng(seed)
     if shuffle:
         raw = [raw[i] for i in rng.permutation(len(raw))[:max_samples]]
     elif max_samples is not None and max_samples < len(raw):
         raw = [raw[i] for i in np.sort(rng.choice(len(raw), size=max_samples, replace=False))]
     return [_convert(task, item, where) for where, item in raw]
+
+
+def refuse_overlap(task: TaskSpec, root: Path | None = None) -> None:
+    """A task file's train and eval splits must not share a record: evaluating on training records would read
+    memory as skill. Compared record by record (the same file line, or the same converted fields), not by range
+    arithmetic, so two seeded cuts of one file, or one file named twice, are caught."""
+    train, evaluation = (load_records(task, which, root=root) for which in ("train", "eval"))
+    seen = {r.origin: r for r in train} | {json.dumps(r.values, sort_keys=True): r for r in train}
+    shared = [(seen.get(r.origin) or seen[json.dumps(r.values, sort_keys=True)], r) for r in evaluation
+              if r.origin in seen or json.dumps(r.values, sort_keys=True) in seen]
+    if shared:
+        first_train, first_eval = shared[0]
+        raise DataError(f"task {task.name} ({task.task_file}): {len(shared)} eval record(s) are also training "
+                        f"records, e.g. {first_eval.origin} = {first_train.origin}; make data.train and data.eval "
+                        f"disjoint (other files, or start/stop ranges of the same order_seed)")

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -17,7 +19,7 @@ from paft_ext.tasks import get_task
 
 from .completeness import IncompleteRun, describe_missing, missing_predictions
 from .prompt_sets import parse_prompt_sets
-from .report import RUN_MANIFEST, find_run
+from .report import RUN_MANIFEST
 from .settings import REPO_ROOT, EvalSettings, load_settings
 
 
@@ -33,23 +35,66 @@ def run_opencompass(settings: dict[str, str], data: Path, work_dir: Path, *, wor
         raise SystemExit(f"paft-ext: error: {data}/data does not exist; run `paft-ext prepare` first")
     # The venv's entry point, found also when the venv is not activated.
     config = REPO_ROOT / "opencompass_configs" / "eval_paft.py"
+    earlier = _runs(Path(work_dir))  # a run of this call must be a new folder, never an older run's predictions
     command = [str(Path(sys.executable).parent / "opencompass"), str(config), "-w", str(work_dir),
                "--dump-eval-details", str(resolved.eval_details)]
     if env.get("PAFT_EVAL_IN_PROCESS") == "1":
         # OpenCompass's --debug runs its inference and scoring tasks inside its own process instead of one freshly
         # imported subprocess each (~10 s apiece on 2 cores): same configs and results, for tests and debugging
         command.append("--debug")
-    subprocess.run(command, env=env, check=True, stdout=log, stderr=subprocess.STDOUT if log else None, cwd=cwd)
-    try:
-        run = find_run(Path(work_dir))
-    except FileNotFoundError:
-        raise IncompleteRun(f"paft-ext: error: {work_dir}: OpenCompass wrote no predictions at all; see its logs "
-                            f"under {work_dir}/*/logs") from None
+    run_in_group(command, env=env, stdout=log, stderr=subprocess.STDOUT if log else None, cwd=cwd)
+    new = [r for r in _runs(Path(work_dir)) if r not in earlier and (r / "predictions").is_dir()]
+    if not new:
+        raise IncompleteRun(f"paft-ext: error: {work_dir}: OpenCompass wrote no predictions in this run; see its "
+                            f"logs under the newest folder of {work_dir}")
+    run = new[-1]
     record_run(run, resolved)
     missing = missing_predictions(run, resolved)
     if missing:
         raise IncompleteRun(f"paft-ext: error: {describe_missing(run, missing)}")
     return run
+
+
+def run_in_group(command: list[str], **kwargs) -> None:
+    """Run ``command`` in a process group of its own and take the group down when this process is told to stop
+    (SIGTERM, Ctrl-C): OpenCompass starts a worker of its own, and both would otherwise run on as orphans, writing
+    into a run folder nobody reads. Raises CalledProcessError on a non-zero exit, SystemExit when stopped."""
+    process = subprocess.Popen(command, start_new_session=True, **kwargs)
+
+    def stop(signum: int, _frame) -> None:
+        _stop_group(process)
+        raise SystemExit(f"paft-ext: error: stopped by signal {signum}; OpenCompass and its workers were stopped too, "
+                         f"and the run folder is incomplete")
+
+    handled = (signal.SIGTERM, signal.SIGINT) if threading.current_thread() is threading.main_thread() else ()
+    previous = {s: signal.signal(s, stop) for s in handled}
+    try:
+        code = process.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if process.poll() is None:
+            _stop_group(process)
+    if code:
+        raise subprocess.CalledProcessError(code, command)
+
+
+def _stop_group(process: subprocess.Popen, grace: float = 10.0) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _runs(work_dir: Path) -> list[Path]:
+    """The timestamped run folders in ``work_dir``, oldest first."""
+    return sorted(p for p in work_dir.iterdir() if p.is_dir()) if work_dir.is_dir() else []
 
 
 def opencompass_env(settings: dict[str, str], data: Path, workers: int, base: Mapping[str, str]) -> dict[str, str]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ from .prompt_sets import parse_prompt_sets
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MC_TASKS = ("hellaswag", "piqa", "winogrande", "race_middle", "race_high")
 BACKENDS = ("hf", "vllm", "lmdeploy")  # model configs: run_config.py (hf), backends.py (the GPU engines)
+# Model names become OpenCompass abbreviations: folder names under the work dir and text that mmengine expands
+# (``{{$VAR}}`` reads the environment), so only plain names pass.
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 def adapter_problem(backend: str, adapters: dict[str, str]) -> str | None:
@@ -73,6 +77,11 @@ class EvalSettings:
         if self.length_sorted and (self.backend != "hf" or self.model_type == "api"):
             raise ValueError("PAFT_EVAL_LENGTH_SORTED: sorts the hf backend's batches; vllm and lmdeploy schedule "
                              "requests themselves and an API model gets one request per question")
+        names = [("PAFT_EVAL_MODEL_ABBR", self.model_abbr)] + [("PAFT_EVAL_ADAPTERS", a) for a in self.adapters]
+        for key, name in names:
+            if not MODEL_NAME.fullmatch(name):
+                raise ValueError(f"{key}: model name {name!r} must be letters, digits, '_' or '-' (at most 64, no "
+                                 "path separators or braces): it names folders and OpenCompass expands braces")
         problem = adapter_problem(self.backend, self.adapters)
         if problem:
             raise ValueError(f"PAFT_EVAL_BACKEND: {problem}")

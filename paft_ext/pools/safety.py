@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from paft_ext.tasks import PLACEHOLDER
+from paft_ext.tasks.spec import PLACEHOLDER
 
 ALLOWED_BRACES = ("\\boxed{}",)
 CONTROL_TOKENS = (

@@ -24,8 +24,10 @@ def get_task(name: str) -> TaskSpec:
     try:
         return TASKS[name]
     except KeyError:
+        broken = f"; {TASK_FILES_ENV} has a file that could not be read: {TASK_FILE_ERRORS[0]}" if TASK_FILE_ERRORS \
+            else ""
         raise KeyError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)} (a task of your own: pass its "
-                       f"--task-file, or list it in {TASK_FILES_ENV})") from None
+                       f"--task-file, or list it in {TASK_FILES_ENV}){broken}") from None
 
 
 def register_task_file(path: str | Path) -> TaskSpec:
@@ -43,8 +45,14 @@ def register_task_file(path: str | Path) -> TaskSpec:
     return task
 
 
+# Files listed in the environment that could not be read. Importing the registry must not fail on one (every
+# command, --help included, imports it): the CLI reports the first as its error, get_task names it for a missing task.
+TASK_FILE_ERRORS: list[str] = []
 for _path in [p for p in os.environ.get(TASK_FILES_ENV, "").split(os.pathsep) if p]:
-    register_task_file(_path)
+    try:
+        register_task_file(_path)
+    except (TaskFileError, OSError, ValueError) as _err:
+        TASK_FILE_ERRORS.append(f"{TASK_FILES_ENV}: {_err}")
 
-__all__ = ["PLACEHOLDER", "TASKS", "TASK_FILES_ENV", "HubSource", "SplitSource", "TaskFileError", "TaskSpec",
-           "fill_template", "get_task", "jsonl_eval_file", "register_task_file"]
+__all__ = ["PLACEHOLDER", "TASK_FILE_ERRORS", "TASKS", "TASK_FILES_ENV", "HubSource", "SplitSource", "TaskFileError",
+           "TaskSpec", "fill_template", "get_task", "jsonl_eval_file", "register_task_file"]

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from paft_ext.jsonl import read_yaml
+from paft_ext.pools.safety import unsafe_problems
 
 from .answers import normalise_number
 from .spec import HubSource, SplitSource, TaskSpec, jsonl_eval_files
@@ -283,6 +284,9 @@ def read_task_file(path: str | Path) -> TaskSpec:
         spec.fail("top_threshold", f"expected a share between 0 and 1 (0.85 = 85%), got {threshold!r}")
     pool_dir = (path.parent / spec.text(spec.raw.get("pool", f"prompts/{name}"), "pool")).resolve()
     parts = _parts(spec)
+    problems = unsafe_problems(str(spec.raw["prompt"]))
+    if problems:
+        spec.fail("prompt", "; ".join(problems))
     try:
         task = TaskSpec(
             name=name, title=spec.text(spec.raw.get("title", name), "title"),
