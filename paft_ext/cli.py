@@ -175,6 +175,9 @@ def _cmd_pools_perturb(args: argparse.Namespace) -> None:
         result = perturb_pool(source, task.fields, args.kinds, args.seed, options=task.options,
                               letters=task.choices, mixed=args.mixed)
         prompts, skipped = result.prompts, result.skipped
+    if not prompts:
+        raise PerturbError(f"none of {', '.join(args.kinds)} changes any of the {len(source)} prompts of "
+                           f"{args.source}; nothing written")
     out.parent.mkdir(parents=True, exist_ok=True)
     write_pool(out, prompts)
     print(json.dumps({"written": len(prompts), "nothing_to_change": skipped, "out": str(out)}))

@@ -77,3 +77,33 @@ def test_mixed_gives_one_variant_per_prompt_taking_the_kinds_in_turn():
     assert shifted.skipped == {"label_style": 1, "typo": 0}
     with pytest.raises(PerturbError, match="none of label_style changes p2"):
         perturb_pool([pool[2]], fields, ["label_style"], seed=0, mixed=True)
+
+
+def test_mixed_counts_a_skip_under_the_prompts_first_kind_only():
+    bare = [Prompt("b", "{goal}\n{sol1}\n{sol2}", "hand")]  # no label, no word: only whitespace changes it
+    result = perturb_pool(bare, ("goal", "sol1", "sol2"), ["label_style", "casing", "whitespace"], seed=0, mixed=True)
+    assert [p.id for p in result.prompts] == ["b~whitespace"]
+    assert result.skipped == {"label_style": 1, "casing": 0, "whitespace": 0}
+
+
+def test_perturb_that_changes_nothing_writes_nothing(tmp_path):
+    from paft_ext import cli
+    from paft_ext.pools.store import write_pool
+
+    write_pool(tmp_path / "g.jsonl", [Prompt("b", "Solve: {question}", "hand")])
+    with pytest.raises(SystemExit, match=r"none of label_style changes any of the 1 prompts of .*g\.jsonl"):
+        cli.main(["pools", "perturb", "--task", "gsm8k", "--from", str(tmp_path / "g.jsonl"), "--kinds", "label_style",
+                  "--out", str(tmp_path / "out.jsonl")])
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_option_order_on_a_task_without_options_and_foreign_orders_are_refused():
+    from paft_ext.tasks import get_task
+
+    gsm8k, sst2 = get_task("gsm8k"), get_task("sst2")
+    pool = [Prompt("g", "Solve: {question}", "hand")]
+    with pytest.raises(PerturbError, match="option_order needs a task with lettered options"):
+        perturb_pool(pool, gsm8k.fields, ["option_order"], 0, options=gsm8k.options, letters=gsm8k.choices)
+    foreign = [Prompt("z", "R: {sentence}\nA. {A}\nB. {B}", "hand", "ZY")]
+    with pytest.raises(PerturbError, match="option_order 'ZY' is not a permutation of the task's options AB"):
+        perturb_pool(foreign, sst2.fields, ["typo"], 0, options=sst2.options, letters=sst2.choices)

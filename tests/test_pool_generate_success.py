@@ -33,7 +33,8 @@ def _templates(count: int, frame: bool = False) -> list[str]:
             for _ in range(count)]
 
 
-def _generate(tmp_path: Path, fake_api, served: list[str], test_size: int) -> tuple[subprocess.CompletedProcess, Path]:
+def _generate(tmp_path: Path, fake_api, served: list[str], test_size: int,
+              extra: tuple[str, ...] = (), cache: str = "cache") -> tuple[subprocess.CompletedProcess, Path]:
     counter = itertools.count()
     fake_api.answer = lambda request: served[next(counter)]
     config = tmp_path / "generators.yaml"
@@ -42,8 +43,8 @@ def _generate(tmp_path: Path, fake_api, served: list[str], test_size: int) -> tu
          "requests": {"zero_shot": len(served)}, "prompts_per_request": 1, "temperature": 0.7}]}))
     out = tmp_path / "pool"
     result = subprocess.run([str(VENV_BIN / "paft-ext"), "pools", "generate", "--config", str(config), "--task",
-                             "sst2", "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--test-size",
-                             str(test_size), "--valid-size", "2"], env={**os.environ, "PAFT_STUB_KEY": "k"},
+                             "sst2", "--out", str(out), "--cache-dir", str(tmp_path / cache), "--test-size",
+                             str(test_size), "--valid-size", "2", *extra], env={**os.environ, "PAFT_STUB_KEY": "k"},
                             capture_output=True, text=True, timeout=300)
     return result, out
 
@@ -75,3 +76,20 @@ def test_templates_that_all_share_a_sentence_cannot_give_an_unseen_test_set(tmp_
     assert "paft-ext: error: sst2: clusters at similarity 0.5 are too large to form a test set of 4" in result.stderr
     assert "generate more diverse candidates or lower --test-size" in result.stderr
     assert not out.exists() and (out.parent / "pool.failed" / "candidates.jsonl").is_file()
+
+
+def test_generate_adds_a_test_set_to_a_built_pool(tmp_path, fake_api):
+    """--test-set writes its candidates beside the pool; they must not be read back as a test set of their own."""
+    first, out = _generate(tmp_path, fake_api, _templates(REQUESTS), test_size=4)
+    assert first.returncode == 0, first.stderr[-3000:]
+    fresh = _templates(REQUESTS + 8)[REQUESTS:]  # 8 more of the same seeded family, none served before
+    result, _ = _generate(tmp_path, fake_api, fresh, test_size=3, extra=("--test-set", "test_llm"),
+                          cache="cache2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in (out / "test_llm.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and {r["text"] for r in rows} <= set(fresh)
+    check = subprocess.run([str(VENV_BIN / "paft-ext"), "pools", "check", str(out), "--task", "sst2"],
+                           capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0, check.stdout[-2000:] + check.stderr[-2000:]
+    assert "test_llm" in check.stdout and "candidates" not in json.loads((out / "manifest.json").read_text())[
+        "test_sets"]

@@ -212,3 +212,19 @@ def test_prepare_of_the_built_in_task_is_unaffected(tmp_path, shared_root):
 
     manifest = prepare([get_task("sst2")], tmp_path, PrepareConfig(train_samples=5, eval_samples=3, seed=0))
     assert manifest["tasks"]["sst2"]["train"]["records"] == 5
+
+
+@pytest.mark.parametrize("write, message", [
+    (None, r"prompt set 'nope\.jsonl' of sst2: nope\.jsonl does not exist"),
+    ({"id": "z", "text": GOOD, "option_order": "ZY"}, r"prompt 'z': option_order 'ZY' is not a permutation"),
+])
+def test_eval_checks_its_prompt_files_before_opencompass_starts(tmp_path, monkeypatch, write, message):
+    from paft_ext.evaluation import launch
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(launch, "run_in_group", lambda *a, **k: pytest.fail("OpenCompass started"))
+    if write is not None:
+        (tmp_path / "nope.jsonl").write_text(json.dumps(write) + "\n")
+    (tmp_path / "data" / "data").mkdir(parents=True)
+    with pytest.raises((SystemExit, ValueError), match=message):
+        launch.run_opencompass({"tasks": "sst2", "prompt_sets": "nope.jsonl"}, tmp_path / "data", tmp_path / "w")

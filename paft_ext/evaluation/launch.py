@@ -31,6 +31,7 @@ def run_opencompass(settings: dict[str, str], data: Path, work_dir: Path, *, wor
     env = opencompass_env(settings, data, workers, os.environ)
     resolved = load_settings(env)  # fail here, not inside OpenCompass, on bad settings
     check_adapters(resolved)
+    check_prompt_files(resolved)
     if not (Path(data) / "data").is_dir():
         raise SystemExit(f"paft-ext: error: {data}/data does not exist; run `paft-ext prepare` first")
     # The venv's entry point, found also when the venv is not activated.
@@ -104,6 +105,23 @@ def opencompass_env(settings: dict[str, str], data: Path, workers: int, base: Ma
            "PAFT_EVAL_WORKERS": str(workers), "COMPASS_DATA_CACHE": str(Path(data).resolve())}
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     return env
+
+
+def check_prompt_files(settings: EvalSettings) -> None:
+    """Every prompt file of the run exists, loads, and holds option orders of its task's letters — checked here, in
+    one line, instead of as a traceback inside OpenCompass's config."""
+    from paft_ext.pools.option_order import check_order
+    from paft_ext.pools.store import load_pool
+
+    for name in settings.tasks:
+        task = get_task(name)
+        for prompt_set in parse_prompt_sets(settings.prompt_sets):
+            path = prompt_set.file(settings.pool_root, task)
+            if not path.is_file():
+                raise SystemExit(f"paft-ext: error: prompt set {prompt_set.name!r} of {name}: {path} does not exist")
+            for prompt in load_pool(path, task.fields):
+                if prompt.option_order:
+                    check_order(prompt.option_order, task.choices, f"{path}: prompt {prompt.id!r}")
 
 
 def check_adapters(settings: EvalSettings) -> None:

@@ -127,8 +127,9 @@ def similarity_stats(values: np.ndarray) -> dict:
 
 
 def test_set_names(folder: Path) -> list[str]:
-    """Every test set of a pool folder: ``test.jsonl`` and ``test_*.jsonl`` (rejects files excluded)."""
-    return sorted(p.stem for p in folder.glob("test*.jsonl") if not p.stem.endswith("_rejects"))
+    """Every test set of a pool folder: ``test.jsonl`` and ``test_*.jsonl`` (the rejects and generated-candidate files
+    written beside a set are not sets)."""
+    return sorted(p.stem for p in folder.glob("test*.jsonl") if not p.stem.endswith(("_rejects", "_candidates")))
 
 
 def check_pool(folder: Path, task: TaskSpec) -> tuple[dict, list[Problem]]:

@@ -144,13 +144,20 @@ def perturb_pool(pool: Sequence[Prompt], fields: Sequence[str], kinds: Sequence[
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise PerturbError(f"unknown perturbation(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
+    if "option_order" in kinds and (len(options) < 2 or len(letters) != len(options)):
+        raise PerturbError("option_order needs a task with lettered options; this task has none")
+    for prompt in pool:
+        if prompt.option_order and sorted(prompt.option_order) != sorted(letters):
+            raise PerturbError(f"prompt {prompt.id!r}: option_order {prompt.option_order!r} is not a permutation of "
+                               f"the task's options {letters or '(none)'}")
     out, skipped = [], dict.fromkeys(kinds, 0)
     for index, prompt in enumerate(pool):
         order = [kinds[(index + k) % len(kinds)] for k in range(len(kinds))] if mixed else kinds
-        for kind in order:
+        for attempt, kind in enumerate(order):
             made = _perturbed(prompt, index, kind, seed, fields, options, letters)
             if made is None:
-                skipped[kind] += 1
+                if attempt == 0 or not mixed:  # mixed: counted under the prompt's first kind only
+                    skipped[kind] += 1
                 continue
             out.append(made)
             if mixed:
