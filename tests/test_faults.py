@@ -314,3 +314,17 @@ def test_generated_prompts_holding_a_special_token_of_the_target_model_are_rejec
     assert [json.loads(line)["text"] for line in (pool / "test_gen.jsonl").read_text().splitlines()] == texts[:1]
     (reject,) = [json.loads(line) for line in (pool / "test_gen_rejects.jsonl").read_text().splitlines()]
     assert reject["text"] == texts[1] and any("special token(s) <file_sep>" in r for r in reject["reasons"])
+
+
+def test_an_api_error_body_that_echoes_the_key_is_redacted(tmp_path, fake_api, monkeypatch):
+    from paft_ext.pools.generate import GenerationError
+
+    secret = "sk-paft-very-secret-0123"
+    monkeypatch.setenv("PAFT_FAKE_KEY", secret)
+    body = json.dumps({"error": {"message": f"Incorrect API key provided: {secret}.", "type": "invalid_request_error",
+                                 "code": "invalid_api_key"}})
+    fake_api.script.append(("application/json", body, 401, {}))
+    with pytest.raises(GenerationError) as failure:
+        _generator(tmp_path, fake_api.url, retries=0).run(get_task("sst2"))
+    assert "HTTP 401" in str(failure.value) and "Incorrect API key provided: [API key redacted]" in str(failure.value)
+    assert secret not in str(failure.value)

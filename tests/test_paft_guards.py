@@ -107,3 +107,15 @@ def test_eval_pool_must_not_share_test_prompts(base, tmp_path):
               "val_size": 0.25, "eval_strategy": "steps", "eval_steps": 1, "max_steps": 1}
     with pytest.raises(PaftSetupError, match="paft_eval_prompt shares 1 prompt\\(s\\) with the test pool"):
         run(config)
+
+
+def test_paft_datasets_of_different_fields_in_one_run_are_refused(base, tmp_path, shared_root):
+    """One pool renders one task's fields: SST-2 rows rendered with PIQA templates would keep {sentence}, {A}, {B}."""
+    from paft_ext.adapters.export import PrepareConfig, prepare
+    from paft_ext.tasks import get_task
+
+    prepare([get_task("piqa"), get_task("sst2")], tmp_path / "mixed", PrepareConfig(8, 2, 0))
+    config = {**base, "dataset_dir": str(tmp_path / "mixed" / "llamafactory"), "dataset": "piqa_paft,sst2_paft"}
+    with pytest.raises(PaftSetupError, match=r"piqa_paft \(goal, sol1, sol2\), sst2_paft \(sentence, A, B\) have "
+                                             r"different fields"):
+        run(config)

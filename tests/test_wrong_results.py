@@ -228,3 +228,13 @@ def test_eval_checks_its_prompt_files_before_opencompass_starts(tmp_path, monkey
     (tmp_path / "data" / "data").mkdir(parents=True)
     with pytest.raises((SystemExit, ValueError), match=message):
         launch.run_opencompass({"tasks": "sst2", "prompt_sets": "nope.jsonl"}, tmp_path / "data", tmp_path / "w")
+
+
+def test_one_template_under_two_ids_is_refused(tmp_path):
+    from paft_ext.pools.store import PoolError, load_pool
+
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [{"id": "a", "text": GOOD}, {"id": "b", "text": "X " + GOOD},
+                                                             {"id": "c", "text": GOOD}]))
+    with pytest.raises(PoolError, match=r"train\.jsonl:3: prompt 'c' has the same text as prompt 'a'"):
+        load_pool(path, ("sentence", "A", "B"))

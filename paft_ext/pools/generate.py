@@ -208,6 +208,12 @@ def plan_requests(task: TaskSpec, config: GenerationConfig) -> list[Request]:
     return requests
 
 
+def _redacted(text: str, key: str | None) -> str:
+    """``text`` without the API key: servers echo it in error bodies (a 401's "invalid key sk-…"), and error messages
+    reach terminals and CI logs."""
+    return text.replace(key, "[API key redacted]") if key and len(key) >= 4 else text
+
+
 class Generator:
     """Runs planned requests through the cache and the APIs; counts what it sends."""
 
@@ -250,10 +256,12 @@ class Generator:
                 if attempt == self.config.max_retries:
                     what = f"malformed response: {err}" if isinstance(err, MalformedResponse) else \
                         f"{type(err).__name__}: {err}"
-                    raise GenerationError(f"{where}: {what} (after {attempt + 1} attempt(s))") from None
+                    raise GenerationError(_redacted(f"{where}: {what} (after {attempt + 1} attempt(s))", client.api_key)
+                                          ) from None
                 time.sleep(self._backoff(attempt, err))
             except openai.APIStatusError as err:
-                raise GenerationError(f"{where}: HTTP {err.status_code}: {err.message}") from None
+                raise GenerationError(_redacted(f"{where}: HTTP {err.status_code}: {err.message}", client.api_key)
+                                      ) from None
         raise AssertionError("unreachable")
 
     def _backoff(self, attempt: int, err: Exception) -> float:

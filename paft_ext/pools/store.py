@@ -63,6 +63,7 @@ def load_pool(path: str | Path, fields: Iterable[str], extra_special_tokens: Ite
         raise PoolError(f"{path}: prompt pool not found")
     prompts: list[Prompt] = []
     seen: dict[str, int] = {}
+    texts: dict[tuple[str, str], str] = {}  # (text, option order) -> id: one template under two ids counts twice
     for lineno, row in read_jsonl(path, PoolError):
         if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not isinstance(row.get("text"), str):
             raise PoolError(f"{path}:{lineno}: a pool line needs string 'id' and 'text'")
@@ -79,6 +80,11 @@ def load_pool(path: str | Path, fields: Iterable[str], extra_special_tokens: Ite
         if order and training:
             raise PoolError(f"{path}:{lineno}: prompt {row['id']!r} is an option-order variant (option_order "
                             f"{order!r}), an evaluation set; train on the original prompts")
+        twin = texts.get((row["text"], order))
+        if twin is not None:
+            raise PoolError(f"{path}:{lineno}: prompt {row['id']!r} has the same text as prompt {twin!r}; a pool "
+                            f"holds each template once")
+        texts[(row["text"], order)] = row["id"]
         seen[row["id"]] = lineno
         prompts.append(Prompt(row["id"], row["text"], str(row.get("source", "unknown")), order))
     if not prompts:

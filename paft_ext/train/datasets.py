@@ -76,6 +76,12 @@ def run_datasets(data_args: Any) -> list[tuple[Any, tuple[str, ...]]]:
             raise PaftSetupError(f"dataset_info.json: {name} reads the same data as another PAFT entry of this run "
                                  f"with other fields ({list(fields)} vs {list(clash[0])}); use one entry")
         found.append((attr, fields))
+    wanted = data_args.dataset or []
+    trained = {name: fields for name, (_, fields) in zip(blocks, found, strict=True) if name in wanted}
+    if len(set(trained.values())) > 1:  # one pool renders one set of fields: the others would keep {placeholders}
+        raise PaftSetupError("dataset: the PAFT datasets " + ", ".join(f"{n} ({', '.join(f)})" for n, f in
+                             trained.items()) + " have different fields, and one paft_pool renders one task; train "
+                             "them in separate runs")
     return found
 
 
