@@ -13,6 +13,9 @@ from paft_ext.train.config import PaftConfigError, build_config, split_paft_flag
 def test_keys_are_split_from_llamafactory_arguments():
     rest, paft = split_paft_keys({"stage": "sft", "paft_pool": "p.jsonl", "paft_window_steps": 2})
     assert rest == {"stage": "sft"} and paft == {"pool": "p.jsonl", "window_steps": 2}
+    assert split_paft_flags(["--paft_trace", "--stage", "sft", "--paft_seed", "-3"]) == (
+        ["--stage", "sft"], {"trace": "true", "seed": "-3"})  # a bare flag does not swallow the next flag
+    assert split_paft_flags(["--do_train", "--paft_trace"]) == (["--do_train"], {"trace": "true"})
     rest, paft = split_paft_flags(["--stage", "sft", "--paft_pool=p.jsonl", "--paft_window_steps", "2"])
     assert rest == ["--stage", "sft"] and build_config(paft).window_steps == 2
     assert build_config({}) is None

@@ -7,6 +7,7 @@ in a second with the file and key named, never after a model has loaded.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from dataclasses import dataclass, fields
@@ -18,6 +19,11 @@ from paft_ext.train.config import PaftConfig, PaftConfigError, build_config, spl
 
 FIXED_POOL = "fixed"  # paft_pool value: a one-prompt pool holding the task's user-specified prompt (the baseline)
 ANSWER_RULES = ("strict", "opencompass")
+# TRL's GRPO loss formulations (GRPOTrainer raises "Unknown loss type" only after the model has loaded); checked
+# against the installed TRL by tests/test_rl_units.py
+LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo")
+TRL_CHECKED = "0.24.0"
+_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 class RLConfigError(ValueError):
@@ -87,20 +93,35 @@ class GrpoRunConfig:
             problems.append(f"answer_rule: {self.answer_rule!r}; one of {', '.join(ANSWER_RULES)}")
         if self.format_reward_weight < 0:
             problems.append(f"format_reward_weight: {self.format_reward_weight}; must be >= 0")
+        if self.loss_type not in LOSS_TYPES:
+            problems.append(f"loss_type: {self.loss_type!r}; TRL {TRL_CHECKED} knows {', '.join(LOSS_TYPES)}")
+        for name in ("learning_rate", "temperature"):
+            if not getattr(self, name) > 0:
+                problems.append(f"{name}: {getattr(self, name)}; must be > 0")
+        generation_batch = self.per_device_train_batch_size * self.gradient_accumulation_steps
+        if self.num_generations >= 2 and generation_batch % self.num_generations:
+            problems.append(f"per_device_train_batch_size × gradient_accumulation_steps = {generation_batch} must be "
+                            f"divisible by num_generations: {self.num_generations} (TRL groups whole prompts)")
         if problems:
             raise RLConfigError("; ".join(problems))
 
 
 def _check_type(name: str, value: Any, hint: Any) -> Any:
-    """``value`` if it has the annotated type (ints are accepted for floats; bools are never ints)."""
+    """``value`` if it has the annotated type, read as LLaMA-Factory's YAMLs are: ints are accepted for floats, a
+    whole float for an int (``num_train_epochs: 3.0``), and a number that YAML 1.1 left a string (``1e-4``) for a
+    float; bools are never numbers."""
     allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     for kind in allowed:
         if kind is type(None) and value is None:
             return value
         if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
+        if kind is float and isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+            return float(value)
         if kind is int and isinstance(value, int) and not isinstance(value, bool):
             return value
+        if kind is int and isinstance(value, float) and value.is_integer():
+            return int(value)
         if kind in (str, bool) and isinstance(value, kind):
             return value
     names = " or ".join("null" if k is type(None) else k.__name__ for k in allowed)

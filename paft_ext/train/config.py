@@ -92,13 +92,20 @@ def split_paft_flags(argv: list[str]) -> tuple[list[str], dict[str, Any]]:
     """The same for command-line flags (``--paft_window_steps 4`` or ``--paft_window_steps=4``)."""
     rest: list[str] = []
     paft: dict[str, Any] = {}
-    items = iter(argv)
-    for item in items:
+    k = 0
+    while k < len(argv):
+        item = argv[k]
+        k += 1
         if not item.startswith("--" + PREFIX):
             rest.append(item)
             continue
         key, sep, value = item[2 + len(PREFIX):].partition("=")
-        paft[key] = value if sep else next(items, "true")
+        if sep:
+            paft[key] = value
+        elif k < len(argv) and not argv[k].startswith("--"):
+            paft[key], k = argv[k], k + 1
+        else:  # a bare flag (``--paft_trace --stage sft``): true, and the next flag stays a flag
+            paft[key] = "true"
     return rest, paft
 
 
