@@ -238,3 +238,31 @@ def test_one_template_under_two_ids_is_refused(tmp_path):
                                                              {"id": "c", "text": GOOD}]))
     with pytest.raises(PoolError, match=r"train\.jsonl:3: prompt 'c' has the same text as prompt 'a'"):
         load_pool(path, ("sentence", "A", "B"))
+
+
+@pytest.mark.parametrize("backend", ["vllm", "lmdeploy"])
+def test_a_gpu_backend_without_its_package_or_a_gpu_is_named(tmp_path, monkeypatch, backend):
+    from paft_ext.evaluation import launch
+
+    monkeypatch.setattr(launch, "run_in_group", lambda *a, **k: pytest.fail("OpenCompass started"))
+    (tmp_path / "data").mkdir()
+    with pytest.raises(SystemExit, match=rf"--backend {backend} needs (the {backend} package|a GPU)"):
+        launch.run_opencompass({"tasks": "sst2", "backend": backend}, tmp_path, tmp_path / "w")
+
+
+def test_a_truncated_adapter_file_is_named(tmp_path, default_model_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from paft_ext.evaluation.adapter_check import base_mismatch
+
+    adapter = tmp_path / "lora"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(default_model_path)}))
+    save_file({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.zeros(2, 576)},
+              str(adapter / "adapter_model.safetensors"))
+    assert base_mismatch(adapter, str(default_model_path)) is None
+    data = (adapter / "adapter_model.safetensors").read_bytes()
+    (adapter / "adapter_model.safetensors").write_bytes(data[: len(data) // 3])
+    with pytest.raises(ValueError, match=r"adapter_model\.safetensors: not a readable safetensors file"):
+        base_mismatch(adapter, str(default_model_path))

@@ -28,16 +28,19 @@ def _adapter_shape(adapter: Path) -> tuple[int | None, int | None]:
     path = adapter / "adapter_model.safetensors"
     if not path.is_file():
         return None, None
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
     hidden, layers = None, set()
-    with safe_open(str(path), framework="pt") as weights:
-        for key in weights.keys():  # noqa: SIM118 (safe_open is not a mapping)
-            match = _LAYER.search(key)
-            if match:
-                layers.add(int(match[1]))
-            if key.endswith("q_proj.lora_A.weight"):
-                hidden = weights.get_slice(key).get_shape()[1]
+    try:
+        with safe_open(str(path), framework="pt") as weights:
+            for key in weights.keys():  # noqa: SIM118 (safe_open is not a mapping)
+                match = _LAYER.search(key)
+                if match:
+                    layers.add(int(match[1]))
+                if key.endswith("q_proj.lora_A.weight"):
+                    hidden = weights.get_slice(key).get_shape()[1]
+    except SafetensorError as err:  # truncated or not safetensors at all: name the file, not a raw library error
+        raise ValueError(f"{path}: not a readable safetensors file ({err}); copy the adapter again") from None
     return hidden, (max(layers) + 1 if layers else None)
 
 

@@ -30,6 +30,7 @@ def run_opencompass(settings: dict[str, str], data: Path, work_dir: Path, *, wor
     sizes in ``<cwd>/.cache``; ``cwd`` keeps throw-away runs from sharing that cache."""
     env = opencompass_env(settings, data, workers, os.environ)
     resolved = load_settings(env)  # fail here, not inside OpenCompass, on bad settings
+    check_backend(resolved)
     check_adapters(resolved)
     check_prompt_files(resolved)
     if not (Path(data) / "data").is_dir():
@@ -105,6 +106,22 @@ def opencompass_env(settings: dict[str, str], data: Path, workers: int, base: Ma
            "PAFT_EVAL_WORKERS": str(workers), "COMPASS_DATA_CACHE": str(Path(data).resolve())}
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     return env
+
+
+def check_backend(settings: EvalSettings) -> None:
+    """vLLM and LMDeploy need their package and a GPU; without them OpenCompass fails with a bare assertion."""
+    if settings.backend == "hf":
+        return
+    import importlib.util
+
+    import torch
+
+    if importlib.util.find_spec(settings.backend) is None:
+        raise SystemExit(f"paft-ext: error: --backend {settings.backend} needs the {settings.backend} package on a GPU "
+                         f"machine (`pip install {settings.backend}`); on a CPU use --backend hf")
+    if not torch.cuda.is_available():
+        raise SystemExit(f"paft-ext: error: --backend {settings.backend} needs a GPU and torch sees none; on a CPU "
+                         "use --backend hf")
 
 
 def check_prompt_files(settings: EvalSettings) -> None:
