@@ -62,20 +62,93 @@ def test_every_window_trained_its_decided_candidate(run, piqa_rows):
             assert row["response"].startswith(source["output"])
 
 
-@pytest.mark.slow
-def test_decisions_follow_the_logged_excess_losses(run):
-    decisions = _decisions(run)
+def _replay(log: list[dict], decisions: list[dict], seed: int, temperature: float, ema: float = 0.5,
+            floor: float = 0.1) -> tuple[list[dict], list[str]]:
+    """The documented rule replayed from the trainer's own logged losses (trainer_log.jsonl, one entry per step =
+    window): per window the candidates' excess EMAs before it was decided and the candidate an independent draw
+    seeded by (seed, 0x4C41, window) picks."""
+    losses = {entry["current_steps"] - 1: entry["loss"] for entry in log}
+    baseline, excess, seen, chosen = None, {}, [], []
     for d in decisions:
-        excess = np.array([0.0 if e is None else e for e in d["excess"]])
-        soft = np.exp((excess - excess.max()) / 0.05)
-        expected = 0.9 * soft / soft.sum() + 0.1 / 4  # (1 - floor) softmax(excess / T) + floor / C
-        assert d["probabilities"] == pytest.approx(expected.tolist(), abs=1e-6)
-    # windows 0 and 1 are decided before any loss; later ones see the excess loss of prompts trained by then
-    assert all(e is None for d in decisions[:2] for e in d["excess"])
-    seen = {d["chosen"] for d in decisions[:STEPS - 2]}
-    later = [e for d in decisions[2:] for c, e in zip(d["candidates"], d["excess"], strict=True)
-             if c in seen and e is not None]
-    assert later and any(abs(e) > 0 for e in later)
+        window = d["window"]
+        if window >= 2:  # window w is decided when window w - 2 ends
+            ended = window - 2
+            loss = losses[ended]
+            delta = 0.0 if baseline is None else loss - baseline
+            baseline = loss if baseline is None else ema * baseline + (1 - ema) * loss
+            prompt = chosen[ended]
+            excess[prompt] = delta if prompt not in excess else ema * excess[prompt] + (1 - ema) * delta
+        values = np.array([excess.get(c, 0.0) for c in d["candidates"]])
+        soft = np.exp((values - values.max()) / temperature)
+        probs = (1 - floor) * soft / soft.sum() + floor / len(values)
+        draw = np.random.default_rng([seed, 0x4C41, window]).random()
+        chosen.append(d["candidates"][min(int(np.searchsorted(np.cumsum(probs), draw, side="right")),
+                                          len(probs) - 1)])
+        seen.append({"excess": [excess.get(c) for c in d["candidates"]], "probabilities": probs.tolist()})
+    return seen, chosen
+
+
+@pytest.mark.slow
+def test_decisions_follow_the_losses_the_trainer_logged(run):
+    decisions = _decisions(run)
+    log = [json.loads(line) for line in (run / "trainer_log.jsonl").read_text().splitlines()]
+    assert [e["current_steps"] for e in log if "loss" in e][:STEPS] == list(range(1, STEPS + 1))  # one per window
+    replayed, chosen = _replay([e for e in log if "loss" in e], decisions, seed=7, temperature=0.05)
+    assert [d["chosen"] for d in decisions] == chosen
+    for d, mine in zip(decisions, replayed, strict=True):
+        assert [e is None for e in d["excess"]] == [e is None for e in mine["excess"]]
+        assert [e for e in d["excess"] if e is not None] == pytest.approx(
+            [e for e in mine["excess"] if e is not None], abs=1e-5)
+        assert d["probabilities"] == pytest.approx(mine["probabilities"], abs=1e-5)
+    # the rule had something to learn from: later windows saw non-zero excess losses
+    assert any(e not in (None, 0.0) for d in decisions[3:] for e in d["excess"])
+
+
+@pytest.mark.slow
+def test_excess_is_per_token_whatever_the_batch_geometry(tiny_model, piqa_lf_data, tiny_pool, tmp_path):
+    """The same rows per optimizer step as 4 rows x 1 micro-batch and as 1 row x 4 micro-batches: the same window
+    losses, so the same excess and decisions (on transformers 5 each micro-batch's loss is its share of the step)."""
+    runs = {}
+    for name, (batch, accumulation) in {"4x1": (4, 1), "1x4": (1, 4)}.items():
+        out = tmp_path / name
+        out.mkdir()
+        result = run_cli(_config(tiny_model, piqa_lf_data, out / "out", tiny_pool, per_device_train_batch_size=batch,
+                                 gradient_accumulation_steps=accumulation, paft_trace=False, max_steps=8), out)
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs[name] = _decisions(out / "out")
+    wide, deep = runs["4x1"], runs["1x4"]
+    assert [d["chosen"] for d in wide] == [d["chosen"] for d in deep]
+    for a, b in zip(wide, deep, strict=True):
+        assert [e is None for e in a["excess"]] == [e is None for e in b["excess"]]
+        assert [e for e in a["excess"] if e is not None] == pytest.approx(
+            [e for e in b["excess"] if e is not None], rel=1e-3, abs=1e-4)
+    assert any(e not in (None, 0.0) for d in wide for e in d["excess"])
+
+
+def test_decisions_are_appended_and_the_schedule_is_rewritten_only_when_asked(tmp_path):
+    from paft_ext.pools.store import Prompt
+    from paft_ext.train.artefacts import SCHEDULE_FILE, accept_schedule, write_pending_schedule
+    from paft_ext.train.loss_aware import LossAwareSampler
+    from paft_ext.train.schedule import Geometry, ScheduleSpec, build_schedule
+
+    pool = [Prompt(f"p{k}", f"T{k} {{x}}", "test") for k in range(6)]
+    spec = ScheduleSpec(n_rows=8, epochs=1, max_steps=-1, geometry=Geometry(2, 1, 1), window=1, window_unit="step",
+                        sampling="loss_aware", epoch_reshuffle=True, pool_size=6, pool_digest="d", seed=3,
+                        candidates=3, temperature=0.5, floor=0.1, ema=0.5)
+    schedule = build_schedule(spec)
+    write_pending_schedule(schedule, pool, str(tmp_path))
+    accept_schedule(str(tmp_path))
+    before = (tmp_path / SCHEDULE_FILE).read_bytes()
+    sampler = LossAwareSampler(schedule, [p.id for p in pool], str(tmp_path), rank=0)
+    assert len(schedule.candidates) == 4  # 8 rows, 2 per step, K = 1
+    for window in range(2):
+        sampler.decide(window)
+    assert len(_decisions(tmp_path)) == 2  # appended as made
+    assert (tmp_path / SCHEDULE_FILE).read_bytes() == before  # the ~MB schedule untouched per decision
+    sampler.write_schedule()
+    windows = json.loads((tmp_path / SCHEDULE_FILE).read_text())["windows"]
+    assert [w["prompt_id"] for w in windows[:2]] == [d["chosen"] for d in _decisions(tmp_path)]
+    assert {w["prompt_id"] for w in windows[2:]} == {"decided-in-training"}
 
 
 @pytest.mark.slow

@@ -42,6 +42,9 @@ def sampler_chain(loader: Any) -> list[str]:
     return names
 
 
+IGNORE_INDEX = -100  # the label transformers' causal-LM loss skips (prompt tokens, padding)
+
+
 class PaftCallback(TrainerCallback):
     def __init__(self, state: RunState) -> None:
         self.state = state
@@ -57,6 +60,8 @@ class PaftCallback(TrainerCallback):
                 **({"loss_aware": self.loss_aware.state()} if self.loss_aware is not None else {})}
 
     def on_train_end(self, args, state, control, **kwargs):
+        if self.loss_aware is not None and args.should_save:
+            self.loss_aware.write_schedule()
         if self.trace is not None:
             self.trace.remove()
             self.trace = None
@@ -130,6 +135,8 @@ class PaftCallback(TrainerCallback):
         return control
 
     def on_save(self, args, state, control, **kwargs):
+        if self.loss_aware is not None and args.should_save:
+            self.loss_aware.write_schedule()
         if args.should_save:
             folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
             if folder.is_dir():
@@ -154,12 +161,17 @@ class PaftCallback(TrainerCallback):
             loader = loader.base_dataloader
         loader.collate_fn = sampler.collate_fn(loader.collate_fn)
 
-        def record(module, inputs, output) -> None:
-            loss = getattr(output, "loss", None)
-            if module.training and torch.is_grad_enabled() and loss is not None:
-                sampler.record(float(loss.detach()))
+        def record(module, args, kwargs, output) -> None:
+            loss, labels = getattr(output, "loss", None), kwargs.get("labels")
+            if module.training and torch.is_grad_enabled() and loss is not None and labels is not None:
+                # the causal-LM loss is the sum over this micro-batch's predicted tokens divided by the trainer's
+                # num_items_in_batch (all tokens of the optimizer step, on transformers 5) or, without it, by its
+                # own token count: undo either division, so the window's loss is per token whatever the geometry
+                tokens = int((labels[..., 1:] != IGNORE_INDEX).sum())
+                divisor = kwargs.get("num_items_in_batch")
+                sampler.record(float(loss.detach()) * (float(divisor) if divisor is not None else tokens), tokens)
 
-        self.loss_hook = model.register_forward_hook(record)
+        self.loss_hook = model.register_forward_hook(record, with_kwargs=True)
         self.loss_aware = sampler
 
 

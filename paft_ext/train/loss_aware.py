@@ -7,19 +7,22 @@ window's chosen candidate when a micro-batch is collated, and learns from the lo
 
 The rule, all of it deterministic given the losses:
 
-* the loss of a window is the mean of its micro-batches' losses over every data-parallel rank (all-reduced at the
-  window's last optimizer step, so every rank holds the same numbers);
-* its *excess* loss is that loss minus an exponential moving average (decay ``ema``) of all window losses so far, so
-  that the general fall of the loss over training does not favour prompts seen early; each prompt keeps an EMA
-  (same decay) of the excess losses of its windows;
+* the loss of a window is its mean loss per predicted token over every micro-batch and data-parallel rank (token
+  loss sums and token counts all-reduced at the window's last optimizer step, so every rank holds the same numbers,
+  and the same rows give the same loss whatever the batch × accumulation × world geometry);
+* its *excess* loss is that loss minus an exponential moving average (decay ``ema``) of the earlier windows' losses
+  (0 for the first window), so that the general fall of the loss over training does not favour prompts seen early;
+  the current window's loss joins that average only afterwards; each prompt keeps an EMA (same decay) of the excess
+  losses of its windows;
 * window w is decided when window w − 2 ends (windows 0 and 1 at the start): its candidates get
   ``(1 − floor) · softmax(excess / temperature) + floor / C`` (a prompt not trained yet counts as excess 0), and one
   is drawn with a generator seeded by (seed, w). Two windows ahead because the trainer fetches a step's micro-batches
   before it trains them and the data loader fetches one more;
 * the state (EMAs, decisions, the running window) is saved in every checkpoint's ``paft_state.json`` and restored on
   resume, so a resumed run decides exactly what the uninterrupted one did; every decision is appended to
-  ``paft_loss_aware.jsonl`` (rank 0) with its candidates, their excess losses and probabilities, and the chosen
-  prompt is written into its window of ``paft_schedule.json`` as it is decided.
+  ``paft_loss_aware.jsonl`` (rank 0) as it is made, with its candidates, their excess losses and probabilities;
+  ``paft_schedule.json`` (the order list and every prompt text: ~1 MB at the paper's size) gets the decisions so far
+  at every checkpoint and at the end of training — a few rewrites per run, not one per decision.
 
 Needs ``dataloader_num_workers: 0`` (workers would collate with a copy of the state).
 """
@@ -68,7 +71,7 @@ class LossAwareSampler:
         self.excess: dict[int, float] = {}  # pool index -> EMA of its windows' excess loss
         self.baseline: float | None = None  # EMA of all window losses
         self.decisions: dict[int, int] = {}  # window -> chosen candidate slot
-        self.running = [0.0, 0]  # loss sum and micro-batch count of the window in progress (this rank)
+        self.running = [0.0, 0]  # token-loss sum and token count of the window in progress (this rank)
         self.n_windows = len(schedule.candidates)
 
     # -- decisions -----------------------------------------------------------------------------------------------
@@ -92,7 +95,6 @@ class LossAwareSampler:
                      "excess": [self.excess.get(c) for c in cands], "probabilities": probs.round(6).tolist()}
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write(json.dumps(entry) + "\n")
-            self._write_schedule()
 
     def chosen(self, window: int) -> int:
         """The pool index trained in ``window`` (CANONICAL for a canonical window)."""
@@ -102,9 +104,10 @@ class LossAwareSampler:
         return "canonical" if index == CANONICAL else self.pool_ids[index]
 
     # -- losses --------------------------------------------------------------------------------------------------
-    def record(self, loss: float) -> None:
-        self.running[0] += loss
-        self.running[1] += 1
+    def record(self, loss_sum: float, tokens: int) -> None:
+        """One training forward: the sum of its token losses and its number of predicted tokens."""
+        self.running[0] += loss_sum
+        self.running[1] += tokens
 
     def finish_window(self, window: int, reduce: Any) -> None:
         """End ``window``: its all-rank mean loss updates the EMAs (``reduce`` sums a [sum, count] pair over ranks),
@@ -112,13 +115,13 @@ class LossAwareSampler:
         total, count = reduce(self.running)
         self.running = [0.0, 0]
         if count == 0:
-            raise RuntimeError(f"[paft_ext] loss_aware: window {window} trained no micro-batch with a loss (a custom "
-                               f"loss that takes the labels out of the forward gives the sampler nothing to learn)")
+            raise RuntimeError(f"[paft_ext] loss_aware: window {window} trained no token with a loss (a custom loss "
+                               f"that takes the labels out of the forward gives the sampler nothing to learn)")
         loss, decay = total / count, self.schedule.spec.ema
+        excess = 0.0 if self.baseline is None else loss - self.baseline  # against the earlier windows only
         self.baseline = loss if self.baseline is None else decay * self.baseline + (1 - decay) * loss
         prompt = self.chosen(window)
         if prompt != CANONICAL:
-            excess = loss - self.baseline
             old = self.excess.get(prompt)
             self.excess[prompt] = excess if old is None else decay * old + (1 - decay) * excess
         self.decide(window + 2)
@@ -153,8 +156,8 @@ class LossAwareSampler:
             kept = [line for line in self.path.read_text(encoding="utf-8").splitlines()
                     if json.loads(line)["window"] in self.decisions]
             self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-        if self.rank == 0:
-            self._write_schedule()
 
-    def _write_schedule(self) -> None:
-        record_decisions(str(self.path.parent), {w: self._id(self.chosen(w)) for w in self.decisions})
+    def write_schedule(self) -> None:
+        """The decisions so far into ``paft_schedule.json`` (rank 0; at checkpoints and at the end)."""
+        if self.rank == 0:
+            record_decisions(str(self.path.parent), {w: self._id(self.chosen(w)) for w in self.decisions})
