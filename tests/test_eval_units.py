@@ -13,7 +13,7 @@ from paft_ext.evaluation.settings import EvalSettings, load_settings
 from paft_ext.pools.store import PoolError
 
 
-def test_shim_is_still_needed_and_still_sufficient(tiny_model):
+def test_shim_is_still_needed_and_still_sufficient(tiny_model, default_model_path):
     import opencompass
     from opencompass.models.huggingface_above_v4_33 import HuggingFacewithChatTemplate
     from transformers import AutoTokenizer
@@ -23,10 +23,12 @@ def test_shim_is_still_needed_and_still_sufficient(tiny_model):
     assert opencompass.__version__ in SUPPORTED_OPENCOMPASS
     assert not hasattr(type(AutoTokenizer.from_pretrained(tiny_model)), "batch_encode_plus")  # shim needed
     assert "batch_encode_plus" in inspect.getsource(HuggingFacewithChatTemplate.generate)  # ... and still used
-    model = PaftHFChatModel(path=str(tiny_model), model_kwargs={"torch_dtype": "float32", "device_map": "cpu"},
-                            generation_kwargs={"do_sample": False})
-    out = model.generate(["Question: 1+1?\nAnswer:", "Say A or B."], max_out_len=3)
-    assert len(out) == 2 and all(isinstance(o, str) for o in out)
+    # sufficient: a batch of two prompts of different lengths (left padding) gives the embedded model's greedy answers
+    model = PaftHFChatModel(path=str(default_model_path), model_kwargs={"dtype": "float32", "device_map": "cpu"},
+                            generation_kwargs={"do_sample": False}, stop_words=["<|im_end|>"])
+    out = model.generate(["What is the capital of France?", "What is the capital of Italy? Answer in one word."],
+                         max_out_len=10)
+    assert out == ["The capital of France is Paris.", "The capital of Italy is Rome."]
 
 
 def test_settings_from_env_and_file(tmp_path):

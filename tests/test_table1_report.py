@@ -48,6 +48,18 @@ def test_bootstrap_is_paired_over_questions():
     assert _paft_minus_fixed(same) == "0.00 [0.00, 0.00]"
 
 
+def test_the_bootstrap_interval_is_the_paired_one():
+    """PAFT is right on the fixed model's 10 questions and 2 more. Paired, a resample's difference is 100 x (how many
+    of those 2 it drew) / 20, never negative: Binomial(20, 0.1) puts its 2.5 % quantile at 0 and its 97.5 % quantile
+    at 4 or 5 questions (P(X <= 4) = 0.957, P(X <= 5) = 0.989), i.e. [0, 20–25]. Unpaired resamples of the two
+    models would reach far below 0."""
+    fixed, paft = "1" * 10 + "0" * 10, "1" * 12 + "0" * 8
+    results = [_result("fixed", i, fixed) for i in range(2)] + [_result("paft", i, paft) for i in range(2)]
+    estimate, interval = _paft_minus_fixed(results).split(" [")
+    low, high = (float(x) for x in interval.rstrip("]").split(", "))
+    assert float(estimate) == 10.0 and low == 0.0 and 20.0 <= high <= 25.0
+
+
 def test_table_cells_and_partial_marking():
     results = [_result("paft", 0, "1111"), _result("paft", 1, "1110"), _result("base", 0, "0000")]
     # PRESET.prompts says how many prompts to expect, so the pool folder is not read
