@@ -58,7 +58,9 @@ def runs(tiny_model, sst2_lf_data, tmp_path_factory):
                 paft_window_steps=1, paft_epoch_reshuffle=False)
     shuffled = _run(tiny_model, sst2_lf_data, work, "shuffled", dataset="sst2_paft", paft_pool=str(pool),
                     paft_window_steps=1)
-    return {"stock": stock, "hook": hook, "shuffled": shuffled}
+    again = _run(tiny_model, sst2_lf_data, work, "again", dataset="sst2_paft", paft_pool=str(pool),
+                 paft_window_steps=1)
+    return {"stock": stock, "hook": hook, "shuffled": shuffled, "again": again}
 
 
 def test_stock_entry_and_one_prompt_pool_give_identical_rows_in_identical_order(runs, sst2_lf_data):
@@ -87,3 +89,14 @@ def test_with_reshuffling_the_hook_feeds_the_scheduled_permutation_of_the_same_r
     assert sorted(order[:N]) == list(range(N)) and sorted(order[N:]) == list(range(N))
     assert order[:N] != list(range(N))  # a real permutation, so the check below can fail
     assert shuffled == [stock[i] for i in order]
+
+
+def test_the_same_yaml_and_seed_twice_give_the_same_schedule_rows_and_adapter(runs):
+    first, second = runs["shuffled"], runs["again"]
+    assert (first / "out" / "paft_schedule.json").read_text() == (second / "out" / "paft_schedule.json").read_text()
+    assert _tokenized(first / "tokenized") == _tokenized(second / "tokenized")  # the rows in the order fed
+    from safetensors.torch import load_file
+
+    a, b = (load_file(str(run / "out" / "adapter_model.safetensors")) for run in (first, second))
+    assert a.keys() == b.keys() and all(bool((a[k] == b[k]).all()) for k in a)  # bit-identical on this CPU
+    assert any(bool(a[k].abs().sum() > 0) for k in a if "lora_B" in k)  # and trained (LoRA B starts at zero)
