@@ -266,3 +266,24 @@ def test_a_truncated_adapter_file_is_named(tmp_path, default_model_path):
     (adapter / "adapter_model.safetensors").write_bytes(data[: len(data) // 3])
     with pytest.raises(ValueError, match=r"adapter_model\.safetensors: not a readable safetensors file"):
         base_mismatch(adapter, str(default_model_path))
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["eval", "--tasks", "sst2", "--prompt-set", "x.txt"], {}, "'x.txt' is neither a shipped set"),
+    (["eval", "--tasks", "sst2", "--adapter", "noequals"], {}, "must be abbr=path"),
+    (["eval", "--tasks", "sst2"], {"PAFT_EVAL_SETTINGS": "hostile.yaml"}, "hostile.yaml: not valid YAML"),
+    (["report", "missing-folder"], {}, "missing-folder: no OpenCompass run"),
+    (["pools", "check", "empty", "--task", "sst2"], {}, "empty: no train.jsonl"),
+    (["pools", "perturb", "--task", "sst2", "--from", "variants.jsonl", "--circular", "--out", "c.jsonl"], {},
+     "already holds option-order variants"),
+])
+def test_bad_input_is_one_named_line_never_a_traceback(tmp_path, monkeypatch, args, env, message):
+    monkeypatch.chdir(tmp_path)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    (tmp_path / "hostile.yaml").write_text('x: !!python/object/apply:os.system ["echo owned"]\n')
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "variants.jsonl").write_text(json.dumps({"id": "v", "text": GOOD, "option_order": "BA"}) + "\n")
+    with pytest.raises(SystemExit) as stop:
+        cli.main([*args, "--data", str(tmp_path)] if args[0] == "eval" else args)
+    assert str(stop.value).startswith("paft-ext: error: ") and message in str(stop.value)
