@@ -43,7 +43,8 @@ def answer_balance(golds: Sequence[str], answers: Sequence[str], letters: str) -
     if not golds:
         raise ValueError("answer balance: no items")
     n = len(golds)
-    gold_count, answer_count = Counter(golds), Counter(a if a in letters else "none" for a in answers)
+    options = set(letters)  # a set: "" is a substring of every string, never an option
+    gold_count, answer_count = Counter(golds), Counter(a if a in options else "none" for a in answers)
     per_gold = {}
     for letter in letters:
         mine = [a for g, a in zip(golds, answers, strict=True) if g == letter]
