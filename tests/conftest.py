@@ -13,6 +13,20 @@ from paft_ext.adapters.source import data_root
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture()
+def task_registry_restored(monkeypatch):
+    """Tasks a test registers (TASKS and PAFT_TASK_FILES) leave with it."""
+    import os
+
+    from paft_ext.tasks import TASK_FILES_ENV, TASKS
+
+    before = dict(TASKS)
+    monkeypatch.setenv(TASK_FILES_ENV, os.environ.get(TASK_FILES_ENV, ""))
+    yield
+    TASKS.clear()
+    TASKS.update(before)
+
+
 @pytest.fixture(scope="session")
 def shared_root() -> Path:
     root = data_root()

@@ -22,14 +22,7 @@ from paft_ext.tasks.task_file import read_task_file
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "own_task" / "task.yaml"
 
 
-@pytest.fixture(autouse=True)
-def _registry_restored(monkeypatch):
-    """Tasks registered by a test leave with it (TASKS and PAFT_TASK_FILES)."""
-    before = dict(TASKS)
-    monkeypatch.setenv(TASK_FILES_ENV, os.environ.get(TASK_FILES_ENV, ""))
-    yield
-    TASKS.clear()
-    TASKS.update(before)
+pytestmark = pytest.mark.usefixtures("task_registry_restored")  # tasks a test registers leave with it
 
 
 def _jsonl(path: Path, rows: list[dict]) -> Path:

@@ -17,18 +17,12 @@ import yaml
 from paft_ext import cli
 from paft_ext.adapters.export import PrepareConfig, prepare
 from paft_ext.evaluation.settings import EvalSettings, load_settings
-from paft_ext.tasks import TASK_FILES_ENV, TASKS
+from paft_ext.tasks import TASK_FILES_ENV
 
 GOOD = "Review: {sentence}\nA. {A}\nB. {B}\nAnswer:"
 
 
-@pytest.fixture(autouse=True)
-def _registry_restored(monkeypatch):
-    before = dict(TASKS)
-    monkeypatch.setenv(TASK_FILES_ENV, os.environ.get(TASK_FILES_ENV, ""))
-    yield
-    TASKS.clear()
-    TASKS.update(before)
+pytestmark = pytest.mark.usefixtures("task_registry_restored")  # tasks a test registers leave with it
 
 
 def _good_run(work: Path, name: str) -> Path:
