@@ -12,6 +12,7 @@ from pathlib import Path
 
 from paft_ext import default_model
 from paft_ext.adapters.export import PrepareConfig, prepare
+from paft_ext.import_commands import add_import_command
 from paft_ext.task_commands import add_task_commands
 from paft_ext.tasks import TASK_FILE_ERRORS, TASKS, TaskFileError, get_task, register_task_file
 
@@ -318,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--seed", type=int, default=0)
     _add_token_option(add)
     add.set_defaults(func=_cmd_pools_add)
+    add_import_command(pools, tf)
     check = pools.add_parser("check", parents=tf,
                             help="prove that a pool's test sets are unseen (exit 1 naming every leak)")
     check.add_argument("folder")
