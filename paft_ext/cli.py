@@ -23,8 +23,12 @@ def _cmd_prepare(args: argparse.Namespace) -> None:
     names = args.tasks or [t.name for t in args.registered] or [t.name for t in TASKS.values() if not t.task_file]
     tasks = [get_task(name) for name in names]
     out = Path(args.out)
-    manifest = prepare(tasks, out, PrepareConfig(args.train_samples, args.eval_samples, args.seed))
+    manifest = prepare(tasks, out, PrepareConfig(args.train_samples, args.eval_samples, args.seed,
+                                                 strict_sizes=args.strict_sizes))
     print(json.dumps(manifest, indent=2))
+    for short in manifest["short"]:
+        print(f"paft-ext: warning: the data root holds less than asked: {short} (--strict-sizes refuses)",
+              file=sys.stderr)
     print(f"LLaMA-Factory dataset_dir: {out / 'llamafactory'}")
     print(f"OpenCompass COMPASS_DATA_CACHE: {out / 'opencompass'}")
     for task in (t for t in tasks if t.task_file):
@@ -286,6 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--train-samples", type=int, default=None, help="seeded random subset of the train split")
     prep.add_argument("--eval-samples", type=int, default=None, help="seeded random subset of the eval split")
     prep.add_argument("--seed", type=int, default=0)
+    prep.add_argument("--strict-sizes", action="store_true",
+                      help="refuse when the data root holds fewer rows than asked or a smaller evaluation split than "
+                           "the benchmark's (default: a warning, and the counts in prepare_manifest.json)")
     prep.set_defaults(func=_cmd_prepare)
     model = sub.add_parser("model", help="convert (once) and print the embedded default model folder")
     model.set_defaults(func=_cmd_model)

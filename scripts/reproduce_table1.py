@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work-dir", help="default outputs/table1_<preset>")
     parser.add_argument("--results", help="default results/table1_<preset>")
     parser.add_argument("--fresh", action="store_true", help="delete the work folder first (no resume)")
+    parser.add_argument("--strict-sizes", action="store_true",
+                        help="refuse a data root with fewer training rows or evaluation items than the preset asks")
     parser.add_argument("--report-only", action="store_true",
                         help="run no stage: rebuild the results from the stages finished in the work folder")
     args = parser.parse_args(argv)
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.fresh:
         shutil.rmtree(work, ignore_errors=True)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    runner = Runner(preset, work)
+    runner = Runner(preset, work, strict_sizes=args.strict_sizes)
     command = ["python", "scripts/reproduce_table1.py", *(argv if argv is not None else sys.argv[1:])]
     if args.report_only:
         if args.fresh or not (work / "run.json").is_file():

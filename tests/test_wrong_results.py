@@ -281,3 +281,21 @@ def test_bad_input_is_one_named_line_never_a_traceback(tmp_path, monkeypatch, ar
     with pytest.raises(SystemExit) as stop:
         cli.main([*args, "--data", str(tmp_path)] if args[0] == "eval" else args)
     assert str(stop.value).startswith("paft-ext: error: ") and message in str(stop.value)
+
+
+def test_a_data_root_smaller_than_asked_is_said_and_refused_when_strict(tmp_path, shared_root, capsys):
+    """The offline PIQA has 1000 training rows (2000 asked here) and 838 evaluation items of the benchmark's 1838."""
+    cli.main(["prepare", "--tasks", "piqa", "--train-samples", "2000", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert "piqa: 1000 training rows, 2000 asked" in err
+    assert "piqa: 838 evaluation items, 1838 in the benchmark's evaluation split" in err
+    manifest = json.loads((tmp_path / "out" / "prepare_manifest.json").read_text())
+    assert manifest["tasks"]["piqa"]["train"] == {"split": "validation[0:1000]", "records": 1000, "requested": 2000}
+    assert manifest["tasks"]["piqa"]["eval"]["benchmark_eval_size"] == 1838
+    with pytest.raises(SystemExit, match="holds less than asked: piqa: 1000 training rows, 2000 asked"):
+        cli.main(["prepare", "--tasks", "piqa", "--train-samples", "2000", "--strict-sizes", "--out",
+                  str(tmp_path / "strict")])
+    assert not (tmp_path / "strict" / "llamafactory").exists()
+    cli.main(["prepare", "--tasks", "piqa", "--train-samples", "500", "--eval-samples", "100", "--strict-sizes",
+              "--out", str(tmp_path / "fits")])  # what the data root holds passes
+    assert "warning" not in capsys.readouterr().err

@@ -16,7 +16,7 @@ from pathlib import Path
 from paft_ext.jsonl import write_lines
 from paft_ext.tasks import TaskSpec
 
-from .source import Record, data_root, load_records, refuse_overlap
+from .source import DataError, Record, data_root, load_records, refuse_overlap
 
 LF_DIR = "llamafactory"
 OC_DIR = "opencompass"
@@ -30,6 +30,20 @@ class PrepareConfig:
     train_samples: int | None = None
     eval_samples: int | None = None
     seed: int = 0
+    strict_sizes: bool = False  # refuse a data root that holds fewer rows than asked (instead of a warning)
+
+
+def size_warnings(task: TaskSpec, config: PrepareConfig, train: int, evaluation: int) -> list[str]:
+    """What the data root holds less of than the run asks: training rows below ``train_samples``, evaluation items
+    below ``eval_samples`` or, with all items asked, below the benchmark's own evaluation split."""
+    found = []
+    if config.train_samples is not None and train < config.train_samples:
+        found.append(f"{task.name}: {train} training rows, {config.train_samples} asked")
+    wanted = config.eval_samples if config.eval_samples is not None else task.benchmark_eval_size
+    if wanted is not None and evaluation < wanted:
+        which = "asked" if config.eval_samples is not None else "in the benchmark's evaluation split"
+        found.append(f"{task.name}: {evaluation} evaluation items, {wanted} {which}")
+    return found
 
 
 def _jsonl(rows: list) -> list[str]:
@@ -72,22 +86,32 @@ def update_dataset_info(lf_dir: Path, entries: dict[str, dict]) -> None:
 def prepare(tasks: list[TaskSpec], out: Path, config: PrepareConfig = PrepareConfig()) -> dict:
     """Convert ``tasks`` into both tools' files under ``out``; returns (and writes) a manifest."""
     root = data_root()
-    manifest: dict = {"data_root": str(root) if root else "huggingface-hub", **asdict(config), "tasks": {}}
+    manifest: dict = {"data_root": str(root) if root else "huggingface-hub", **asdict(config), "tasks": {},
+                      "short": []}
     lf_dir = out / LF_DIR
     entries = {}
-    for task in tasks:
+    loaded = []
+    for task in tasks:  # every task read and checked before anything is written
         if task.task_file:
             refuse_overlap(task, root)
         train = load_records(task, "train", root=root, max_samples=config.train_samples, seed=config.seed,
                              shuffle=True)
         evaluation = load_records(task, "eval", root=root, max_samples=config.eval_samples, seed=config.seed)
+        manifest["short"] += size_warnings(task, config, len(train), len(evaluation))
+        loaded.append((task, train, evaluation))
+    if manifest["short"] and config.strict_sizes:
+        raise DataError(f"the data root ({root or 'the Hub'}) holds less than asked: {'; '.join(manifest['short'])} "
+                        "(strict sizes)")
+    for task, train, evaluation in loaded:
         write_lines(lf_dir / f"{lf_dataset_name(task)}.jsonl", _jsonl(llamafactory_rows(task, train)))
         entries.update(llamafactory_entries(task))
         for rel, rows in task.opencompass_files([r.values for r in train], [r.values for r in evaluation]).items():
             write_lines(out / OC_DIR / "data" / rel, _jsonl(rows))
         manifest["tasks"][task.name] = {
-            "train": {"split": task.splits["train"].describe(), "records": len(train)},
-            "eval": {"split": task.splits["eval"].describe(), "records": len(evaluation)},
+            "train": {"split": task.splits["train"].describe(), "records": len(train),
+                      "requested": config.train_samples},
+            "eval": {"split": task.splits["eval"].describe(), "records": len(evaluation),
+                     "requested": config.eval_samples, "benchmark_eval_size": task.benchmark_eval_size},
         }
     update_dataset_info(lf_dir, entries)
     write_lines(out / "prepare_manifest.json", [json.dumps(manifest, indent=2)])

@@ -48,9 +48,10 @@ class Runner:
 
     def __init__(self, preset: Preset, work: Path, *, pool_root: Path = REPO_ROOT / "data" / "prompts",
                  generator_factory: GeneratorFactory | None = None, train_overrides: dict[str, Any] | None = None,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print, strict_sizes: bool = False) -> None:
         self.preset, self.work, self.pool_root, self.log = preset, work.resolve(), pool_root.resolve(), log
         self.train_overrides = dict(train_overrides or {})  # extra LLaMA-Factory keys for all three trainings
+        self.strict_sizes = strict_sizes  # refuse a data root smaller than the preset asks (else: warn, record)
         self.generator_factory = generator_factory or self._opencompass_generator
         self.recipe = RECIPES[preset.recipe]
         self.tasks = [get_task(name) for name in preset.tasks]
@@ -121,7 +122,11 @@ class Runner:
 
     def prepare(self) -> dict[str, Any]:
         p = self.preset
-        return prepare(self.tasks, self.work / "data", PrepareConfig(p.train_samples, p.eval_questions, p.seed))
+        manifest = prepare(self.tasks, self.work / "data",
+                           PrepareConfig(p.train_samples, p.eval_questions, p.seed, strict_sizes=self.strict_sizes))
+        for short in manifest["short"]:
+            self.log(f"[table1] warning: the data root holds less than the preset asks: {short}")
+        return manifest
 
     def chat_tokenizer(self) -> dict[str, Any]:
         """The tokenizer with the chat template LLaMA-Factory trains with (and saves into every adapter), so the

@@ -186,6 +186,23 @@ def bootstrap_markdown(boots: dict[tuple[str, str], dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def data_markdown(work: Path, preset: Preset) -> str:
+    """The rows the run used per task, against what the preset asked and the benchmark's evaluation split."""
+    prepared = stage_record(work, "prepare") or {}
+    lines = ["| Task | training rows (asked) | evaluation items (asked) | benchmark evaluation split |",
+             "|---|---|---|---|"]
+    for name in preset.tasks:
+        counts = prepared.get("tasks", {}).get(name)
+        if counts:
+            train, evaluation = counts["train"], counts["eval"]
+            lines.append(f"| {get_task(name).title} | {train['records']} ({train.get('requested') or 'all'}) | "
+                         f"{evaluation['records']} ({evaluation.get('requested') or 'all'}) | "
+                         f"{evaluation.get('benchmark_eval_size') or '–'} |")
+    short = prepared.get("short", [])
+    return "\n".join(lines) + "\n" + ("".join(f"\n**Less data than asked:** {s}." for s in short) + "\n"
+                                      if short else "")
+
+
 def selection_markdown(work: Path, preset: Preset) -> str:
     lines = []
     for task in preset.tasks:
@@ -233,7 +250,8 @@ def write_table1(work: Path, out: Path, preset: Preset, *, pool_root: Path = REP
              "## Seen-vs-unseen gap", "", gaps_markdown(rows), "## Noise and spread", "", noise_markdown(rows, preset),
              "## Answer balance (collapse check)", balance_markdown(_rows_in_order(rows)),
              "## Uncertainty from the question sample (paired bootstrap over questions, 2000 resamples)", "",
-             bootstrap_markdown(boots), "## TopAccuracy prompts", "", selection_markdown(work, preset),
+             bootstrap_markdown(boots), "## Data used", "", data_markdown(work, preset),
+             "## TopAccuracy prompts", "", selection_markdown(work, preset),
              "## Timing", "", timing_markdown(work, rows, preset)]
     (out / "claims.json").write_text(json.dumps([asdict(c) for c in claims], indent=1) + "\n")
     (out / "table1.md").write_text("\n".join(text))

@@ -48,6 +48,7 @@ TASK = TaskSpec(
     baseline_prompt="{question}\nPlease reason step by step, and put your final answer within \\boxed{}.",
     description="Grade-school maths word problems; the answer is a single number reached by a few reasoning steps.",
     data_subdir="gsm8k",
+    benchmark_eval_size=1319,
     splits={"train": SplitSource("train"), "eval": SplitSource("test")},
     hub=HubSource("openai/gsm8k", name="main"),
     convert=convert,

@@ -63,6 +63,7 @@ TASK = TaskSpec(
     ),
     description="Commonsense sentence completion: given a short context, choose the most plausible of four endings.",
     data_subdir="hellaswag",
+    benchmark_eval_size=10042,
     splits={"train": SplitSource("train"), "eval": SplitSource("validation")},
     hub=HubSource("Rowan/hellaswag"),
     convert=convert,

@@ -44,6 +44,7 @@ TASK = TaskSpec(
     ),
     description="Physical commonsense reasoning: given a goal, choose which of two solutions achieves it.",
     data_subdir="piqa",
+    benchmark_eval_size=1838,
     splits={"train": SplitSource("validation", 0, 1000), "eval": SplitSource("validation", 1000, None)},
     hub=HubSource("baber/piqa", splits={"train": SplitSource("train"), "eval": SplitSource("validation")}),
     convert=convert,

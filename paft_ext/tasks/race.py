@@ -59,6 +59,7 @@ def _race(level: str) -> TaskSpec:
         opencompass_config="opencompass.configs.datasets.race.race_gen_69ee4f",
         opencompass_datasets="race_datasets",
         opencompass_abbr=f"race-{level}",
+        benchmark_eval_size={"middle": 1436, "high": 3498}[level],
     )
 
 

@@ -54,6 +54,7 @@ TASK = TaskSpec(
     ),
     description="Science exam questions with a support paragraph: choose the correct one of four options.",
     data_subdir="sciq",
+    benchmark_eval_size=1000,
     splits={"train": SplitSource("validation", 0, 600, order_seed=CARVE_SEED),
             "eval": SplitSource("validation", 600, None, order_seed=CARVE_SEED)},
     hub=HubSource("allenai/sciq", splits={"train": SplitSource("train"), "eval": SplitSource("validation")}),

@@ -107,6 +107,8 @@ class TaskSpec:
     task_file: str | None = None  # the YAML this task was read from (paft_ext.tasks.task_file); None: built in
     # the placeholders holding options A, B, … in order (default: the fields named like the option letters)
     option_fields: tuple[str, ...] = ()
+    # items of the benchmark's own evaluation split (what the paper reports on); a smaller local copy is reported
+    benchmark_eval_size: int | None = None
 
     def __post_init__(self) -> None:
         used = set(PLACEHOLDER.findall(self.baseline_prompt))

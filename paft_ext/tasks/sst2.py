@@ -37,6 +37,7 @@ TASK = TaskSpec(
         "A or B.\nReview: {sentence}\nA. {A}\nB. {B}\nAnswer:"
     ),
     description="Binary sentiment of one movie-review sentence: negative (A) or positive (B).",
+    benchmark_eval_size=872,
     data_subdir="sst2",
     splits={"train": SplitSource("validation", 0, 500, order_seed=CARVE_SEED),
             "eval": SplitSource("validation", 500, None, order_seed=CARVE_SEED)},

@@ -49,6 +49,7 @@ TASK = TaskSpec(
     ),
     description="Pronoun/coreference resolution: a sentence has a blank '_'; choose which of two options fills it.",
     data_subdir="winogrande",
+    benchmark_eval_size=1267,
     splits={"train": SplitSource("train"), "eval": SplitSource("validation")},
     hub=HubSource("allenai/winogrande", name="winogrande_l"),
     convert=convert,
