@@ -119,3 +119,23 @@ def test_paft_datasets_of_different_fields_in_one_run_are_refused(base, tmp_path
     with pytest.raises(PaftSetupError, match=r"piqa_paft \(goal, sol1, sol2\), sst2_paft \(sentence, A, B\) have "
                                              r"different fields"):
         run(config)
+
+
+def test_a_pool_size_trains_on_a_nested_seeded_subset(base, tmp_path):
+    """paft_pool_size keeps N prompts of the 10-prompt pool; every window of the schedule draws from those N, and a
+    smaller size of the same seed keeps a subset of a larger one's (the pool-size curve adds prompts)."""
+    kept = {}
+    for size in (3, 6):
+        out = tmp_path / f"size{size}"
+        run({**base, "output_dir": str(out), "paft_pool_size": size, "max_steps": 6, "paft_window_steps": 1,
+             "paft_sampling": "cycle"})
+        schedule = json.loads((out / "paft_schedule.json").read_text())
+        kept[size] = set(schedule["prompts"])
+        assert len(kept[size]) == size and kept[size] <= {f"t{i}" for i in range(10)}
+        assert {w["prompt_id"] for w in schedule["windows"]} <= kept[size]
+        assert len({w["prompt_id"] for w in schedule["windows"][:size]}) == size  # cycle: each kept prompt once
+    assert kept[3] < kept[6]
+    with pytest.raises(PoolError, match="paft_pool_size: 11 prompts asked, the pool holds 10"):
+        run({**base, "paft_pool_size": 11})
+    with pytest.raises(PaftConfigError, match="paft_pool_size must be a positive integer"):
+        run({**base, "paft_pool_size": 0})

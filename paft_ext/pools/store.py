@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from paft_ext.jsonl import read_jsonl, write_jsonl
 from paft_ext.tasks import PLACEHOLDER
 
@@ -90,6 +92,21 @@ def load_pool(path: str | Path, fields: Iterable[str], extra_special_tokens: Ite
     if not prompts:
         raise PoolError(f"{path}: prompt pool is empty")
     return prompts
+
+
+_SUBSET_STREAM = 0x5053
+
+
+def seeded_subset(prompts: list[Prompt], size: int | None, seed: int) -> list[Prompt]:
+    """The first ``size`` prompts of a seeded permutation of ``prompts``, kept in file order (all when ``size`` is
+    None): ``paft_pool_size``, the number-of-training-prompts ablation. Smaller subsets of one seed are nested in
+    larger ones, so a curve over pool sizes adds prompts instead of drawing new ones."""
+    if size is None:
+        return list(prompts)
+    if size > len(prompts):
+        raise PoolError(f"paft_pool_size: {size} prompts asked, the pool holds {len(prompts)}")
+    order = np.random.default_rng([seed, _SUBSET_STREAM]).permutation(len(prompts))[:size]
+    return [prompts[i] for i in np.sort(order)]
 
 
 def write_pool(path: Path, prompts: Iterable[Prompt]) -> None:

@@ -82,11 +82,12 @@ def build_run(path: str | Path) -> dict[str, Any]:
     resume = output_state(run.output_dir)
     pool_file = fixed_pool(task, run.output_dir) if paft.pool == FIXED_POOL else Path(paft.pool)
     # placeholders and safety first: a bad pool fails before the model is read
-    load_pool(pool_file, task.fields, training=True)
+    paft.training_pool(load_pool(pool_file, task.fields, training=True), run.seed)
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(run.model_name_or_path)
-    pool = load_pool(pool_file, task.fields, tokenizer_special_tokens(tokenizer), training=True)
+    pool = paft.training_pool(load_pool(pool_file, task.fields, tokenizer_special_tokens(tokenizer), training=True),
+                              run.seed)
     args = _grpo_args(run)
     spec = ScheduleSpec(
         n_rows=len(rows), epochs=run.num_train_epochs, max_steps=run.max_steps,

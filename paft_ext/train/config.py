@@ -31,6 +31,7 @@ class PaftConfig:
     eval_prompt: str = "instruction"
     trace: bool = False
     canonical_ratio: float = 0.0  # share of windows that keep the dataset's own fixed prompt
+    pool_size: int | None = None  # train on a seeded subset of this many pool prompts (the pool-size ablation)
     # loss_aware sampling (paft_ext.train.loss_aware): candidates per window, softmax temperature over their excess
     # loss, the probability share spread evenly (floor), the per-prompt EMA decay
     sampling_candidates: int = 4
@@ -55,6 +56,9 @@ class PaftConfig:
             raise PaftConfigError(
                 f"paft_eval_prompt must be 'instruction' or 'pool:<file>' (a validation pool, never the test "
                 f"prompts), got {self.eval_prompt!r}")
+        size = self.pool_size
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            raise PaftConfigError(f"paft_pool_size must be a positive integer (prompts kept), got {size!r}")
         ratio = self.canonical_ratio
         if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0.0 <= ratio <= 1.0:
             raise PaftConfigError(f"paft_canonical_ratio must be a number in [0, 1], got {ratio!r}")
@@ -79,6 +83,14 @@ class PaftConfig:
         for name in ("epoch_reshuffle", "trace"):
             if not isinstance(getattr(self, name), bool):
                 raise PaftConfigError(f"paft_{name} must be true or false, got {getattr(self, name)!r}")
+
+
+    def training_pool(self, prompts: list, training_seed: int) -> list:
+        """The prompts this run trains with: the pool, or its seeded ``paft_pool_size`` subset (seeded by
+        ``paft_seed``, else the training seed — as the schedule is)."""
+        from paft_ext.pools.store import seeded_subset
+
+        return seeded_subset(prompts, self.pool_size, training_seed if self.seed is None else self.seed)
 
 
 def split_paft_keys(args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -136,6 +148,7 @@ def build_config(values: dict[str, Any]) -> PaftConfig | None:
     if "pool" not in values:
         raise PaftConfigError("paft_pool is required when any paft_* key is set (the train prompt pool file)")
     kinds = {"window_steps": int, "seed": int, "epoch_reshuffle": bool, "trace": bool, "canonical_ratio": float,
+             "pool_size": int,
              "sampling_candidates": int, "sampling_temperature": float, "sampling_floor": float, "sampling_ema": float}
     return PaftConfig(**{k: _coerce(k, v, kinds.get(k, str)) for k, v in values.items()})
 

@@ -117,7 +117,8 @@ def preprocess(original, dataset, data_args, training_args, stage, template, tok
             _refuse_test_prompts(eval_pool, Path(config.pool).parent / "test.jsonl", fields)
         dataset = render_eval(dataset, eval_pool, **map_kwargs)
     else:
-        pool = load_pool(config.pool, fields, tokenizer_special_tokens(tokenizer), training=True)
+        pool = config.training_pool(load_pool(config.pool, fields, tokenizer_special_tokens(tokenizer), training=True),
+                                    training_args.seed)
         schedule = build_schedule(_schedule_spec(dataset, pool))
         dataset = render_train(dataset, schedule, pool, **map_kwargs)
         RUN.schedule, RUN.pool, RUN.fields = schedule, pool, list(fields)
@@ -200,7 +201,7 @@ def _restore_schedule(stored: dict, training_args) -> None:
     """Rebuild the schedule of a cached tokenized dataset (same spec -> same bytes) for the callback and artefacts."""
     spec = ScheduleSpec(**{**stored["spec"], "geometry": Geometry(**stored["spec"]["geometry"]),
                            "curriculum_order": tuple(stored["spec"].get("curriculum_order", ()))})
-    pool = load_pool(RUN.config.pool, stored["fields"])
+    pool = RUN.config.training_pool(load_pool(RUN.config.pool, stored["fields"]), training_args.seed)
     if pool_digest(pool) != spec.pool_digest:
         raise PaftSetupError(f"[paft_ext] {RUN.config.pool} changed since the tokenized dataset was built; "
                              f"delete the tokenized_path")
