@@ -107,3 +107,22 @@ def opencompass_generator(model: str, tokenizer: str, *, max_out_len: int, num_g
                          meta_template=BYTE_EXACT_META, stop_words=stop_words(tokenizer))
     hf.logger.setLevel("WARNING")
     return lambda texts: hf.generate(texts, max_out_len=max_out_len, min_out_len=1)
+
+
+def select_zopo(task: TaskSpec, prompts: Sequence[Prompt], records: Sequence[Record], generate: Generate,
+                embeddings, *, generations: int, per_query: int, seed: int = 0, batch_size: int = 8) -> Selection:
+    """ZOPO (:mod:`.zopo`) over ``prompts``: a query scores one prompt on ``records[:per_query]`` under the evaluation
+    protocol (as TopAccuracy scores), and the search may spend ``generations`` generations in all."""
+    from .zopo import zopo_search
+
+    if len(records) < per_query:
+        raise ValueError(f"ZOPO needs {per_query} scoring records per query, got {len(records)}")
+    scores: dict[int, PromptScore] = {}
+
+    def evaluate(i: int) -> float:
+        score(task, prompts, [i], records[:per_query], generate, scores, "zopo", batch_size)
+        return scores[i].accuracy
+
+    result = zopo_search(embeddings, evaluate, budget=max(1, generations // per_query), seed=seed)
+    best = min((scores[i] for i, _ in result.queries), key=PromptScore.rank_key)
+    return Selection(prompts[best.index], [scores[i] for i in sorted(scores)])
