@@ -2,7 +2,8 @@
 # The main job on the embedded default model (CPU): set up, prepare SST-2 (a task SmolLM2-135M-Instruct can learn
 # here, see results/pilot_learnability) from the data root, fine-tune it twice through the stock
 # `llamafactory-cli train` — with the task's one fixed user-specified prompt, and with PAFT (a prompt drawn from the
-# train pool per window of K steps) — then evaluate the base model and both adapters on the same questions in one
+# train pool per window of K steps), both through the PAFT hook with the same rows, order, seed and steps (the
+# baseline YAML keeps the fixed prompt in every window) — then evaluate the base model and both adapters on the same questions in one
 # OpenCompass run, over the unseen test prompts and the seen-prompt probe, and write the robustness report.
 # Knobs: PAFT_TASK (sst2), PAFT_MAIN_PROMPTS (50 test prompts), PAFT_MAIN_QUESTIONS (30 per prompt),
 # PAFT_MAIN_MAX_OUT (4 tokens).

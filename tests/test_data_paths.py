@@ -7,6 +7,7 @@ and save their tokenised datasets (``tokenized_path``); the test compares those 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from lf_helpers import run_cli, train_config
@@ -60,7 +61,10 @@ def runs(tiny_model, sst2_lf_data, tmp_path_factory):
                     paft_window_steps=1)
     again = _run(tiny_model, sst2_lf_data, work, "again", dataset="sst2_paft", paft_pool=str(pool),
                  paft_window_steps=1)
-    return {"stock": stock, "hook": hook, "shuffled": shuffled, "again": again}
+    train_pool = Path(__file__).resolve().parents[1] / "data" / "prompts" / "sst2" / "train.jsonl"
+    canonical = _run(tiny_model, sst2_lf_data, work, "canonical", dataset="sst2_paft", paft_pool=str(train_pool),
+                     paft_window_steps=1, paft_canonical_ratio=1.0)
+    return {"stock": stock, "hook": hook, "shuffled": shuffled, "again": again, "canonical": canonical}
 
 
 def test_stock_entry_and_one_prompt_pool_give_identical_rows_in_identical_order(runs, sst2_lf_data):
@@ -100,3 +104,14 @@ def test_the_same_yaml_and_seed_twice_give_the_same_schedule_rows_and_adapter(ru
     a, b = (load_file(str(run / "out" / "adapter_model.safetensors")) for run in (first, second))
     assert a.keys() == b.keys() and all(bool((a[k] == b[k]).all()) for k in a)  # bit-identical on this CPU
     assert any(bool(a[k].abs().sum() > 0) for k in a if "lora_B" in k)  # and trained (LoRA B starts at zero)
+
+
+def test_the_generated_baseline_trains_the_fixed_prompt_in_the_paft_runs_order(runs):
+    """The baseline YAMLs keep the dataset's own prompt in every window (paft_canonical_ratio: 1.0) of the train
+    pool's schedule: the stock rows, in the order the PAFT run of the same seed trains its rows."""
+    stock, canonical = _tokenized(runs["stock"] / "tokenized"), _tokenized(runs["canonical"] / "tokenized")
+    baseline = json.loads((runs["canonical"] / "out" / "paft_schedule.json").read_text())
+    paft = json.loads((runs["shuffled"] / "out" / "paft_schedule.json").read_text())
+    assert baseline["order"] == paft["order"]  # one seed, one order, whatever the pool
+    assert {w["prompt_id"] for w in baseline["windows"]} == {"canonical"}
+    assert canonical == [stock[i] for i in baseline["order"]]

@@ -93,7 +93,12 @@ RECIPES: dict[str, Recipe] = {
 
 def training_config(task: TaskSpec, recipe: Recipe, variant: str) -> dict[str, Any]:
     """The LLaMA-Factory YAML content for ``task`` under ``recipe``; ``variant`` is ``baseline`` (the fixed
-    user-specified prompt) or ``paft`` (prompts drawn from the train pool)."""
+    user-specified prompt) or ``paft`` (prompts drawn from the train pool).
+
+    A task with a pool trains its baseline through the PAFT hook too, every window keeping the dataset's own fixed
+    prompt (``paft_canonical_ratio: 1.0``): the rows are byte-identical to the stock ``<task>_train`` entry's
+    (tests/test_data_paths.py), and the row order, steps and seed are the PAFT YAML's, so the two trainings differ in
+    the prompts alone. Without a pool the baseline is the stock entry with LLaMA-Factory's own sampler."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
     config: dict[str, Any] = {
@@ -107,7 +112,7 @@ def training_config(task: TaskSpec, recipe: Recipe, variant: str) -> dict[str, A
         "lora_dropout": 0.0,
         "lora_target": recipe.lora_target,
         "dataset_dir": DATASET_DIR,
-        "dataset": lf_dataset_name(task, paft=variant == "paft"),
+        "dataset": lf_dataset_name(task, paft=variant == "paft" or task.pool_shipped),
         "template": recipe.template,
         "cutoff_len": recipe.cutoff_len,
         # The prepared train file is in seeded random order, so the first N rows are a seeded random subset.
@@ -129,11 +134,13 @@ def training_config(task: TaskSpec, recipe: Recipe, variant: str) -> dict[str, A
         "seed": 42,
     }
     config.update(recipe.extra)
-    if variant == "paft":
+    if variant == "paft" or task.pool_shipped:
         # PAFT shuffles every epoch itself (seeded, per window); the trainer must keep its order.
         config.update({"disable_shuffling": True, "paft_pool": pool_path(task, "train"),
                        "paft_window_steps": recipe.window_steps, "paft_sampling": "uniform",
                        "paft_eval_prompt": "instruction"})
+    if variant == "baseline" and task.pool_shipped:
+        config["paft_canonical_ratio"] = 1.0  # every window: the fixed prompt, in the PAFT YAML's order
     return config
 
 
