@@ -4,6 +4,8 @@ preset, resumably: rerun the same command after an interruption and finished sta
     python scripts/reproduce_table1.py --preset cpu              # SST-2 on the embedded default model, ~1.7 h
     python scripts/reproduce_table1.py --preset small            # PIQA/WinoGrande at chance level (kept), ~2 h
     python scripts/reproduce_table1.py --preset paper            # Meta-Llama-3-8B on one GPU, the paper's setting
+    python scripts/reproduce_table1.py --preset cpu --max-out-len 64   # answers as free text: the timing table's
+                                                                  # output tokens and seconds per answer per method
 
 Heavy outputs (data, adapters, OpenCompass folders, logs) go to ``--work-dir``; ``table1.md``, ``summary.csv``,
 ``per_prompt.csv``, the TopAccuracy scores, ``run.json`` and plots to ``--results``.
@@ -12,6 +14,7 @@ Heavy outputs (data, adapters, OpenCompass folders, logs) go to ``--work-dir``; 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import sys
@@ -32,10 +35,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fresh", action="store_true", help="delete the work folder first (no resume)")
     parser.add_argument("--strict-sizes", action="store_true",
                         help="refuse a data root with fewer training rows or evaluation items than the preset asks")
+    parser.add_argument("--max-out-len", type=int,
+                        help="generated tokens per answer instead of the preset's (e.g. 64 lets answers be free text, "
+                             "to measure the paper's inference-time claim); its own work and results folders")
     parser.add_argument("--report-only", action="store_true",
                         help="run no stage: rebuild the results from the stages finished in the work folder")
     args = parser.parse_args(argv)
     preset = PRESETS[args.preset]
+    if args.max_out_len is not None:
+        if args.max_out_len < 1:
+            raise SystemExit(f"--max-out-len must be >= 1, got {args.max_out_len}")
+        preset = dataclasses.replace(preset, name=f"{preset.name}_out{args.max_out_len}",
+                                     max_out_len=args.max_out_len)
     work = Path(args.work_dir or ROOT / "outputs" / f"table1_{preset.name}")
     results = Path(args.results or ROOT / "results" / f"table1_{preset.name}")
     if args.fresh:
