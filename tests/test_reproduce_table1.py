@@ -25,8 +25,9 @@ TEST_PROMPTS = ["Goal: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:", "Which works? {go
 # A high constant learning rate makes the random tiny model learn to answer with a letter in 6 steps, so the
 # trained methods get non-zero, prompt-dependent accuracies.
 OVERRIDES = {"learning_rate": 0.05, "lr_scheduler_type": "constant", "warmup_ratio": 0.0}
-STAGES = ["prepare", "chat_tokenizer", "select_piqa", *(f"train_piqa_{m}" for m in ("fixed", "topacc", "paft")),
-          *(f"eval_piqa_{m}" for m in ("base", "fixed", "topacc", "paft"))]
+STAGES = ["prepare", "chat_tokenizer", "select_piqa", "select_zopo_piqa",
+          *(f"train_piqa_{m}" for m in ("fixed", "topacc", "zopo", "paft")),
+          *(f"eval_piqa_{m}" for m in ("base", "fixed", "topacc", "zopo", "paft"))]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -56,8 +57,8 @@ def table_run(tiny_model, tmp_path_factory, shared_root):
 def test_every_stage_ran_once_and_methods_share_rows_and_steps(table_run):
     preset, runner, root, logs = table_run
     assert [line.split()[1].rstrip(":") for line in logs if line.endswith("running")] == STAGES
-    steps = {m: runner.finished(f"train_piqa_{m}")["global_step"] for m in ("fixed", "topacc", "paft")}
-    assert steps == {"fixed": 6, "topacc": 6, "paft": 6}  # 12 rows / batch 4 × 2 epochs
+    steps = {m: runner.finished(f"train_piqa_{m}")["global_step"] for m in ("fixed", "topacc", "zopo", "paft")}
+    assert steps == {"fixed": 6, "topacc": 6, "zopo": 6, "paft": 6}  # 12 rows / batch 4 × 2 epochs
     schedules = {m: json.loads((runner.adapter(get_task("piqa"), m) / "paft_schedule.json").read_text())
                  for m in ("fixed", "topacc", "paft")}
     orders = {m: s["order"] for m, s in schedules.items()}
@@ -81,6 +82,18 @@ def test_topaccuracy_trains_on_the_best_scored_prompt(table_run):
         int(next(r["index"] for r in rows if r["id"] == chosen["prompt_id"]))].text
     fixed = load_pool(root / "work" / "pools" / "piqa" / "fixed.jsonl", get_task("piqa").fields)
     assert fixed[0].text == get_task("piqa").baseline_prompt
+
+
+def test_zopo_spends_a_quarter_of_topaccuracys_generations_and_trains_its_choice(table_run):
+    preset, runner, root, _ = table_run
+    chosen = runner.finished("select_zopo_piqa")
+    top_accuracy = 10 * 2 + 3 * 2  # every prompt on screen = 2 records, 3 finalists on confirm = 2 more
+    assert chosen["budget"] == top_accuracy // 4 == 6
+    assert chosen["generations"] <= chosen["budget"] and chosen["generations"] % 4 == 0  # queries of 2 + 2 records
+    trained = load_pool(root / "work" / "pools" / "piqa" / "zopo.jsonl", get_task("piqa").fields)
+    assert [p.id for p in trained] == [chosen["prompt_id"]] and trained[0].source.startswith("ZOPO of ")
+    scores = (root / "work" / "select" / "piqa_zopo_scores.csv").read_text().splitlines()[1:]
+    assert len(scores) == chosen["scored_prompts"] and scores[0].split(",")[1] == chosen["prompt_id"]
 
 
 def test_resume_skips_finished_stages_and_reruns_a_missing_one(table_run):
@@ -107,12 +120,13 @@ def test_table_matches_the_per_prompt_csv(table_run):
     write_table1(root / "work", out, preset, pool_root=root / "pools", tokenizer_path=str(runner.work /
                                                                                           "chat_tokenizer"))
     results = read_per_prompt(out / "per_prompt.csv")
-    assert len(results) == 4 * 3 and all(r.questions == 4 for r in results)
+    assert len(results) == 5 * 3 and all(r.questions == 4 for r in results)
     assert all(r.opencompass_accuracy == pytest.approx(r.accuracy) for r in results)
     trained = [r.accuracy for r in results if r.model != "base"]
     assert 0 < max(trained) and len(set(trained)) > 1  # a degenerate all-zero table would prove nothing
     table = (out / "table1.md").read_text()
-    titles = {"base": "Base model", "fixed": "User-specified", "topacc": "TopAccuracy", "paft": "PAFT (K=1, T=2)"}
+    titles = {"base": "Base model", "fixed": "User-specified", "topacc": "TopAccuracy", "zopo": "ZOPO",
+              "paft": "PAFT (K=1, T=2)"}
     for method, title in titles.items():
         accs = [r.accuracy for r in sorted(results, key=lambda r: r.prompt_index) if r.model == method]
         top = 100 * accs.count(100.0) / len(accs)  # 4 questions: only 4 of 4 lies above 85 % (3 of 4 is 75 %)
@@ -121,7 +135,7 @@ def test_table_matches_the_per_prompt_csv(table_run):
         assert line == f"| {title} | {cell} | {cell} |", line  # one task: the average is the task's cell
     timing = re.findall(r"\| (\w[\w -]*?) \| PIQA \| (\S+) \| (\S+) \|", table.split("## Timing")[1])
     assert {(t, s) for t, _, s in timing if t != "Base model"} == {(titles[m].split(" (")[0], "6")
-                                                                  for m in ("fixed", "topacc", "paft")}
+                                                                  for m in ("fixed", "topacc", "zopo", "paft")}
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["piqa_distribution.png", "piqa_heatmap.png"]
 
 

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from paft_ext.configs.recipes import RECIPES
 from paft_ext.tasks import TASKS
 
-METHODS = ("base", "fixed", "topacc", "paft")
-TRAINED = ("fixed", "topacc", "paft")
-METHOD_TITLES = {"base": "Base model", "fixed": "User-specified", "topacc": "TopAccuracy", "paft": "PAFT"}
+METHODS = ("base", "fixed", "topacc", "zopo", "paft")
+TRAINED = ("fixed", "topacc", "zopo", "paft")
+METHOD_TITLES = {"base": "Base model", "fixed": "User-specified", "topacc": "TopAccuracy", "zopo": "ZOPO",
+                 "paft": "PAFT"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,13 @@ class Preset:
     prompt_sets: tuple[str, ...] = ("test",)  # evaluated prompt sets (shipped names or pool-file paths)
     reachable_top: float | None = None  # a second Top% threshold the model can reach (the task's may be out of reach)
     eval_dtype: str | None = None  # evaluation weights (None: the evaluation's default, float32 on CPU); bfloat16
+
+    def zopo_budget(self, pool_size: int) -> tuple[int, int]:
+        """(generations, records per query) of the ZOPO selection: a quarter of what TopAccuracy spends on a pool of
+        ``pool_size`` prompts (every prompt on ``screen`` records, the finalists on ``confirm`` more), each query
+        scoring one prompt on the ``screen + confirm`` records TopAccuracy judges its winner on."""
+        top_accuracy = pool_size * self.screen + self.finalists * self.confirm
+        return top_accuracy // 4, self.screen + self.confirm
 
     def __post_init__(self) -> None:
         unknown = [t for t in self.tasks if t not in TASKS]

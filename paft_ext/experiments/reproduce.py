@@ -33,7 +33,7 @@ from paft_ext.pools.store import Prompt, load_pool, write_pool
 from paft_ext.tasks import TaskSpec, get_task
 
 from .presets import METHODS, TRAINED, Preset
-from .top_accuracy import Generate, opencompass_generator, select_top_accuracy, write_scores
+from .top_accuracy import Generate, opencompass_generator, select_top_accuracy, select_zopo, write_scores
 
 GeneratorFactory = Callable[[str, str], Generate]  # (model, tokenizer) -> generate
 REPORT_ONLY = {"reachable_top"}  # preset fields that change only the report: a resumed run may differ in them
@@ -113,6 +113,7 @@ class Runner:
         self._stage("chat_tokenizer", self.chat_tokenizer)
         for task in self.tasks:
             self._stage(f"select_{task.name}", lambda task=task: self.select(task))
+            self._stage(f"select_zopo_{task.name}", lambda task=task: self.select_zopo(task))
         for task in self.tasks:
             for method in TRAINED:
                 self._stage(f"train_{task.name}_{method}", lambda task=task, method=method: self.train(task, method))
@@ -163,6 +164,25 @@ class Runner:
                 "records": best.records, "scored_prompts": len(selection.scores),
                 "generations": sum(s.records for s in selection.scores)}
 
+    def select_zopo(self, task: TaskSpec) -> dict[str, Any]:
+        """ZOPO (:mod:`.zopo`): the same black box as TopAccuracy (the base model's accuracy on the same seeded
+        training records) with a quarter of its generations, searching the pool by the base model's embeddings."""
+        from .zopo import prompt_embeddings
+
+        p = self.preset
+        pool = load_pool(self.pool(task), task.fields)
+        generations, per_query = p.zopo_budget(len(pool))
+        records = load_records(task, "train", max_samples=p.screen + p.confirm, seed=p.seed + 1, shuffle=True)
+        embeddings = prompt_embeddings(self.model, [prompt.text for prompt in pool])
+        generate = self.generator_factory(self.model, str(self.work / "chat_tokenizer"))
+        selection = select_zopo(task, pool, records, generate, embeddings, generations=generations,
+                                per_query=per_query, seed=p.seed, batch_size=p.eval_batch_size)
+        write_scores(selection, self.work / "select" / f"{task.name}_zopo_scores.csv")
+        best = next(s for s in selection.scores if s.prompt_id == selection.prompt.id)
+        return {"prompt_id": selection.prompt.id, "text": selection.prompt.text, "accuracy": best.accuracy,
+                "records": best.records, "scored_prompts": len(selection.scores),
+                "generations": sum(s.records for s in selection.scores), "budget": generations}
+
     def pool(self, task: TaskSpec, split: str = "train") -> Path:
         return self.pool_root / task.pool / f"{split}.jsonl"
 
@@ -172,11 +192,13 @@ class Runner:
         if method == "fixed":
             prompt = Prompt("user-specified", task.baseline_prompt, f"the task's user-specified prompt ({task.name})")
         else:
-            chosen = self.finished(f"select_{task.name}")
+            stage, title = (f"select_{task.name}", "TopAccuracy") if method == "topacc" else \
+                (f"select_zopo_{task.name}", "ZOPO")
+            chosen = self.finished(stage)
             if chosen is None:
-                raise RuntimeError(f"TopAccuracy prompt of {task.name} not selected yet")
+                raise RuntimeError(f"{title} prompt of {task.name} not selected yet")
             prompt = Prompt(chosen["prompt_id"], chosen["text"],
-                            f"TopAccuracy of {self.pool(task)} ({chosen['accuracy']:.1f}% on "
+                            f"{title} of {self.pool(task)} ({chosen['accuracy']:.1f}% on "
                             f"{chosen['records']} training records, base model)")
         path = self.work / "pools" / task.name / f"{method}.jsonl"
         write_pool(path, [prompt])

@@ -172,13 +172,15 @@ def prompt_embeddings(model: str, texts: list[str], batch_size: int = 16) -> np.
     from transformers import AutoModel, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model)
-    network = AutoModel.from_pretrained(model, dtype=torch.float32).eval()
+    gpu = torch.cuda.is_available()  # an 8B model is embedded on the GPU in bf16, the embedded model on the CPU
+    network = AutoModel.from_pretrained(model, dtype=torch.bfloat16 if gpu else torch.float32).eval()
+    network.to("cuda" if gpu else "cpu")
     rows = []
     with torch.no_grad():
         for start in range(0, len(texts), batch_size):
-            batch = tokenizer(texts[start : start + batch_size], return_tensors="pt", padding=True)
+            batch = tokenizer(texts[start : start + batch_size], return_tensors="pt", padding=True).to(network.device)
             hidden = network(**batch).last_hidden_state
             mask = batch["attention_mask"][..., None].to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1)
-            rows.append(torch.nn.functional.normalize(pooled, dim=-1).double().numpy())
+            rows.append(torch.nn.functional.normalize(pooled.float(), dim=-1).double().cpu().numpy())
     return np.concatenate(rows)
