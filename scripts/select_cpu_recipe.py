@@ -41,7 +41,7 @@ from paft_ext.pools.store import Prompt, write_pool  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS: dict[str, dict] = {
     "lr2e-4": {"learning_rate": 2e-4}, "lr5e-4": {"learning_rate": 5e-4}, "lr1e-3": {"learning_rate": 1e-3},
-    "lr2e-3": {"learning_rate": 2e-3},
+    "lr2e-3": {"learning_rate": 2e-3}, "lr1e-3_bf16": {"learning_rate": 1e-3, "bf16": True},
 }
 METHODS = ("fixed", "paft")
 SD_BOUND, OWN_BOUND = 1.5, 85.0
