@@ -99,7 +99,7 @@ def verdicts(rows: list[dict]) -> list[dict]:
         if len(both) < 2 or any(w["seeds"] < 3 for w in both):
             misses.append("fewer than 3 seeds per method")
         misses += [f"{w['method']} sd {w['sd_over_seeds']:.2f} > {SD_BOUND}" for w in both
-                   if not w["sd_over_seeds"] <= SD_BOUND]
+                   if w["seeds"] > 1 and not w["sd_over_seeds"] <= SD_BOUND]
         misses += [f"{w['method']} collapsed in {w['collapses']} seed(s)" for w in both if w["collapses"]]
         misses += [f"fixed own prompt {w['own_min']:.1f} < {OWN_BOUND}" for w in both
                    if w["method"] == "fixed" and w["own_min"] < OWN_BOUND]
