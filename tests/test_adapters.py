@@ -112,8 +112,9 @@ def test_missing_split_file_is_named(tmp_path):
 def test_prepare_writes_llamafactory_rows_with_raw_fields(tmp_path, monkeypatch, shared_root):
     monkeypatch.setenv("PAFT_DATA_ROOT", str(shared_root))
     manifest = prepare([get_task("piqa")], tmp_path, PrepareConfig(train_samples=30, eval_samples=10, seed=3))
-    assert manifest["tasks"]["piqa"] == {"train": {"split": "validation[0:1000]", "records": 30},
-                                         "eval": {"split": "validation[1000:]", "records": 10}}
+    assert manifest["tasks"]["piqa"] == {"train": {"split": "validation[0:1000]", "records": 30, "requested": 30},
+                                         "eval": {"split": "validation[1000:]", "records": 10, "requested": 10,
+                                                  "benchmark_eval_size": 1838}}
     info = json.loads((tmp_path / "llamafactory" / "dataset_info.json").read_text())
     assert info["piqa_train"]["columns"] == {"prompt": "instruction", "response": "output"}
     rows = [json.loads(x) for x in (tmp_path / "llamafactory" / "piqa_train.jsonl").read_text().splitlines()]

@@ -178,8 +178,10 @@ def test_report_equals_numbers_computed_from_the_predictions(evaluated):
         assert consistency[key]["consistency_rate"] == pytest.approx(100 * rate)
     text = (work / "report" / "report.md").read_text()
     tables, section = text.split("Consistency across prompts")
-    # per set: one row per task and an AVERAGE row; then one gap row per task and unseen set
-    assert tables.count("| lora |") == (len(POOLS) + 1) * 4 + len(POOLS) * 3 and "Seen-vs-unseen gap" in tables
+    # per set: one row per task and an AVERAGE row; one answer-balance row per task and set (all choice tasks); then
+    # one gap row per task and unseen set
+    assert tables.count("| lora |") == (len(POOLS) + 1) * 4 + len(POOLS) * 4 + len(POOLS) * 3
+    assert "Seen-vs-unseen gap" in tables and "Answer balance" in tables
     assert sum(line.startswith("| lora |") for line in section.splitlines()) == len([k for k in expected
                                                                                    if k[0] == "lora"])
     plots = sorted(p.name for p in (work / "report" / "plots").glob("*.png"))

@@ -97,13 +97,17 @@ def test_perturb_that_changes_nothing_writes_nothing(tmp_path):
     assert not (tmp_path / "out.jsonl").exists()
 
 
-def test_option_order_on_a_task_without_options_and_foreign_orders_are_refused():
+def test_option_order_on_a_task_without_options_writes_nothing_and_foreign_orders_are_refused(tmp_path):
+    from paft_ext import cli
+    from paft_ext.pools.store import write_pool
     from paft_ext.tasks import get_task
 
-    gsm8k, sst2 = get_task("gsm8k"), get_task("sst2")
-    pool = [Prompt("g", "Solve: {question}", "hand")]
-    with pytest.raises(PerturbError, match="option_order needs a task with lettered options"):
-        perturb_pool(pool, gsm8k.fields, ["option_order"], 0, options=gsm8k.options, letters=gsm8k.choices)
+    sst2 = get_task("sst2")
+    write_pool(tmp_path / "g.jsonl", [Prompt("g", "Solve: {question}", "hand")])
+    with pytest.raises(SystemExit, match="none of option_order changes any of the 1 prompts"):
+        cli.main(["pools", "perturb", "--task", "gsm8k", "--from", str(tmp_path / "g.jsonl"), "--kinds",
+                  "option_order", "--out", str(tmp_path / "o.jsonl")])
+    assert not (tmp_path / "o.jsonl").exists()
     foreign = [Prompt("z", "R: {sentence}\nA. {A}\nB. {B}", "hand", "ZY")]
     with pytest.raises(PerturbError, match="option_order 'ZY' is not a permutation of the task's options AB"):
         perturb_pool(foreign, sst2.fields, ["typo"], 0, options=sst2.options, letters=sst2.choices)

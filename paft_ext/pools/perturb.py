@@ -144,8 +144,6 @@ def perturb_pool(pool: Sequence[Prompt], fields: Sequence[str], kinds: Sequence[
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
         raise PerturbError(f"unknown perturbation(s) {', '.join(unknown)}; known: {', '.join(KINDS)}")
-    if "option_order" in kinds and (len(options) < 2 or len(letters) != len(options)):
-        raise PerturbError("option_order needs a task with lettered options; this task has none")
     for prompt in pool:
         if prompt.option_order and sorted(prompt.option_order) != sorted(letters):
             raise PerturbError(f"prompt {prompt.id!r}: option_order {prompt.option_order!r} is not a permutation of "
