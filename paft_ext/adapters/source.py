@@ -135,10 +135,13 @@ def refuse_overlap(task: TaskSpec, root: Path | None = None) -> None:
     """A task file's train and eval splits must not share a record: evaluating on training records would read
     memory as skill. Compared record by record (the same file line, or the same converted fields), not by range
     arithmetic, so two seeded cuts of one file, or one file named twice, are caught."""
+    def content(record: Record) -> str:
+        return json.dumps(record.values, sort_keys=True)
+
     train, evaluation = (load_records(task, which, root=root) for which in ("train", "eval"))
-    seen = {r.origin: r for r in train} | {json.dumps(r.values, sort_keys=True): r for r in train}
-    shared = [(seen.get(r.origin) or seen[json.dumps(r.values, sort_keys=True)], r) for r in evaluation
-              if r.origin in seen or json.dumps(r.values, sort_keys=True) in seen]
+    by_origin, by_content = {r.origin: r for r in train}, {content(r): r for r in train}
+    pairs = [(by_origin.get(r.origin) or by_content.get(content(r)), r) for r in evaluation]
+    shared = [(t, e) for t, e in pairs if t is not None]
     if shared:
         first_train, first_eval = shared[0]
         raise DataError(f"task {task.name} ({task.task_file}): {len(shared)} eval record(s) are also training "
