@@ -13,6 +13,7 @@ from pathlib import Path
 from paft_ext import default_model
 from paft_ext.adapters.export import PrepareConfig, prepare
 from paft_ext.import_commands import add_import_command
+from paft_ext.perturb_commands import add_perturb_command
 from paft_ext.task_commands import add_task_commands
 from paft_ext.tasks import TASK_FILE_ERRORS, TASKS, TaskFileError, get_task, register_task_file
 
@@ -160,34 +161,6 @@ def _cmd_pools_check(args: argparse.Namespace) -> None:
     print(f"{folder}: every test set is unseen (no shared part or sentence; n-gram similarity within targets)")
 
 
-def _cmd_pools_perturb(args: argparse.Namespace) -> None:
-    from paft_ext.pools.perturb import PerturbError, perturb_pool
-    from paft_ext.pools.store import PoolError, load_pool, write_pool
-
-    task, out = get_task(args.task), Path(args.out)
-    if out.exists():
-        raise PoolError(f"{out} exists; choose another --out (a perturbed set is never written over a file)")
-    source = load_pool(args.source, task.fields)
-    if args.circular:
-        from paft_ext.pools.option_order import rotations
-
-        if args.mixed:
-            raise PerturbError("--circular and --mixed exclude each other (rotations are one set, --mixed another)")
-        if not task.options:
-            raise PerturbError(f"task {task.name} has no options to rotate")
-        prompts, skipped = rotations(source, task.options, task.choices), {}
-    else:
-        result = perturb_pool(source, task.fields, args.kinds, args.seed, options=task.options,
-                              letters=task.choices, mixed=args.mixed)
-        prompts, skipped = result.prompts, result.skipped
-    if not prompts:
-        raise PerturbError(f"none of {', '.join(args.kinds)} changes any of the {len(source)} prompts of "
-                           f"{args.source}; nothing written")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_pool(out, prompts)
-    print(json.dumps({"written": len(prompts), "nothing_to_change": skipped, "out": str(out)}))
-
-
 def _task_of_pool(folder: Path):
     from paft_ext.pools.store import PoolError
 
@@ -332,20 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("folder")
     check.add_argument("--task", choices=list(TASKS), help="default: the pool named in manifest.json")
     check.set_defaults(func=_cmd_pools_check)
-    perturb = pools.add_parser("perturb", parents=tf,
-                            help="a perturbed copy of a prompt set (typos, dropped words, casing, "
-                                               "whitespace, option-label style), placeholders kept; seeded")
-    perturb.add_argument("--task", required=True, choices=list(TASKS))
-    perturb.add_argument("--from", dest="source", required=True, help="pool file, e.g. data/prompts/piqa/test.jsonl")
-    perturb.add_argument("--out", required=True, help="new pool file (evaluate with --prompt-set <file>)")
-    perturb.add_argument("--kinds", nargs="+", default=["typo", "word_drop", "casing", "whitespace", "label_style"],
-                         help="also: option_order (a seeded other order of the options; answers are mapped back)")
-    perturb.add_argument("--circular", action="store_true",
-                         help="instead: every cyclic rotation of each prompt's options, for CircularEval in the report")
-    perturb.add_argument("--mixed", action="store_true",
-                         help="one variant per prompt, the kinds taken in turn (a set as large as its source)")
-    perturb.add_argument("--seed", type=int, default=0)
-    perturb.set_defaults(func=_cmd_pools_perturb)
+    add_perturb_command(pools, tf)
     report = sub.add_parser("report", parents=tf,
                           help="robustness report of an OpenCompass work directory")
     report.add_argument("work_dir")

@@ -68,7 +68,7 @@ def test_rotations_and_the_option_order_kind(tmp_path):
     assert [p.option_order for p in perturbed] == ["BA"] * 3  # the one non-identity order of two options
     write_pool(tmp_path / "v.jsonl", perturbed)
     assert load_pool(tmp_path / "v.jsonl", task.fields) == perturbed
-    with pytest.raises(PoolError, match=r"v\.jsonl:1: prompt .* is an option-order variant"):
+    with pytest.raises(PoolError, match=r"v\.jsonl:1: prompt .* is a structure variant \(option_order 'BA'\)"):
         load_pool(tmp_path / "v.jsonl", task.fields, training=True)
     (tmp_path / "bad.jsonl").write_text(json.dumps({"id": "x", "text": pool[0].text, "option_order": "A1"}) + "\n")
     with pytest.raises(PoolError, match=r"bad\.jsonl:1: .*option_order must be a permutation"):

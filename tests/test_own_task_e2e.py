@@ -43,9 +43,15 @@ def run(tiny_model, tmp_path_factory, shared_root):
                   "--from", str(EXAMPLE / "prompts" / "valid.jsonl"), "--out", str(work / "circ.jsonl"), "--circular"])
         lines = (work / "circ.jsonl").read_text().splitlines()[:2]  # one source prompt, both rotations
         (work / "circ.jsonl").write_text("\n".join(lines) + "\n")
+        for kind in ("symbols", "kshot"):  # one structure variant each of the first validation prompt
+            cli.main(["pools", "perturb", "--task-file", str(EXAMPLE / "task.yaml"), "--task", "movie_reviews",
+                      "--from", str(EXAMPLE / "prompts" / "valid.jsonl"), "--out", str(work / f"{kind}.jsonl"),
+                      "--kinds", kind, "--seed", "1"])
+        (work / "struct.jsonl").write_text("".join((work / f"{kind}.jsonl").read_text().splitlines(True)[0]
+                                                   for kind in ("symbols", "kshot")))
         settings = {"tasks": "movie_reviews", "model": str(tiny_model), "adapters": f"paft={work / 'lora'}",
                     "prompts": PROMPTS, "max_out_len": 4, "batch_size": QUESTIONS, "include_base": "1",
-                    "prompt_sets": f"test,{work / 'circ.jsonl'}"}
+                    "prompt_sets": f"test,{work / 'circ.jsonl'},{work / 'struct.jsonl'}"}
         os.environ["PAFT_EVAL_IN_PROCESS"] = "1"
         with (work / "opencompass.log").open("w") as log:
             run_dir = run_opencompass(settings, work / "data" / "opencompass", work / "eval", log=log, cwd=work)
@@ -141,3 +147,37 @@ def test_circular_eval_maps_rotated_answers_back_and_counts_every_rotation(run):
         assert row["plain_accuracy"] == pytest.approx(100 * sum(correct[0]) / QUESTIONS)
         both = sum(a and b for a, b in zip(correct[0], correct[1], strict=True))
         assert row["circular_accuracy"] == pytest.approx(100 * both / QUESTIONS)
+
+
+def test_structure_variants_are_scored_against_the_original_options(run, shared_root):
+    from opencompass.utils.text_postprocessors import first_option_postprocess
+
+    work, _, run_dir, report = run
+    golds = [json.loads(line)["answer"] for line in (work / "data" / "opencompass" / "data" / "movie_reviews" /
+                                                      "test.jsonl").open()]
+    labels = _raw_labels(shared_root)
+    scored = {json.loads(line)["review"] for line in (work / "data" / "opencompass" / "data" / "movie_reviews" /
+                                                      "test.jsonl").open()}
+    symbols_variant, kshot_variant = (json.loads(line) for line in (work / "struct.jsonl").open())
+    assert symbols_variant["symbols"] in ("12", "ab") and "kshot" in kshot_variant["id"]
+    shown = symbols_variant["symbols"]
+    assert f"{shown[0]}) {{A}}" in symbols_variant["text"] and "A) {A}" not in symbols_variant["text"]
+    per_prompt = {(r["model"], r["prompt_index"]): r for r in report["per_prompt"]
+                  if r["prompt_set"].endswith("struct.jsonl")}
+    for model in ("base", "paft"):
+        items = json.loads((run_dir / "predictions" / model / "movie_reviews_struct_p00.json").read_text())
+        details = json.loads((run_dir / "results" / model / "movie_reviews_struct_p00.json").read_text())
+        # the symbol variant's answers are read over its symbols and named by the letter of the same slot
+        back = {shown[0]: "A", shown[1]: "B", "": ""}
+        answers = [back[first_option_postprocess(items[str(q)]["prediction"], shown)] for q in range(QUESTIONS)]
+        assert [details["details"][str(q)]["predictions"] for q in range(QUESTIONS)] == answers
+        hits = sum(a == g for a, g in zip(answers, golds, strict=True))
+        assert per_prompt[(model, 0)]["accuracy"] == pytest.approx(100 * hits / QUESTIONS)
+        shots = json.loads((run_dir / "predictions" / model / "movie_reviews_struct_p01.json").read_text())
+        (turn,) = shots["0"]["origin_prompt"]
+        blocks = turn["prompt"].split("\n\n")
+        assert len(blocks) == 3  # two solved training reviews, then the question
+        for block in blocks[:2]:
+            review = block.split("\n")[0].removeprefix("Sentence: ")
+            # a review of the raw file that is no scored question, solved with its own raw label
+            assert review not in scored and block.rsplit("\n", 1)[1] == "AB"[labels[review]]

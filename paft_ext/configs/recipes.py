@@ -20,7 +20,22 @@ from paft_ext.tasks import TaskSpec
 
 # Where `paft-ext prepare` writes LLaMA-Factory files by default (relative to the repository root, git-ignored).
 DATASET_DIR = ".cache/data/llamafactory"
-VARIANTS = ("baseline", "paft")
+# baseline: the fixed prompt; paft: prompts drawn from the train pool; structure: paft plus option order, option
+# symbols and in-context examples drawn per window (paft_ext.train.structure; choice tasks only)
+VARIANTS = ("baseline", "paft", "structure")
+
+
+def variants_for(task: TaskSpec, pool: bool = True) -> tuple[str, ...]:
+    """The variants generated for ``task``: ``paft`` needs a pool (``pool``), ``structure`` also options."""
+    return tuple(v for v in VARIANTS if v == "baseline" or (pool and (v == "paft" or task.options)))
+
+
+def structure_keys(task: TaskSpec) -> dict[str, Any]:
+    """The structure-draw keys of the ``structure`` variant: any option order, the options labelled by the task's
+    letters, digits or lower-case letters, and 0–2 solved training records before each row."""
+    n = len(task.choices)
+    return {"paft_option_order": True, "paft_option_symbols": [task.choices, "123456789"[:n], task.choices.lower()],
+            "paft_max_shots": 2}
 
 
 @dataclass(frozen=True)
@@ -93,7 +108,8 @@ RECIPES: dict[str, Recipe] = {
 
 def training_config(task: TaskSpec, recipe: Recipe, variant: str) -> dict[str, Any]:
     """The LLaMA-Factory YAML content for ``task`` under ``recipe``; ``variant`` is ``baseline`` (the fixed
-    user-specified prompt) or ``paft`` (prompts drawn from the train pool).
+    user-specified prompt), ``paft`` (prompts drawn from the train pool) or ``structure`` (``paft`` with structure
+    draws).
 
     A task with a pool trains its baseline through the PAFT hook too, every window keeping the dataset's own fixed
     prompt (``paft_canonical_ratio: 1.0``): the rows are byte-identical to the stock ``<task>_train`` entry's
@@ -112,7 +128,7 @@ def training_config(task: TaskSpec, recipe: Recipe, variant: str) -> dict[str, A
         "lora_dropout": 0.0,
         "lora_target": recipe.lora_target,
         "dataset_dir": DATASET_DIR,
-        "dataset": lf_dataset_name(task, paft=variant == "paft" or task.pool_shipped),
+        "dataset": lf_dataset_name(task, paft=variant != "baseline" or task.pool_shipped),
         "template": recipe.template,
         "cutoff_len": recipe.cutoff_len,
         # The prepared train file is in seeded random order, so the first N rows are a seeded random subset.
@@ -141,6 +157,12 @@ def training_config(task: TaskSpec, recipe: Recipe, variant: str) -> dict[str, A
                        "paft_eval_prompt": "instruction"})
     if variant == "baseline" and task.pool_shipped:
         config["paft_canonical_ratio"] = 1.0  # every window: the fixed prompt, in the PAFT YAML's order
+    if variant == "structure":
+        if not task.options:
+            raise ValueError(f"task {task.name} has no options: no structure variant")
+        config.update({"paft_pool": pool_path(task, "train"), "disable_shuffling": True,
+                       "paft_window_steps": recipe.window_steps, "paft_sampling": "uniform",
+                       "paft_eval_prompt": "instruction", **structure_keys(task)})
     return config
 
 

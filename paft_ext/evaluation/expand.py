@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from paft_ext.pools.option_order import check_order
+from paft_ext.pools.option_order import check_variant
 from paft_ext.pools.store import Prompt, load_pool
 from paft_ext.tasks import TaskSpec, get_task
 
@@ -62,7 +62,7 @@ def expand_datasets(base_datasets: list, task: str, settings: EvalSettings | Non
                 new["reader_cfg"]["test_range"] = f"[:{settings.questions}]"
             if spec.answer_kind == "number":
                 new["eval_cfg"]["pred_postprocessor"] = {"type": "paft_ext.tasks.answers.extract_number"}
-            if prompt.option_order:
+            if prompt.option_order or prompt.symbols:
                 new["eval_cfg"]["pred_postprocessor"] = _in_order(new["eval_cfg"].get("pred_postprocessor"), spec,
                                                                   prompt, prompt_set.file(settings.pool_root, spec))
             expanded.append(new)
@@ -77,8 +77,8 @@ def _in_order(postprocessor: Any, spec: TaskSpec, prompt: Prompt, where: Any) ->
     name = kind if isinstance(kind, str) else getattr(kind, "__name__", "")
     if spec.answer_kind != "choice" or not name.endswith("first_option_postprocess") or (
             postprocessor.get("options") != spec.choices):
-        raise ValueError(f"{where}: prompt {prompt.id!r} has an option_order, but task {spec.name} is not scored by "
-                         f"first_option_postprocess over {spec.choices!r}")
-    check_order(prompt.option_order, spec.choices, f"{where}: prompt {prompt.id!r}")
+        raise ValueError(f"{where}: prompt {prompt.id!r} is an option-order or symbol variant, but task {spec.name} "
+                         f"is not scored by first_option_postprocess over {spec.choices!r}")
+    check_variant(prompt, spec.choices, f"{where}: prompt {prompt.id!r}")
     return {"type": "paft_ext.tasks.answers.extract_choice_in_order", "options": spec.choices,
-            "order": prompt.option_order}
+            "order": prompt.option_order, **({"symbols": prompt.symbols} if prompt.symbols else {})}

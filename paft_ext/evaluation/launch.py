@@ -125,9 +125,9 @@ def check_backend(settings: EvalSettings) -> None:
 
 
 def check_prompt_files(settings: EvalSettings) -> None:
-    """Every prompt file of the run exists, loads, and holds option orders of its task's letters — checked here, in
-    one line, instead of as a traceback inside OpenCompass's config."""
-    from paft_ext.pools.option_order import check_order
+    """Every prompt file of the run exists, loads, and holds option orders and symbols of its task's letters —
+    checked here, in one line, instead of as a traceback inside OpenCompass's config."""
+    from paft_ext.pools.option_order import check_variant
     from paft_ext.pools.store import load_pool
 
     for name in settings.tasks:
@@ -137,8 +137,8 @@ def check_prompt_files(settings: EvalSettings) -> None:
             if not path.is_file():
                 raise SystemExit(f"paft-ext: error: prompt set {prompt_set.name!r} of {name}: {path} does not exist")
             for prompt in load_pool(path, task.fields):
-                if prompt.option_order:
-                    check_order(prompt.option_order, task.choices, f"{path}: prompt {prompt.id!r}")
+                if prompt.option_order or prompt.symbols:
+                    check_variant(prompt, task.choices, f"{path}: prompt {prompt.id!r}")
 
 
 def check_adapters(settings: EvalSettings) -> None:

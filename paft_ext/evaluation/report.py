@@ -25,9 +25,9 @@ import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from paft_ext.pools.store import load_pool
+from paft_ext.pools.store import Prompt, load_pool
 from paft_ext.tasks import TASKS, TaskSpec
-from paft_ext.tasks.answers import original_letter
+from paft_ext.tasks.answers import extract_choice, extract_choice_strict, original_letter
 
 from .answer_balance import balance_columns, balance_markdown, pooled_balance
 from .circular import circular_markdown
@@ -104,6 +104,15 @@ def run_prompt_sets(run: Path, pool_root: Path | None) -> tuple[Path, dict[str, 
     return root, {s.tag: s for s in sets}, recorded.get("prompts")
 
 
+def _original(task: TaskSpec, prompt: Prompt, prediction: str, strict: bool) -> str:
+    """The original option letter a prediction names: extracted over the symbols the prompt shows (the task's
+    letters unless it is a symbol variant), then mapped back through the prompt's option order."""
+    if not prompt.symbols:
+        return original_letter(task.extract(prediction, strict=strict), task.choices, prompt.option_order)
+    shown = (extract_choice_strict if strict else extract_choice)(prediction, prompt.symbols)
+    return original_letter(shown, task.choices, prompt.option_order, prompt.symbols)
+
+
 def collect(run: Path, pool_root: Path | None = None, tokenizer=None) -> list[PromptResult]:
     """One :class:`PromptResult` per finished prediction file of the run, each checked against the pool file it is
     labelled from: every item's rendered prompt must come from that file's template at that index."""
@@ -133,14 +142,14 @@ def collect(run: Path, pool_root: Path | None = None, tokenizer=None) -> list[Pr
             oc_file = run / "results" / model_dir.name / path.name
             oc_result = json.loads(oc_file.read_text()) if oc_file.is_file() else {}
             scored = scored_items(oc_result, len(items), oc_file)  # OpenCompass's own answers and verdicts
-            order = prompts[index].option_order  # an option-order variant: letters mapped back to the originals
+            variant = prompts[index]  # a structure variant: answers mapped back to the original letters
             if scored is None:  # no details dumped: re-scored with the task's extractor
-                extracted = [original_letter(task.extract(p), task.choices, order) for p in predictions]
+                extracted = [_original(task, variant, p, strict=False) for p in predictions]
                 hits = [e == _gold(task, item["gold"]) for e, item in zip(extracted, items, strict=True)]
             else:
                 extracted, hits = scored
             golds = [_gold(task, item["gold"]) for item in items] if task.answer_kind == "choice" else []
-            strict = [original_letter(task.extract(p, strict=True), task.choices, order) for p in predictions]
+            strict = [_original(task, variant, p, strict=True) for p in predictions]
             oc_acc = oc_result.get("accuracy")
             tokens = (statistics.fmean(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in predictions)
                       if tokenizer is not None and predictions else None)

@@ -1,6 +1,9 @@
 """Proof that a pool's test prompts are unseen: nothing a test prompt says was said by a train or valid prompt.
 
-Three checks, run by every pool build and by ``paft-ext pools check`` (also on user pools):
+Four checks, run by every pool build and by ``paft-ext pools check`` (also on user pools):
+
+* **variants** — a structure variant of a prompt (options in another order, labelled 1/2 or a/b, solved examples
+  before it; :func:`structure_key`) counts as that prompt: no test prompt may be a variant of a train/valid one;
 
 * **parts** — composed prompts name their parts in ``source`` (``instruction.test.03+…``); no part id of a test
   prompt may occur in a train/valid prompt (empty parts, ``*.none``, carry no text and are ignored);
@@ -27,6 +30,7 @@ import numpy as np
 from paft_ext.tasks import PLACEHOLDER, TaskSpec
 
 from .dedup import similarity
+from .option_symbols import SHOT_SEPARATOR
 from .store import Prompt, load_pool
 from .validate import validate
 
@@ -46,7 +50,7 @@ _FRAGMENT_END = re.compile(r"(?<=[.!?])\s+|\n")
 class Problem:
     prompt_set: str
     prompt_id: str
-    kind: str  # invalid | part | sentence | ngram | mean | seen
+    kind: str  # invalid | variant | part | sentence | ngram | mean | seen
     detail: str
 
     def __str__(self) -> str:
@@ -84,8 +88,12 @@ class TrainIndex:
     """What the train/valid prompts say, to test candidates against: sentences (with the id of one prompt that says
     each), part ids and texts for nearest-neighbour similarity."""
 
-    def __init__(self, prompts: Sequence[Prompt]) -> None:
+    def __init__(self, prompts: Sequence[Prompt], options: Sequence[str] = ()) -> None:
         self.texts = [p.text for p in prompts]
+        self.options = tuple(options)  # the task's option placeholders, for structure keys
+        self.variants: dict[str, str] = {}  # structure key -> id of a train prompt that has it
+        for p in prompts:
+            self.variants.setdefault(structure_key(p.text, self.options), p.id)
         self.sentence_owner: dict[str, str] = {}
         self.part_owner: dict[str, str] = {}
         for p in prompts:
@@ -108,10 +116,27 @@ class TrainIndex:
         return similarity(list(texts), self.texts).max(axis=1)
 
 
+def structure_key(text: str, options: Sequence[str]) -> str:
+    """A template with its structure taken out, so that a structure variant of a prompt (another option order,
+    other option symbols, solved examples before it: :mod:`.option_order`, :mod:`.structure_variants`) has that
+    prompt's key: leading blocks without a placeholder (the examples) dropped, every option placeholder one name,
+    every standalone single letter or digit (labels, and articles alike on both sides) one mark, case and
+    whitespace folded."""
+    blocks = text.split(SHOT_SEPARATOR)
+    while len(blocks) > 1 and not PLACEHOLDER.search(blocks[0]):
+        blocks.pop(0)
+    core = SHOT_SEPARATOR.join(blocks)
+    core = PLACEHOLDER.sub(lambda m: "{#option}" if m[1] in options else m[0], core)
+    core = re.sub(r"(?<![A-Za-z0-9_{])[A-Za-z0-9](?![A-Za-z0-9_}])", "#", core)
+    return re.sub(r"\s+", " ", core.casefold()).strip()
+
+
 def leak_reasons(prompt: Prompt, index: TrainIndex, nearest: float) -> list[tuple[str, str]]:
     """(kind, why) for each way one test prompt is not unseen (empty = it is)."""
-    reasons = [("part", f"shares part {part!r} with train prompt {owner}")
-               for part, owner in index.shared_parts(prompt.source)]
+    reasons = [("variant", f"is a structure variant of train prompt {index.variants[key]} (or it of this)")
+               for key in [structure_key(prompt.text, index.options)] if key in index.variants]
+    reasons += [("part", f"shares part {part!r} with train prompt {owner}")
+                for part, owner in index.shared_parts(prompt.source)]
     reasons += [("sentence", f"shares the sentence {s!r} with train prompt {owner}")
                 for s, owner in index.shared_sentences(prompt.text)]
     if nearest > MAX_NEAREST:
@@ -147,7 +172,7 @@ def check_pool(folder: Path, task: TaskSpec) -> tuple[dict, list[Problem]]:
                 problems.append(Problem(name, p.id, "invalid", "; ".join(verdict.reasons)))
             elif verdict.text != p.text:
                 problems.append(Problem(name, p.id, "invalid", "text is not in normalised form"))
-    index = TrainIndex([p for name in TRAIN_SETS for p in loaded.get(name, [])])
+    index = TrainIndex([p for name in TRAIN_SETS for p in loaded.get(name, [])], task.options)
     stats: dict = {}
     for name in test_set_names(folder):
         prompts = loaded[name]

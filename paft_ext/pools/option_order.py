@@ -31,6 +31,15 @@ def check_order(order: str, letters: str, where: str) -> None:
         raise ValueError(f"{where}: option_order {order!r} is not a permutation of the task's options {letters}")
 
 
+def check_variant(prompt: Prompt, letters: str, where: str) -> None:
+    """A structure variant's order and symbols fit the task's option letters."""
+    if prompt.option_order:
+        check_order(prompt.option_order, letters, where)
+    if prompt.symbols and len(prompt.symbols) != len(letters):
+        raise ValueError(f"{where}: symbols {prompt.symbols!r} name {len(prompt.symbols)} options, the task has "
+                         f"{len(letters)} ({letters})")
+
+
 def permute_options(text: str, options: Sequence[str], letters: str, order: str) -> str:
     """``text`` with the slot of letter k showing the option originally at letter ``order[k]``."""
     check_order(order, letters, "permute_options")

@@ -11,7 +11,7 @@ variant for it, and the count says so. The output is an ordinary pool file, eval
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +21,7 @@ from paft_ext.tasks import PLACEHOLDER
 from .option_order import random_order, variant
 from .safety import unsafe_problems
 from .store import Prompt, template_problems
+from .structure_variants import kshot_variant, symbol_variant
 
 # words, never a LaTeX command's name (GSM8K prompts ask for "\\boxed{}", which must stay as written)
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
@@ -129,13 +130,16 @@ class PerturbResult:
     skipped: dict[str, int]  # kind -> prompts it found nothing to change in
 
 
-KINDS = (*PERTURBATIONS, "option_order")  # option_order: see paft_ext.pools.option_order
+# structure kinds: option_order (paft_ext.pools.option_order), symbols and kshot (paft_ext.pools.structure_variants)
+KINDS = (*PERTURBATIONS, "option_order", "symbols", "kshot")
 
 
 def perturb_pool(pool: Sequence[Prompt], fields: Sequence[str], kinds: Sequence[str], seed: int, *,
-                 options: Sequence[str] = (), letters: str = "", mixed: bool = False) -> PerturbResult:
+                 options: Sequence[str] = (), letters: str = "", mixed: bool = False,
+                 examples: Sequence[tuple[Mapping[str, str], str]] = (), shots: int = 2) -> PerturbResult:
     """One variant per (prompt, kind), seeded per (seed, prompt position, kind): the same inputs give the same file.
-    ``option_order`` needs the task's option placeholders and letters; a task without them skips it.
+    ``option_order`` and ``symbols`` need the task's option placeholders and letters, ``kshot`` solved training
+    records (``examples``: (fields, gold letter) each; ``shots`` of them per prompt); without them a kind skips.
 
     ``mixed``: one variant per prompt instead — a set as large as its source, so that a perturbed reading costs what
     the clean one does. Prompt i tries the kinds in turn from ``kinds[i % len(kinds)]`` (an even share of each kind)
@@ -152,7 +156,7 @@ def perturb_pool(pool: Sequence[Prompt], fields: Sequence[str], kinds: Sequence[
     for index, prompt in enumerate(pool):
         order = [kinds[(index + k) % len(kinds)] for k in range(len(kinds))] if mixed else kinds
         for attempt, kind in enumerate(order):
-            made = _perturbed(prompt, index, kind, seed, fields, options, letters)
+            made = _perturbed(prompt, index, kind, seed, fields, options, letters, examples, shots)
             if made is None:
                 if attempt == 0 or not mixed:  # mixed: counted under the prompt's first kind only
                     skipped[kind] += 1
@@ -167,7 +171,7 @@ def perturb_pool(pool: Sequence[Prompt], fields: Sequence[str], kinds: Sequence[
 
 
 def _perturbed(prompt: Prompt, index: int, kind: str, seed: int, fields: Sequence[str], options: Sequence[str],
-               letters: str) -> Prompt | None:
+               letters: str, examples: Sequence[tuple[Mapping[str, str], str]], shots: int) -> Prompt | None:
     """The ``kind`` variant of the pool's ``index``-th prompt (None: the kind finds nothing to change in it)."""
     rng = np.random.default_rng([seed, index, KINDS.index(kind)])
     source = f"perturbed:{kind}:seed={seed}"
@@ -175,12 +179,22 @@ def _perturbed(prompt: Prompt, index: int, kind: str, seed: int, fields: Sequenc
         if len(options) < 2 or prompt.option_order:
             return None
         return variant(prompt, options, letters, random_order(letters, rng), f"~{kind}", source)
+    if kind in ("symbols", "kshot"):
+        made = (symbol_variant(prompt, letters, rng, source) if kind == "symbols" else
+                kshot_variant(prompt, examples, shots, letters, rng, f"{source}:shots={shots}"))
+        if made is not None:
+            _check(made, kind, prompt, fields)
+        return made
     text = PERTURBATIONS[kind](prompt.text, rng)
     if text == prompt.text:
         return None
     if PLACEHOLDER.findall(text) != PLACEHOLDER.findall(prompt.text):
         raise PerturbError(f"{kind} changed the placeholders of {prompt.id}: {text!r}")
-    problems = template_problems(text, fields) + unsafe_problems(text)
-    if problems:
-        raise PerturbError(f"{kind} broke {prompt.id}: {'; '.join(problems)}")
+    _check(Prompt(prompt.id, text, ""), kind, prompt, fields)
     return Prompt(f"{prompt.id}~{kind}", text, f"{source} of {prompt.id} ({prompt.source})", prompt.option_order)
+
+
+def _check(made: Prompt, kind: str, source: Prompt, fields: Sequence[str]) -> None:
+    problems = template_problems(made.text, fields) + unsafe_problems(made.text)
+    if problems:
+        raise PerturbError(f"{kind} broke {source.id}: {'; '.join(problems)}")

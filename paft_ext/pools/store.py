@@ -34,6 +34,9 @@ class Prompt:
     # an option-order variant: at letter k the prompt shows original option ``option_order[k]`` ("BA": A shows the
     # original B); evaluation maps answers back (paft_ext.pools.option_order). "" = the original order.
     option_order: str = ""
+    # a symbol variant: the prompt labels letter k's option ``symbols[k]`` ("12": A is shown as 1); answers are
+    # mapped back to the letters (paft_ext.pools.structure_variants). "" = the task's own letters.
+    symbols: str = ""
 
 
 def text_hash(text: str) -> str:
@@ -79,16 +82,22 @@ def load_pool(path: str | Path, fields: Iterable[str], extra_special_tokens: Ite
                                 and len(set(order)) == len(order)):
             raise PoolError(f"{path}:{lineno}: prompt {row['id']!r}: option_order must be a permutation of "
                             f"option letters such as \"BA\", got {order!r}")
-        if order and training:
-            raise PoolError(f"{path}:{lineno}: prompt {row['id']!r} is an option-order variant (option_order "
-                            f"{order!r}), an evaluation set; train on the original prompts")
+        symbols = row.get("symbols", "")
+        if symbols != "" and not (isinstance(symbols, str) and len(set(symbols)) == len(symbols)
+                                  and not any(c.isspace() or c in "{}" for c in symbols)):
+            raise PoolError(f"{path}:{lineno}: prompt {row['id']!r}: symbols must be distinct characters, one per "
+                            f"option (such as \"12\"), got {symbols!r}")
+        if (order or symbols) and training:
+            kind = f"option_order {order!r}" if order else f"symbols {symbols!r}"
+            raise PoolError(f"{path}:{lineno}: prompt {row['id']!r} is a structure variant ({kind}), an evaluation "
+                            f"set; train on the original prompts (paft_option_order / paft_option_symbols draw these)")
         twin = texts.get((row["text"], order))
         if twin is not None:
             raise PoolError(f"{path}:{lineno}: prompt {row['id']!r} has the same text as prompt {twin!r}; a pool "
                             f"holds each template once")
         texts[(row["text"], order)] = row["id"]
         seen[row["id"]] = lineno
-        prompts.append(Prompt(row["id"], row["text"], str(row.get("source", "unknown")), order))
+        prompts.append(Prompt(row["id"], row["text"], str(row.get("source", "unknown")), order, symbols))
     if not prompts:
         raise PoolError(f"{path}: prompt pool is empty")
     return prompts
@@ -112,13 +121,14 @@ def seeded_subset(prompts: list[Prompt], size: int | None, seed: int) -> list[Pr
 def write_pool(path: Path, prompts: Iterable[Prompt]) -> None:
     """A pool file in the shipped format, ``{id, text, source, hash}`` per line — what :func:`load_pool` reads."""
     write_jsonl(path, [{"id": p.id, "text": p.text, "source": p.source, "hash": text_hash(p.text),
-                        **({"option_order": p.option_order} if p.option_order else {})} for p in prompts])
+                        **({"option_order": p.option_order} if p.option_order else {}),
+                        **({"symbols": p.symbols} if p.symbols else {})} for p in prompts])
 
 
 def pool_digest(prompts: list[Prompt]) -> str:
     """A content hash of a pool (ids and texts), used in cache fingerprints and checkpoint state."""
     digest = hashlib.sha256()
     for prompt in prompts:
-        digest.update(json.dumps([prompt.id, prompt.text, *([prompt.option_order] if prompt.option_order else [])])
-                      .encode("utf-8"))
+        digest.update(json.dumps([prompt.id, prompt.text, *([prompt.option_order] if prompt.option_order else []),
+                                  *([prompt.symbols] if prompt.symbols else [])]).encode("utf-8"))
     return digest.hexdigest()

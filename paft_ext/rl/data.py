@@ -17,10 +17,12 @@ from paft_ext.pools.store import Prompt, write_pool
 from paft_ext.tasks import TASKS, TaskFileError, TaskSpec, fill_template, get_task, register_task_file
 from paft_ext.train.artefacts import prompt_id
 from paft_ext.train.schedule import CANONICAL, Schedule
+from paft_ext.train.structure import effective_symbols, render_with_shots
 
 from .config import RLConfigError
 
 POSITION_COLUMN, PROMPT_COLUMN = "paft_position", "paft_prompt_id"
+SYMBOLS_COLUMN = "symbols"  # with structure draws: the option symbols a row's prompt shows (the rewards' options)
 
 
 def dataset_task(dataset_dir: str, name: str) -> tuple[TaskSpec, Path]:
@@ -90,15 +92,27 @@ def fixed_pool(task: TaskSpec, output_dir: str) -> Path:
 def grpo_rows(task: TaskSpec, rows: Sequence[dict[str, str]], schedule: Schedule, pool: Sequence[Prompt],
               system: str | None) -> list[dict[str, Any]]:
     """One conversational GRPO prompt per schedule position (TRL repeats each into its group of completions), with
-    the gold answer and the position and prompt id for tracing."""
+    the gold answer and the position and prompt id for tracing. With structure draws the prompt shows the window's
+    option order, symbols and shots, the gold is the symbol next to the correct option, and ``symbols`` (the
+    symbols shown) is what the rewards extract from (:mod:`.rewards`)."""
     out = []
+    structure = schedule.structure
     for position, (row, prompt) in enumerate(zip(schedule.order.tolist(), schedule.prompt_index.tolist(),
                                                  strict=True)):
         record = rows[row]
         template = task.baseline_prompt if prompt == CANONICAL else pool[prompt].text
-        user = fill_template(template, {f: record[f] for f in task.fields})
+        user, answer = fill_template(template, {f: record[f] for f in task.fields}), record["answer"]
+        extra = {}
+        if structure is not None:
+            drawn = structure.at(position)
+            if prompt != CANONICAL:
+                shots = [({f: rows[r][f] for f in task.fields}, rows[r]["answer"])
+                         for r in structure.examples[position].tolist()]
+                user, answer = render_with_shots(template, {f: record[f] for f in task.fields}, answer, shots,
+                                                 task.options, task.choices, drawn)
+            extra = {SYMBOLS_COLUMN: effective_symbols(template, task.choices, drawn)}
         messages = ([{"role": "system", "content": system}] if system is not None else []) + [
             {"role": "user", "content": user}]
-        out.append({"prompt": messages, "answer": record["answer"], POSITION_COLUMN: position,
-                    PROMPT_COLUMN: prompt_id(pool, prompt)})
+        out.append({"prompt": messages, "answer": answer, POSITION_COLUMN: position,
+                    PROMPT_COLUMN: prompt_id(pool, prompt), **extra})
     return out

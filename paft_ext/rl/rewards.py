@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from paft_ext.tasks import TaskSpec
-from paft_ext.tasks.answers import cued_number, normalise_number
+from paft_ext.tasks.answers import cued_number, extract_choice, extract_choice_strict, normalise_number
 
 RewardFunc = Callable[..., list[float]]
 
@@ -38,22 +38,37 @@ def _gold_matches(task: TaskSpec, extracted: str, gold: str) -> bool:
     return extracted == gold
 
 
+def _extract(task: TaskSpec, text: str, strict: bool, symbols: str | None) -> str:
+    """The task's extraction, over the symbols a structure-draw prompt showed instead of the letters."""
+    if symbols is None or task.answer_kind != "choice":
+        return task.extract(text, strict=strict)
+    return extract_choice_strict(text, symbols) if strict else extract_choice(text, symbols)
+
+
 def reward_functions(task: TaskSpec, answer_rule: str) -> list[RewardFunc]:
-    """``[correct, format, answered]`` for ``task`` (the order of ``reward_weights``)."""
+    """``[correct, format, answered]`` for ``task`` (the order of ``reward_weights``). With structure draws TRL
+    passes each row's ``symbols`` column, and answers are extracted over those symbols."""
     strict = answer_rule == "strict"
 
-    def correct(completions: list[Any], answer: list[str], **_: Any) -> list[float]:
-        return [float(_gold_matches(task, task.extract(completion_text(c), strict=strict), gold))
-                for c, gold in zip(completions, answer, strict=True)]
+    def _symbols(symbols: list[str] | None, count: int) -> list[str | None]:
+        return list(symbols) if symbols is not None else [None] * count
 
-    def format(completions: list[Any], **_: Any) -> list[float]:  # noqa: A001 (TRL logs the function's name)
+    def correct(completions: list[Any], answer: list[str], symbols: list[str] | None = None, **_: Any
+                ) -> list[float]:
+        return [float(_gold_matches(task, _extract(task, completion_text(c), strict, s), gold))
+                for c, gold, s in zip(completions, answer, _symbols(symbols, len(answer)), strict=True)]
+
+    def format(completions: list[Any], symbols: list[str] | None = None,  # noqa: A001 (TRL logs the name)
+               **_: Any) -> list[float]:
         texts = [completion_text(c) for c in completions]
         if task.answer_kind == "number":
             return [float(cued_number(t) != "") for t in texts]
-        return [float(task.extract(t, strict=True) != "") for t in texts]
+        return [float(_extract(task, t, True, s) != "") for t, s in zip(texts, _symbols(symbols, len(texts)),
+                                                                           strict=True)]
 
-    def answered(completions: list[Any], **_: Any) -> list[float]:
-        return [float(task.extract(completion_text(c)) != "") for c in completions]
+    def answered(completions: list[Any], symbols: list[str] | None = None, **_: Any) -> list[float]:
+        return [float(_extract(task, completion_text(c), False, s) != "")
+                for c, s in zip(completions, _symbols(symbols, len(completions)), strict=True)]
 
     return [correct, format, answered]
 

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from paft_ext.pools.option_symbols import StructureError, check_symbol_sets
 from paft_ext.pools.safety import tokenizer_special_tokens
 from paft_ext.pools.store import load_pool, pool_digest
 from paft_ext.train.artefacts import write_pending_schedule
@@ -94,13 +95,30 @@ def build_run(path: str | Path) -> dict[str, Any]:
         geometry=Geometry(prompts_per_step(args), 1, 1), window=paft.window_steps, window_unit="step",
         sampling=paft.sampling, epoch_reshuffle=paft.epoch_reshuffle, pool_size=len(pool),
         pool_digest=pool_digest(pool), seed=run.seed if paft.seed is None else paft.seed,
-        canonical_ratio=paft.canonical_ratio, curriculum_order=_curriculum(task, rows, pool, paft.sampling))
+        canonical_ratio=paft.canonical_ratio, curriculum_order=_curriculum(task, rows, pool, paft.sampling),
+        **_structure_keys(task, paft))
     schedule = build_schedule(spec)
     args.max_steps = schedule.total_steps  # the T epochs are laid out in the rendered rows: one pass of them
     args.resume_from_checkpoint = resume  # what the callback's resume guard reads (as under LLaMA-Factory)
     return {"run": run, "paft": paft, "task": task, "pool": pool, "pool_file": pool_file, "schedule": schedule,
             "rows": grpo_rows(task, rows, schedule, pool, run.default_system), "tokenizer": tokenizer,
             "resume": resume, "args": args}
+
+
+def _structure_keys(task, paft: PaftConfig) -> dict[str, Any]:
+    """The schedule keys of structure draws (as under SFT); a task without options or a symbol set that does not
+    fit them is refused naming the key."""
+    if not (paft.option_order or paft.option_symbols or paft.max_shots):
+        return {}
+    if not task.options:
+        raise RLConfigError(f"paft_option_order / paft_option_symbols / paft_max_shots: task {task.name} has no "
+                            f"options to reorder or relabel")
+    try:
+        check_symbol_sets(paft.option_symbols, task.choices, "paft_option_symbols")
+    except StructureError as err:
+        raise RLConfigError(str(err)) from None
+    return {"letters": task.choices, "option_order": paft.option_order, "option_symbols": paft.option_symbols,
+            "max_shots": paft.max_shots}
 
 
 def _curriculum(task, rows: list[dict[str, str]], pool: list, sampling: str) -> tuple[int, ...]:

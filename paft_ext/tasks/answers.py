@@ -61,13 +61,16 @@ def extract_choice_strict(text: str, options: str) -> str:
     return match[1] if match else ""
 
 
-def original_letter(letter: str, options: str, order: str) -> str:
-    """The original option that ``letter`` shows in an option-order variant (``order[k]`` is shown at letter k; see
-    :mod:`paft_ext.pools.option_order`); '' stays '' (no answer), and without an order the letter is the original."""
+def original_letter(letter: str, options: str, order: str, symbols: str = "") -> str:
+    """The original option that ``letter`` shows in a structure variant: a symbol (``symbols[k]`` labels slot k) is
+    first read as its slot's letter, then ``order[k]`` is the option shown at slot k (see
+    :mod:`paft_ext.pools.option_order`); '' stays '' (no answer), and without either the letter is the original."""
+    if letter and symbols:
+        letter = options[symbols.index(letter)]
     return order[options.index(letter)] if letter and order else letter
 
 
-def extract_choice_in_order(text: str, options: str, order: str) -> str:
-    """OpenCompass's option letter of ``text``, mapped back to the original option (a ``pred_postprocessor`` for
-    option-order variants, so the dataset's own gold scores them)."""
-    return original_letter(extract_choice(text, options), options, order)
+def extract_choice_in_order(text: str, options: str, order: str, symbols: str = "") -> str:
+    """OpenCompass's option of ``text`` — over the variant's symbols where it shows others — mapped back to the
+    original option (a ``pred_postprocessor`` for structure variants, so the dataset's own gold scores them)."""
+    return original_letter(extract_choice(text, symbols or options), options, order, symbols)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 from paft_ext.pools.store import Prompt
 
 from .schedule import CANONICAL, DECIDED, Schedule
+from .structure import WindowStructure, effective_symbols
 
 SCHEDULE_FILE = "paft_schedule.json"
 PENDING_SCHEDULE_FILE = "paft_schedule.pending.json"
@@ -31,15 +31,28 @@ def prompt_id(pool: Sequence[Prompt], index: int) -> str:
 
 
 def write_pending_schedule(schedule: Schedule, pool: list[Prompt], output_dir: str) -> None:
-    windows = [{**w, "prompt_id": prompt_id(pool, w.pop("prompt_index")),
-                **({"candidates": [prompt_id(pool, c) for c in w["candidates"]]} if "candidates" in w else {})}
+    """The schedule as JSON: spec, digest, prompts, windows (prompt id; with structure draws the option order,
+    the symbols the window's template shows and its number of shots) and the row order (and each position's shot
+    rows)."""
+    windows = [{**w, "prompt_id": prompt_id(pool, w["prompt_index"]),
+                **({"candidates": [prompt_id(pool, c) for c in w["candidates"]]} if "candidates" in w else {}),
+                **_shown_symbols(schedule, pool, w)}
                for w in schedule.windows()]
-    doc = {"spec": asdict(schedule.spec),
+    doc = {"spec": schedule.spec.as_dict(),
            "digest": schedule.spec.digest(), "total_steps": schedule.total_steps, "rows": len(schedule.order),
-           "prompts": {p.id: p.text for p in pool}, "windows": windows, "order": schedule.order.tolist()}
+           "prompts": {p.id: p.text for p in pool}, "windows": windows, "order": schedule.order.tolist(),
+           **({"shot_rows": schedule.structure.examples.tolist()} if schedule.structure is not None else {})}
     path = Path(output_dir) / PENDING_SCHEDULE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def _shown_symbols(schedule: Schedule, pool: list[Prompt], window: dict) -> dict:
+    """A structure window's symbols as its template shows them (the letters where the template names none)."""
+    if schedule.structure is None or window["prompt_index"] == CANONICAL:
+        return {}
+    drawn = WindowStructure(window["order"], window["symbols"], window["shots"])
+    return {"symbols": effective_symbols(pool[window["prompt_index"]].text, schedule.spec.letters, drawn)}
 
 
 def accept_schedule(output_dir: str) -> None:
@@ -79,5 +92,5 @@ def write_tokenized_meta(path: str | None, meta: dict | None, schedule: Schedule
     earlier never leaves a record without data."""
     if not path or meta is None or schedule is None or not Path(path).is_dir() or (Path(path) / META_FILE).is_file():
         return
-    doc = {"run": meta, "spec": asdict(schedule.spec), "fields": fields}
+    doc = {"run": meta, "spec": schedule.spec.as_dict(), "fields": fields}
     (Path(path) / META_FILE).write_text(json.dumps(doc, indent=1))

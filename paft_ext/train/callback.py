@@ -211,7 +211,9 @@ class _Trace:
             prompt_ids = [i for i, lab in zip(ids, labels, strict=True) if lab == -100 and i != pad]
             text = self.tokenizer.decode(prompt_ids, clean_up_tokenization_spaces=False)
             response = self.tokenizer.decode([lab for lab in labels if lab != -100], clean_up_tokenization_spaces=False)
-            rows.append({"prompt_ids": identify_prompts(text, self.run.pool), "text": text, "response": response})
+            letters = self.run.schedule.spec.letters if self.run.schedule is not None else ""
+            rows.append({"prompt_ids": identify_prompts(text, self.run.pool, letters), "text": text,
+                         "response": response})
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({"step": self.step, "micro": self.micro, "rows": rows}, ensure_ascii=False) + "\n")
 

@@ -38,6 +38,11 @@ class PaftConfig:
     sampling_temperature: float = 0.5
     sampling_floor: float = 0.1
     sampling_ema: float = 0.5
+    # structure draws (paft_ext.train.structure): per window a seeded option order, a symbol set of these, and
+    # 0..max_shots solved training records before each row
+    option_order: bool = False
+    option_symbols: tuple[str, ...] = ()
+    max_shots: int = 0
 
     def __post_init__(self) -> None:
         for name in ("pool", "eval_prompt"):
@@ -80,7 +85,17 @@ class PaftConfig:
         if self.sampling == "loss_aware" and (self.window_unit != "step" or not self.epoch_reshuffle):
             raise PaftConfigError("paft_sampling: loss_aware needs paft_window_unit: step and paft_epoch_reshuffle: "
                                   "true (each window is decided from the losses of earlier windows)")
-        for name in ("epoch_reshuffle", "trace"):
+        symbols = self.option_symbols
+        if not isinstance(symbols, tuple) or not all(isinstance(x, str) and x for x in symbols):
+            raise PaftConfigError(f"paft_option_symbols must be a list of symbol sets such as [AB, \"12\", ab], got "
+                                  f"{symbols!r}")
+        shots = self.max_shots
+        if isinstance(shots, bool) or not isinstance(shots, int) or not 0 <= shots <= 8:
+            raise PaftConfigError(f"paft_max_shots must be an integer from 0 to 8, got {shots!r}")
+        if self.sampling == "loss_aware" and (self.option_order or symbols or shots):
+            raise PaftConfigError("paft_option_order / paft_option_symbols / paft_max_shots: not with paft_sampling: "
+                                  "loss_aware (its candidates are scored per prompt, not per structure)")
+        for name in ("epoch_reshuffle", "trace", "option_order"):
             if not isinstance(getattr(self, name), bool):
                 raise PaftConfigError(f"paft_{name} must be true or false, got {getattr(self, name)!r}")
 
@@ -147,10 +162,22 @@ def build_config(values: dict[str, Any]) -> PaftConfig | None:
                               f"known: {', '.join(PREFIX + k for k in known)}")
     if "pool" not in values:
         raise PaftConfigError("paft_pool is required when any paft_* key is set (the train prompt pool file)")
+    if "option_symbols" in values:
+        values = {**values, "option_symbols": _symbol_sets(values["option_symbols"])}
     kinds = {"window_steps": int, "seed": int, "epoch_reshuffle": bool, "trace": bool, "canonical_ratio": float,
-             "pool_size": int,
+             "pool_size": int, "option_order": bool, "max_shots": int,
              "sampling_candidates": int, "sampling_temperature": float, "sampling_floor": float, "sampling_ema": float}
     return PaftConfig(**{k: _coerce(k, v, kinds.get(k, str)) for k, v in values.items()})
+
+
+def _symbol_sets(value: Any) -> Any:
+    """``paft_option_symbols`` as a tuple: a YAML list, or a flag's comma-separated text (``AB,12,ab``); YAML reads
+    ``12`` as a number, so numbers are taken as their digits."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(","))
+    if isinstance(value, list | tuple):
+        return tuple(str(x) if isinstance(x, int) and not isinstance(x, bool) else x for x in value)
+    return value
 
 
 _DEFAULTS = {f.name: f.default for f in fields(PaftConfig)}

@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from paft_ext.pools.option_symbols import StructureError, check_symbol_sets
 from paft_ext.pools.safety import tokenizer_special_tokens
 from paft_ext.pools.store import Prompt, load_pool, pool_digest
 
@@ -25,6 +26,7 @@ from .loss_aware import group_variants
 from .render import FIELDS_COLUMN, curriculum_order, render_eval, render_train
 from .schedule import Geometry, Schedule, ScheduleSpec, build_schedule
 from .state import RUN, PaftSetupError
+from .structure import option_layout
 
 logger = get_logger("paft_ext")
 
@@ -75,7 +77,22 @@ def _guard() -> None:
         raise PaftSetupError("[paft_ext] " + "; ".join(problems))
 
 
-def _schedule_spec(dataset, pool: list[Prompt]) -> ScheduleSpec:
+def _structure_keys(fields: tuple[str, ...]) -> dict[str, Any]:
+    """The schedule keys of structure draws (none when the YAML asks for none); refused naming the key when the
+    dataset's task has no options or a symbol set does not fit them."""
+    config = RUN.config
+    if not (config.option_order or config.option_symbols or config.max_shots):
+        return {}
+    try:
+        letters = option_layout(fields)[1]
+        check_symbol_sets(config.option_symbols, letters, "paft_option_symbols")
+    except StructureError as err:
+        raise PaftSetupError(f"[paft_ext] {err}") from None
+    return {"letters": letters, "option_order": config.option_order, "option_symbols": config.option_symbols,
+            "max_shots": config.max_shots}
+
+
+def _schedule_spec(dataset, pool: list[Prompt], fields: tuple[str, ...]) -> ScheduleSpec:
     training, config = RUN.parsed["training"], RUN.config
     epochs = training.num_train_epochs
     if training.max_steps <= 0 and float(epochs) != int(epochs):
@@ -90,6 +107,7 @@ def _schedule_spec(dataset, pool: list[Prompt]) -> ScheduleSpec:
         curriculum_order=curriculum_order(dataset, pool) if config.sampling == "curriculum" else (),
         **({"candidates": config.sampling_candidates, "temperature": config.sampling_temperature,
             "floor": config.sampling_floor, "ema": config.sampling_ema} if config.sampling == "loss_aware" else {}),
+        **_structure_keys(fields),
     )
 
 
@@ -119,8 +137,9 @@ def preprocess(original, dataset, data_args, training_args, stage, template, tok
     else:
         pool = config.training_pool(load_pool(config.pool, fields, tokenizer_special_tokens(tokenizer), training=True),
                                     training_args.seed)
-        schedule = build_schedule(_schedule_spec(dataset, pool))
-        dataset = render_train(dataset, schedule, pool, **map_kwargs)
+        schedule = build_schedule(_schedule_spec(dataset, pool, fields))
+        options = option_layout(fields)[0] if schedule.structure is not None else ()
+        dataset = render_train(dataset, schedule, pool, options, **map_kwargs)
         RUN.schedule, RUN.pool, RUN.fields = schedule, pool, list(fields)
         if training_args.should_save:
             write_pending_schedule(schedule, pool, training_args.output_dir)
@@ -164,17 +183,24 @@ def _warn_truncation(dataset, tokenizer, cutoff_len: int, schedule: Schedule, po
 
 def _refuse_test_prompts(eval_pool: list[Prompt], test_file: Path, fields: tuple[str, ...]) -> None:
     """Selecting checkpoints on the test prompts would leak them; refuse an eval pool that shares any with the test
-    pool beside the train pool."""
+    pool beside the train pool (a structure variant of a test prompt counts as that prompt)."""
     if not test_file.is_file():
         return
-    shared = {p.text for p in eval_pool} & {p.text for p in load_pool(test_file, fields)}
+    from paft_ext.pools.leakage import structure_key
+
+    try:
+        options = option_layout(fields)[0]
+    except StructureError:  # a task without options: only the other structure (examples, labels) is folded
+        options = ()
+    shared = ({structure_key(p.text, options) for p in eval_pool}
+              & {structure_key(p.text, options) for p in load_pool(test_file, fields)})
     if shared:
         raise PaftSetupError(f"[paft_ext] paft_eval_prompt shares {len(shared)} prompt(s) with the test pool "
                              f"{test_file}; evaluate during training on the validation pool (valid.jsonl)")
 
 
 def _run_meta(training_args) -> dict:
-    return {"config": RUN.config.__dict__, "batch": training_args.per_device_train_batch_size,
+    return {"config": json.loads(json.dumps(RUN.config.__dict__)), "batch": training_args.per_device_train_batch_size,
             "grad_accum": training_args.gradient_accumulation_steps, "world": training_args.world_size,
             "epochs": training_args.num_train_epochs, "max_steps": training_args.max_steps,
             "seed": training_args.seed}
@@ -200,7 +226,8 @@ def _check_tokenized_path(path: str | None, training_args) -> None:
 def _restore_schedule(stored: dict, training_args) -> None:
     """Rebuild the schedule of a cached tokenized dataset (same spec -> same bytes) for the callback and artefacts."""
     spec = ScheduleSpec(**{**stored["spec"], "geometry": Geometry(**stored["spec"]["geometry"]),
-                           "curriculum_order": tuple(stored["spec"].get("curriculum_order", ()))})
+                           "curriculum_order": tuple(stored["spec"].get("curriculum_order", ())),
+                           "option_symbols": tuple(stored["spec"].get("option_symbols", ()))})
     pool = RUN.config.training_pool(load_pool(RUN.config.pool, stored["fields"]), training_args.seed)
     if pool_digest(pool) != spec.pool_digest:
         raise PaftSetupError(f"[paft_ext] {RUN.config.pool} changed since the tokenized dataset was built; "

@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 
 from paft_ext import __version__
+from paft_ext.pools.option_symbols import symbolize
 from paft_ext.pools.store import Prompt
 from paft_ext.tasks import PLACEHOLDER, fill_template, get_task
 
 from .schedule import CANONICAL, Schedule
+from .structure import render_with_shots
 
 FIELDS_COLUMN = "_paft_fields"
 
@@ -73,22 +75,53 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps([__version__, *parts], sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def render_train(dataset: Any, schedule: Schedule, pool: Sequence[Prompt], **map_kwargs: Any) -> Any:
+def render_train(dataset: Any, schedule: Schedule, pool: Sequence[Prompt], options: Sequence[str] = (),
+                 **map_kwargs: Any) -> Any:
     """Rows in schedule order, each with its window's prompt filled in; under loss_aware, each position once per
-    candidate of its window (position-major: row ``p·C + c`` is position p with candidate c)."""
+    candidate of its window (position-major: row ``p·C + c`` is position p with candidate c). With structure draws
+    (``options``: the task's option placeholders in letter order) the window's option order, symbols and shots
+    are rendered too and the response becomes the symbol next to the gold option (:mod:`.structure`)."""
     texts = [p.text for p in pool]
     order, prompt_index = (column.tolist() for column in schedule.rendered_rows())
+    structured = _structured_renderer(dataset, schedule, options)
 
     def render(example: dict[str, Any], index: int) -> dict[str, Any]:
         if prompt_index[index] == CANONICAL:  # this window keeps the dataset's own fixed prompt
             return {"_prompt": example["_prompt"]}
         fields = json.loads(example[FIELDS_COLUMN])
+        if structured is not None:
+            return structured(example, index, texts[prompt_index[index]], fields)
         return {"_prompt": _replace_user_turn(example, fill_template(texts[prompt_index[index]], fields))}
 
     ordered = dataset.select(order)
     fp = fingerprint(dataset._fingerprint, schedule.spec.digest())
     return ordered.map(render, with_indices=True, new_fingerprint=fp, desc="PAFT: rendering prompts",
                        **map_kwargs).remove_columns([FIELDS_COLUMN])
+
+
+def _structured_renderer(dataset: Any, schedule: Schedule, options: Sequence[str]) -> Any:
+    """The row renderer of a schedule with structure draws (None without): it needs every record's fields and
+    gold letter (the response), since a row's shots are other records."""
+    structure, letters = schedule.structure, schedule.spec.letters
+    if structure is None:
+        return None
+    if len(options) != len(letters):
+        raise ValueError(f"structure draws: options {list(options)} do not match the letters {letters}")
+    responses = [r[0]["content"].strip() if len(r) == 1 else None for r in dataset["_response"]]
+    bad = next((i for i, gold in enumerate(responses) if gold not in tuple(letters)), None)
+    if bad is not None:
+        raise ValueError(f"structure draws: row {bad} has response {dataset[bad]['_response']!r}; they remap a "
+                         f"one-letter answer ({', '.join(letters)}), so the dataset's output must be the gold letter")
+    records = list(zip([json.loads(f) for f in dataset[FIELDS_COLUMN]], responses, strict=True))
+
+    def render(example: dict[str, Any], position: int, template: str, fields: dict[str, str]) -> dict[str, Any]:
+        shots = [records[row] for row in structure.examples[position].tolist()]
+        text, answer = render_with_shots(template, fields, records[schedule.order[position]][1], shots, options,
+                                         letters, structure.at(position))
+        return {"_prompt": _replace_user_turn(example, text),
+                "_response": [{**example["_response"][0], "content": answer}]}
+
+    return render
 
 
 def closeness_order(pool: Sequence[Prompt], rows: Sequence[dict[str, str]], own: Sequence[str]) -> tuple[int, ...]:
@@ -126,11 +159,12 @@ def render_eval(dataset: Any, pool: Sequence[Prompt] | None, **map_kwargs: Any) 
                        **map_kwargs).remove_columns([FIELDS_COLUMN])
 
 
-def identify_prompts(text: str, pool: Sequence[Prompt]) -> list[str]:
-    """Ids of pool prompts whose literal text (placeholders as wildcards) appears in ``text`` — for traces."""
+def identify_prompts(text: str, pool: Sequence[Prompt], letters: str = "") -> list[str]:
+    """Ids of pool prompts whose literal text (placeholders as wildcards) appears in ``text`` — for traces. With
+    structure draws (``letters``) the option labels are wildcards too, since the window may show other symbols."""
     hits = []
     for prompt in pool:
-        parts = PLACEHOLDER.split(prompt.text)[::2]
+        parts = PLACEHOLDER.split(symbolize(prompt.text, letters) if letters else prompt.text)[::2]
         pattern = "(?s)" + ".*?".join(re.escape(part) for part in parts)
         if re.search(pattern, text):
             hits.append(prompt.id)

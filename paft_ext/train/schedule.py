@@ -20,6 +20,10 @@ from typing import Literal
 
 import numpy as np
 
+from paft_ext.pools.option_symbols import check_symbol_sets
+
+from .structure import Structure, draw_structure
+
 Sampling = Literal["uniform", "cycle", "curriculum", "loss_aware"]
 WindowUnit = Literal["step", "example"]
 
@@ -65,9 +69,31 @@ class ScheduleSpec:
     temperature: float = 1.0
     floor: float = 0.1
     ema: float = 0.5
+    # structure draws (paft_ext.train.structure): the task's option letters, and what each window draws
+    letters: str = ""
+    option_order: bool = False
+    option_symbols: tuple[str, ...] = ()
+    max_shots: int = 0
+
+    @property
+    def draws_structure(self) -> bool:
+        return bool(self.option_order or self.option_symbols or self.max_shots)
+
+    def as_dict(self) -> dict:
+        """Every input, as stored in ``paft_schedule.json`` and cached-dataset metadata; the structure keys only
+        when set, so schedules without them keep the records and digests they had before those keys existed."""
+        values = asdict(self)
+        if not self.draws_structure:
+            for key in _STRUCTURE_KEYS:
+                values.pop(key)
+        return values
 
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        """A hash of :meth:`as_dict` (resumed checkpoints and cached tokenized datasets are checked against it)."""
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
+
+
+_STRUCTURE_KEYS = ("letters", "option_order", "option_symbols", "max_shots")
 
 
 @dataclass(frozen=True)
@@ -77,6 +103,7 @@ class Schedule:
     prompt_index: np.ndarray  # position -> index into the pool (CANONICAL; DECIDED under loss_aware)
     window_rows: int
     candidates: np.ndarray | None = None  # loss_aware: window -> its candidate pool indices (CANONICAL: keep fixed)
+    structure: Structure | None = None  # structure draws: each window's option order, symbols and shots
 
     @property
     def total_steps(self) -> int:
@@ -106,7 +133,8 @@ class Schedule:
             window = start // self.window_rows
             out.append({"window": window, "prompt_index": int(self.prompt_index[start]),
                         "first_step": start // rps, "last_step": (stop - 1) // rps,
-                        **({"candidates": self.candidates[window].tolist()} if self.candidates is not None else {})})
+                        **({"candidates": self.candidates[window].tolist()} if self.candidates is not None else {}),
+                        **(asdict(self.structure.at(start)) if self.structure is not None else {})})
         return out
 
 
@@ -158,6 +186,9 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
                                           or not spec.epoch_reshuffle):
         raise ValueError("loss_aware sampling needs >= 2 candidates per window, paft_window_unit: step and "
                          "paft_epoch_reshuffle: true")
+    if spec.draws_structure and (not spec.letters or spec.sampling == "loss_aware"):
+        raise ValueError("structure draws need a task with options (letters) and a sampling other than loss_aware")
+    check_symbol_sets(spec.option_symbols, spec.letters, "paft_option_symbols")
     if spec.sampling == "curriculum" and sorted(spec.curriculum_order) != list(range(spec.pool_size)):
         raise ValueError("curriculum sampling needs an order of the whole pool (closest to the canonical first)")
     rps = spec.geometry.rows_per_step
@@ -188,4 +219,8 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
     draws = _draws(prompt_rng, n_windows, spec.pool_size, spec.sampling, spec.curriculum_order)
     if spec.canonical_ratio > 0:
         draws = _canonical_windows(draws, spec.canonical_ratio, spec.seed)
-    return Schedule(spec, order, draws[window_of], window_rows)
+    structure = None
+    if spec.draws_structure:
+        structure = draw_structure(spec.letters, spec.option_order, spec.option_symbols, spec.max_shots, spec.seed,
+                                   order, spec.n_rows, window_of, draws == CANONICAL)
+    return Schedule(spec, order, draws[window_of], window_rows, structure=structure)

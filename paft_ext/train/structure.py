@@ -1,0 +1,119 @@
+"""Structure draws: per window, an option order, an option-symbol set and a number of in-context examples.
+
+Wording is not the only way a user's prompt differs from the training prompts: options come in another order, are
+numbered 1/2 or lettered a/b, or the question follows worked examples. A model trained on pools that keep "A = first
+option" answers by letter position (``results/sampling_ablation/test_reading.md``). With structure draws every
+window of K optimizer steps draws, next to its template, a seeded option order, a symbol set and a number of shots;
+every row of the window is rendered with the options in that order, the labels replaced by the symbols, the shots
+(solved training records, never the row itself) in the template's own format before it, and its gold answer
+remapped to the symbol printed next to the correct option's text.
+
+Templates carry symbols as slots ``{_sym_<letter>}``; pool templates write letters, which
+:func:`paft_ext.pools.option_symbols.symbolize` turns into slots by rule. A template in which no letter is found keeps
+the task's letters in every window (its effective symbols are recorded in ``paft_schedule.json``).
+Everything here is a pure function of its inputs; no LLaMA-Factory import.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from paft_ext.pools.option_symbols import SHOT_SEPARATOR, SLOT, StructureError, has_slots, symbolize
+from paft_ext.tasks import fill_template
+
+_STRUCTURE_STREAM = 0x5354
+_SHOT_STREAM = 0x5348
+
+
+def option_layout(fields: Sequence[str]) -> tuple[tuple[str, ...], str]:
+    """(option placeholders in letter order, letters) of a PAFT dataset with these fields: the registered choice task
+    that has them, else the fields named by single capitals ("A", "B", …)."""
+    from paft_ext.tasks import TASKS
+
+    for task in TASKS.values():
+        if tuple(task.fields) == tuple(fields) and task.options:
+            return task.options, task.choices
+    capitals = tuple(f for f in fields if re.fullmatch(r"[A-Z]", f))
+    if len(capitals) >= 2:
+        return capitals, "".join(capitals)
+    raise StructureError(f"structure draws need a choice task: fields {list(fields)} are no registered task's with "
+                         f"options, and none is an option letter (A, B, …)")
+
+
+@dataclass(frozen=True)
+class WindowStructure:
+    """One window's draw: ``order[k]`` is the original option shown at slot k (as :mod:`paft_ext.pools.option_order`),
+    ``symbols[k]`` the symbol that labels slot k, ``shots`` the in-context examples before each row."""
+
+    order: str
+    symbols: str
+    shots: int
+
+
+@dataclass(frozen=True)
+class Structure:
+    windows: tuple[WindowStructure, ...]  # one per drawn window
+    window_of: np.ndarray  # position -> its window's draw
+    examples: np.ndarray  # position -> the source rows of its shots (max_shots columns, never the row itself)
+
+    def at(self, position: int) -> WindowStructure:
+        return self.windows[int(self.window_of[position])]
+
+
+def draw_structure(letters: str, option_order: bool, symbol_sets: Sequence[str], max_shots: int, seed: int,
+                   order: np.ndarray, n_rows: int, window_of: np.ndarray, identity: np.ndarray) -> Structure:
+    """Seeded draws for every window (``identity[w]``: window w keeps the letters, order and no shots, as a window
+    of the dataset's own fixed prompt does) and ``max_shots`` distinct example rows for every position."""
+    n_windows = len(identity)
+    if max_shots and n_rows <= max_shots:
+        raise StructureError(f"paft_max_shots {max_shots} needs more than {max_shots} training rows, got {n_rows}")
+    rng = np.random.default_rng([seed, _STRUCTURE_STREAM])
+    windows = []
+    for w in range(n_windows):
+        drawn_order = "".join(rng.permutation(list(letters))) if option_order else letters
+        symbols = symbol_sets[int(rng.integers(len(symbol_sets)))] if symbol_sets else letters
+        shots = int(rng.integers(0, max_shots + 1)) if max_shots else 0
+        windows.append(WindowStructure(letters, letters, 0) if identity[w] else
+                       WindowStructure(drawn_order, symbols, shots))
+    shot_rng = np.random.default_rng([seed, _SHOT_STREAM])
+    examples = np.zeros((len(order), max_shots), dtype=np.int64)
+    for position, row in enumerate(order.tolist()):
+        if max_shots:
+            picks = shot_rng.choice(n_rows - 1, size=max_shots, replace=False)
+            examples[position] = picks + (picks >= row)  # skip the row itself
+    return Structure(tuple(windows), window_of, examples)
+
+
+def effective_symbols(template: str, letters: str, drawn: WindowStructure) -> str:
+    """The symbols a template shows: the drawn set, or the letters when the template names no option letter."""
+    return drawn.symbols if has_slots(template, letters) else letters
+
+
+def render_one(template: str, fields: Mapping[str, str], gold: str, options: Sequence[str], letters: str,
+               drawn: WindowStructure) -> tuple[str, str]:
+    """(prompt, answer) of one record under one window's draw: options in the drawn order, labels as the drawn
+    symbols, the answer the symbol of the slot that shows the gold option."""
+    from paft_ext.pools.option_order import permute_options
+
+    if gold not in letters:
+        raise StructureError(f"gold answer {gold!r} is not one of the options {letters}")
+    symbols = effective_symbols(template, letters, drawn)
+    text = permute_options(symbolize(template, letters), options, letters, drawn.order)
+    slots = {SLOT + letter: symbols[k] for k, letter in enumerate(letters)}
+    return fill_template(text, {**fields, **slots}), symbols[drawn.order.index(gold)]
+
+
+def render_with_shots(template: str, fields: Mapping[str, str], gold: str, shots: Sequence[tuple[Mapping[str, str],
+                      str]], options: Sequence[str], letters: str, drawn: WindowStructure) -> tuple[str, str]:
+    """:func:`render_one` after ``drawn.shots`` solved examples (each the template filled with its record, a line
+    break and its remapped answer; blank lines between)."""
+    blocks = []
+    for example_fields, example_gold in shots[:drawn.shots]:
+        text, answer = render_one(template, example_fields, example_gold, options, letters, drawn)
+        blocks.append(f"{text}\n{answer}")
+    text, answer = render_one(template, fields, gold, options, letters, drawn)
+    return SHOT_SEPARATOR.join([*blocks, text]), answer
