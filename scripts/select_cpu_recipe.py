@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import statistics
 import subprocess
@@ -34,7 +35,7 @@ from table1_followups import parse_variant  # noqa: E402
 
 from paft_ext.evaluation.report import collect, summarise  # noqa: E402
 from paft_ext.experiments.presets import PRESETS  # noqa: E402
-from paft_ext.experiments.reproduce import Runner  # noqa: E402
+from paft_ext.experiments.reproduce import Runner, stage_record  # noqa: E402
 from paft_ext.jsonl import write_csv, write_lines  # noqa: E402
 from paft_ext.pools.store import Prompt, write_pool  # noqa: E402
 
@@ -49,8 +50,8 @@ COLUMNS = ("setting", "seed", "method", "valid_mean", "valid_std", "valid_min", 
            "accuracy_per_gold", "answer_share", "gold_share", "collapse", "own_prompt", "train_loss", "train_s")
 
 
-def run_one(name: str, overrides: dict, seed: int, work: Path, command: list[str]) -> Iterator[dict]:
-    """Train and read both methods of one setting and seed (finished stages are skipped), yielding each method's row
+def run_one(name: str, overrides: dict, seed: int, work: Path, command: list[str]) -> Iterator[str]:
+    """Train and read both methods of one setting and seed (finished stages are skipped), yielding each method's name
     as soon as its reading is done."""
     preset = PRESETS["cpu"]
     task_name = preset.tasks[0]
@@ -65,17 +66,36 @@ def run_one(name: str, overrides: dict, seed: int, work: Path, command: list[str
     runner.check_or_record(command)
     runner._stage("prepare", runner.prepare)  # seeded by the preset: the same rows and questions for every run
     for method in METHODS:
-        trained = runner._stage(f"train_{task_name}_{method}", lambda m=method: runner.train(task, m))
-        done = runner._stage(f"eval_{task_name}_{method}", lambda m=method: runner.evaluate(task, m))
-        summary = {r["prompt_set"]: r for r in summarise(collect(Path(done["opencompass_run"])))
-                   if r["task"] != "AVERAGE"}
-        valid = next(r for s, r in summary.items() if s.endswith("valid.jsonl"))
-        own_row = next(r for s, r in summary.items() if s.endswith("own.jsonl"))
-        yield {"setting": name, "seed": seed, "method": method, "valid_mean": valid["mean"],
-               "valid_std": valid["std_pop"], "valid_min": valid["min"],
-               **{k: valid[k] for k in ("balanced_accuracy", "accuracy_per_gold", "answer_share", "gold_share",
-                                        "collapse")},
-               "own_prompt": own_row["mean"], "train_loss": trained["train_loss"], "train_s": trained["train_runtime"]}
+        runner._stage(f"train_{task_name}_{method}", lambda m=method: runner.train(task, m))
+        runner._stage(f"eval_{task_name}_{method}", lambda m=method: runner.evaluate(task, m))
+        yield method
+
+
+def finished_rows(work: Path) -> tuple[list[dict], dict[str, dict]]:
+    """Every finished reading under ``work`` (any setting and seed, earlier invocations included), and each
+    setting's LLaMA-Factory changes as its ``run.json`` records them."""
+    rows, settings = [], {}
+    for folder in sorted(work.glob("*_s*"), key=lambda f: (f.name.rpartition("_s")[0], f.name.rpartition("_s")[2])):
+        name, _, seed = folder.name.rpartition("_s")
+        if not seed.isdigit() or not (folder / "run.json").is_file():
+            continue
+        recorded = json.loads((folder / "run.json").read_text())["train_overrides"]
+        settings[name] = {k: v for k, v in recorded.items() if k not in ("seed", "paft_seed")}
+        for method in METHODS:
+            trained, done = (stage_record(folder, f"{stage}_sst2_{method}") for stage in ("train", "eval"))
+            if trained is None or done is None:
+                continue
+            summary = {r["prompt_set"]: r for r in summarise(collect(Path(done["opencompass_run"])))
+                       if r["task"] != "AVERAGE"}
+            valid = next(r for s, r in summary.items() if s.endswith("valid.jsonl"))
+            own_row = next(r for s, r in summary.items() if s.endswith("own.jsonl"))
+            rows.append({"setting": name, "seed": int(seed), "method": method, "valid_mean": valid["mean"],
+                         "valid_std": valid["std_pop"], "valid_min": valid["min"],
+                         **{k: valid[k] for k in ("balanced_accuracy", "accuracy_per_gold", "answer_share",
+                                                  "gold_share", "collapse")},
+                         "own_prompt": own_row["mean"], "train_loss": trained["train_loss"],
+                         "train_s": trained["train_runtime"]})
+    return rows, settings
 
 
 def verdicts(rows: list[dict]) -> list[dict]:
@@ -163,15 +183,15 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     command = ["python", "scripts/select_cpu_recipe.py", *(argv if argv is not None else sys.argv[1:])]
     work, out = Path(args.work_dir), Path(args.results)
-    rows: list[dict] = []
     for name, overrides in settings.items():
         for seed in args.seeds:
-            for row in run_one(name, overrides, seed, work, command):
-                rows.append(row)
-                write_results(rows, out, settings)
+            for method in run_one(name, overrides, seed, work, command):
+                rows, recorded = finished_rows(work)
+                write_results(rows, out, recorded)
                 if args.commit:
-                    commit(out, f"Recipe selection: {name}, seed {seed}, {row['method']} read on the validation "
-                                "prompts")
+                    commit(out, f"Recipe selection: {name}, seed {seed}, {method} read on the validation prompts")
+    rows, recorded = finished_rows(work)
+    write_results(rows, out, recorded)
     print((out / "recipe.md").read_text())
 
 
