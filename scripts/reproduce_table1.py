@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-out-len", type=int,
                         help="generated tokens per answer instead of the preset's (e.g. 64 lets answers be free text, "
                              "to measure the paper's inference-time claim); its own work and results folders")
+    parser.add_argument("--batprompt-config", help="generator config (pools generate's format) of the LLM that runs "
+                        "BATprompt; without it BATprompt is not run and the report says so")
     parser.add_argument("--report-only", action="store_true",
                         help="run no stage: rebuild the results from the stages finished in the work folder")
     args = parser.parse_args(argv)
@@ -52,7 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.fresh:
         shutil.rmtree(work, ignore_errors=True)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    runner = Runner(preset, work, strict_sizes=args.strict_sizes)
+    runner = Runner(preset, work, strict_sizes=args.strict_sizes,
+                    batprompt_config=Path(args.batprompt_config) if args.batprompt_config else None)
     command = ["python", "scripts/reproduce_table1.py", *(argv if argv is not None else sys.argv[1:])]
     if args.report_only:
         if args.fresh or not (work / "run.json").is_file():

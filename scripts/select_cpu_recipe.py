@@ -21,25 +21,17 @@ train PAFT, evaluate it. The results (``results/recipe_cpu/``) are rewritten aft
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import os
 import statistics
-import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from table1_followups import parse_variant  # noqa: E402
+from validation_runs import ROOT, commit, reading, setting_folders, train_and_read, validation_runner  # noqa: E402
 
-from paft_ext.evaluation.report import collect, summarise  # noqa: E402
-from paft_ext.experiments.presets import PRESETS  # noqa: E402
-from paft_ext.experiments.reproduce import Runner, stage_record  # noqa: E402
 from paft_ext.jsonl import write_csv, write_lines  # noqa: E402
-from paft_ext.pools.store import Prompt, write_pool  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 SETTINGS: dict[str, dict] = {
     "lr2e-4": {"learning_rate": 2e-4}, "lr5e-4": {"learning_rate": 5e-4}, "lr1e-3": {"learning_rate": 1e-3},
     "lr2e-3": {"learning_rate": 2e-3}, "lr1e-3_bf16": {"learning_rate": 1e-3, "bf16": True},
@@ -50,51 +42,16 @@ COLUMNS = ("setting", "seed", "method", "valid_mean", "valid_std", "valid_min", 
            "accuracy_per_gold", "answer_share", "gold_share", "collapse", "own_prompt", "train_loss", "train_s")
 
 
-def run_one(name: str, overrides: dict, seed: int, work: Path, command: list[str]) -> Iterator[str]:
-    """Train and read both methods of one setting and seed (finished stages are skipped), yielding each method's name
-    as soon as its reading is done."""
-    preset = PRESETS["cpu"]
-    task_name = preset.tasks[0]
-    own = work / "prompts" / "own.jsonl"
-    prompt_sets = (str(ROOT / "data" / "prompts" / "{pool}" / "valid.jsonl"), str(own))
-    preset = dataclasses.replace(preset, name=f"cpu_recipe_{name}", prompts=None, prompt_sets=prompt_sets,
-                                 eval_dtype="bfloat16")
-    runner = Runner(preset, work / f"{name}_s{seed}", train_overrides={**overrides, "seed": seed, "paft_seed": seed})
-    task = runner.tasks[0]
-    if not own.is_file():
-        write_pool(own, [Prompt("user-specified", task.baseline_prompt, "the fixed baseline's training prompt")])
-    runner.check_or_record(command)
-    runner._stage("prepare", runner.prepare)  # seeded by the preset: the same rows and questions for every run
-    for method in METHODS:
-        runner._stage(f"train_{task_name}_{method}", lambda m=method: runner.train(task, m))
-        runner._stage(f"eval_{task_name}_{method}", lambda m=method: runner.evaluate(task, m))
-        yield method
-
-
 def finished_rows(work: Path) -> tuple[list[dict], dict[str, dict]]:
     """Every finished reading under ``work`` (any setting and seed, earlier invocations included), and each
     setting's LLaMA-Factory changes as its ``run.json`` records them."""
     rows, settings = [], {}
-    for folder in sorted(work.glob("*_s*"), key=lambda f: (f.name.rpartition("_s")[0], f.name.rpartition("_s")[2])):
-        name, _, seed = folder.name.rpartition("_s")
-        if not seed.isdigit() or not (folder / "run.json").is_file():
-            continue
-        recorded = json.loads((folder / "run.json").read_text())["train_overrides"]
-        settings[name] = {k: v for k, v in recorded.items() if k not in ("seed", "paft_seed")}
+    for name, seed, folder, overrides in setting_folders(work):
+        settings[name] = overrides
         for method in METHODS:
-            trained, done = (stage_record(folder, f"{stage}_sst2_{method}") for stage in ("train", "eval"))
-            if trained is None or done is None:
-                continue
-            summary = {r["prompt_set"]: r for r in summarise(collect(Path(done["opencompass_run"])))
-                       if r["task"] != "AVERAGE"}
-            valid = next(r for s, r in summary.items() if s.endswith("valid.jsonl"))
-            own_row = next(r for s, r in summary.items() if s.endswith("own.jsonl"))
-            rows.append({"setting": name, "seed": int(seed), "method": method, "valid_mean": valid["mean"],
-                         "valid_std": valid["std_pop"], "valid_min": valid["min"],
-                         **{k: valid[k] for k in ("balanced_accuracy", "accuracy_per_gold", "answer_share",
-                                                  "gold_share", "collapse")},
-                         "own_prompt": own_row["mean"], "train_loss": trained["train_loss"],
-                         "train_s": trained["train_runtime"]})
+            found = reading(folder, method)
+            if found is not None:
+                rows.append({"setting": name, "seed": seed, "method": method, **found})
     return rows, settings
 
 
@@ -158,13 +115,6 @@ def write_results(rows: list[dict], out: Path, settings: dict[str, dict]) -> Non
     write_lines(out / "recipe.md", lines)
 
 
-def commit(out: Path, message: str) -> None:
-    subprocess.run(["git", "add", "--", str(out)], cwd=ROOT, check=True)
-    staged = subprocess.run(["git", "diff", "--cached", "--quiet", "--", str(out)], cwd=ROOT)
-    if staged.returncode:
-        subprocess.run(["git", "commit", "-q", "-m", message, "--", str(out)], cwd=ROOT, check=True)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--settings", nargs="+", default=["lr1e-3", "lr5e-4"], choices=list(SETTINGS))
@@ -185,7 +135,9 @@ def main(argv: list[str] | None = None) -> None:
     work, out = Path(args.work_dir), Path(args.results)
     for name, overrides in settings.items():
         for seed in args.seeds:
-            for method in run_one(name, overrides, seed, work, command):
+            runner = validation_runner("recipe", name, overrides, seed, work, command)
+            for method in METHODS:
+                train_and_read(runner, method)
                 rows, recorded = finished_rows(work)
                 write_results(rows, out, recorded)
                 if args.commit:

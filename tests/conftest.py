@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -74,49 +72,9 @@ def tiny_pool(tmp_path_factory) -> Path:
     return write_pool(tmp_path_factory.mktemp("pool") / "train.jsonl")
 
 
-@dataclass
-class FakeAPI:
-    """An OpenAI-compatible chat endpoint on 127.0.0.1: it answers from ``script`` (content type, body, status,
-    headers) while that lasts, then with a good completion whose content is ``answer(request)``."""
-
-    url: str = ""
-    script: list = field(default_factory=list)
-    hits: list[str] = field(default_factory=list)
-    answer: Callable[[dict], str] = lambda request: ""
-
-
 @pytest.fixture()
 def fake_api():
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from lf_helpers import serve_fake_api
 
-    api = FakeAPI()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's name)
-            request = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
-            if api.script:
-                kind, body, status, headers = api.script.pop(0)
-            else:
-                message = {"role": "assistant", "content": api.answer(request)}
-                body = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                                   "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
-                                   "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
-                kind, status, headers = "application/json", 200, {}
-            api.hits.append(body[:20])
-            self.send_response(status)
-            self.send_header("content-type", kind)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(body.encode())
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    api.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    yield api
-    server.shutdown()
+    with serve_fake_api() as api:
+        yield api

@@ -10,8 +10,9 @@ import statistics
 from pathlib import Path
 
 import pytest
-from lf_helpers import write_pool
+from lf_helpers import serve_fake_api, write_pool
 
+import yaml
 from paft_ext.experiments.presets import PRESETS
 from paft_ext.experiments.reproduce import RunMismatch, Runner
 from paft_ext.experiments.table1 import read_per_prompt, write_table1
@@ -25,9 +26,16 @@ TEST_PROMPTS = ["Goal: {goal}\nA. {sol1}\nB. {sol2}\nAnswer:", "Which works? {go
 # A high constant learning rate makes the random tiny model learn to answer with a letter in 6 steps, so the
 # trained methods get non-zero, prompt-dependent accuracies.
 OVERRIDES = {"learning_rate": 0.05, "lr_scheduler_type": "constant", "warmup_ratio": 0.0}
-STAGES = ["prepare", "chat_tokenizer", "select_piqa", "select_zopo_piqa",
-          *(f"train_piqa_{m}" for m in ("fixed", "topacc", "zopo", "paft")),
-          *(f"eval_piqa_{m}" for m in ("base", "fixed", "topacc", "zopo", "paft"))]
+STAGES = ["prepare", "chat_tokenizer", "select_piqa", "select_zopo_piqa", "select_batprompt_piqa",
+          *(f"train_piqa_{m}" for m in ("fixed", "topacc", "zopo", "batprompt", "paft")),
+          *(f"eval_piqa_{m}" for m in ("base", "fixed", "topacc", "zopo", "batprompt", "paft"))]
+BAT_PROPOSAL = "Goal to reach: {goal}\nOption A: {sol1}\nOption B: {sol2}\nReply with A or B only."
+
+
+def _llm(request: dict) -> str:
+    """The scripted BATprompt LLM: a rewrite adds an aside; every optimisation round proposes one template."""
+    message = request["messages"][-1]["content"]
+    return message.split("\n\n")[1] + " (by the way)" if "Rewrite the following" in message else BAT_PROPOSAL
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -49,16 +57,24 @@ def table_run(tiny_model, tmp_path_factory, shared_root):
                                  train_samples=12, eval_questions=4, epochs=2, window_steps=1, screen=2, confirm=2,
                                  finalists=3, max_out_len=3, eval_batch_size=4, prompts=3)
     logs: list[str] = []
-    runner = Runner(preset, root / "work", pool_root=root / "pools", log=logs.append, train_overrides=OVERRIDES)
-    runner.run(["test"])
+    with serve_fake_api() as api, pytest.MonkeyPatch.context() as patch:
+        api.answer = _llm
+        patch.setenv("PAFT_STUB_KEY", "k")
+        config = root / "bat.yaml"
+        config.write_text(yaml.safe_dump({"concurrency": 1, "generators": [
+            {"name": "stub", "base_url": api.url, "model": "stub-model", "api_key_env": "PAFT_STUB_KEY"}]}))
+        runner = Runner(preset, root / "work", pool_root=root / "pools", log=logs.append, train_overrides=OVERRIDES,
+                        batprompt_config=config)
+        runner.run(["test"])
     return preset, runner, root, logs
 
 
 def test_every_stage_ran_once_and_methods_share_rows_and_steps(table_run):
     preset, runner, root, logs = table_run
     assert [line.split()[1].rstrip(":") for line in logs if line.endswith("running")] == STAGES
-    steps = {m: runner.finished(f"train_piqa_{m}")["global_step"] for m in ("fixed", "topacc", "zopo", "paft")}
-    assert steps == {"fixed": 6, "topacc": 6, "zopo": 6, "paft": 6}  # 12 rows / batch 4 × 2 epochs
+    steps = {m: runner.finished(f"train_piqa_{m}")["global_step"] for m in ("fixed", "topacc", "zopo", "batprompt",
+                                                                             "paft")}
+    assert set(steps.values()) == {6}  # 12 rows / batch 4 × 2 epochs, every method
     schedules = {m: json.loads((runner.adapter(get_task("piqa"), m) / "paft_schedule.json").read_text())
                  for m in ("fixed", "topacc", "paft")}
     orders = {m: s["order"] for m, s in schedules.items()}
@@ -96,13 +112,30 @@ def test_zopo_spends_a_quarter_of_topaccuracys_generations_and_trains_its_choice
     assert len(scores) == chosen["scored_prompts"] and scores[0].split(",")[1] == chosen["prompt_id"]
 
 
+def test_batprompt_trains_the_prompt_its_llm_proposed_and_the_base_model_scored(table_run):
+    preset, runner, root, _ = table_run
+    chosen = runner.finished("select_batprompt_piqa")
+    proposals = json.loads((root / "work" / "select" / "piqa_batprompt.json").read_text())
+    scored = [p for p in proposals if p["accuracy"] is not None]
+    assert [p["text"] for p in scored] == [get_task("piqa").baseline_prompt, BAT_PROPOSAL]  # round 2 repeats it
+    best = max(scored, key=lambda p: (p["accuracy"], -p["no_answer"], -p["round"]))
+    assert (chosen["text"], chosen["accuracy"]) == (best["text"], best["accuracy"])
+    assert chosen["attacked"] == 16 and chosen["llm_requests"] == 16 + 2 and chosen["generations"] == 2 * 16
+    trained = load_pool(root / "work" / "pools" / "piqa" / "batprompt.jsonl", get_task("piqa").fields)
+    assert [p.text for p in trained] == [chosen["text"]] and "16/16 inputs rewritten adversarially" in \
+        trained[0].source
+    schedule = json.loads((runner.adapter(get_task("piqa"), "batprompt") / "paft_schedule.json").read_text())
+    assert list(schedule["prompts"].values()) == [chosen["text"]]
+
+
 def test_resume_skips_finished_stages_and_reruns_a_missing_one(table_run):
     preset, runner, root, _ = table_run
     marker = runner.stage_file("eval_piqa_paft")
     before = {s: runner.stage_file(s).stat().st_mtime_ns for s in STAGES}
     marker.unlink()
     logs: list[str] = []
-    Runner(preset, root / "work", pool_root=root / "pools", log=logs.append, train_overrides=OVERRIDES).run(["test"])
+    Runner(preset, root / "work", pool_root=root / "pools", log=logs.append, train_overrides=OVERRIDES,
+           batprompt_config=root / "bat.yaml").run(["test"])  # its finished selection asks the LLM nothing
     assert [line.split()[1].rstrip(":") for line in logs if line.endswith("running")] == ["eval_piqa_paft"]
     assert sum("skipped" in line for line in logs) == len(STAGES) - 1
     after = {s: runner.stage_file(s).stat().st_mtime_ns for s in STAGES}
@@ -120,13 +153,13 @@ def test_table_matches_the_per_prompt_csv(table_run):
     write_table1(root / "work", out, preset, pool_root=root / "pools", tokenizer_path=str(runner.work /
                                                                                           "chat_tokenizer"))
     results = read_per_prompt(out / "per_prompt.csv")
-    assert len(results) == 5 * 3 and all(r.questions == 4 for r in results)
+    assert len(results) == 6 * 3 and all(r.questions == 4 for r in results)
     assert all(r.opencompass_accuracy == pytest.approx(r.accuracy) for r in results)
     trained = [r.accuracy for r in results if r.model != "base"]
     assert 0 < max(trained) and len(set(trained)) > 1  # a degenerate all-zero table would prove nothing
     table = (out / "table1.md").read_text()
     titles = {"base": "Base model", "fixed": "User-specified", "topacc": "TopAccuracy", "zopo": "ZOPO",
-              "paft": "PAFT (K=1, T=2)"}
+              "batprompt": "BATprompt", "paft": "PAFT (K=1, T=2)"}
     for method, title in titles.items():
         accs = [r.accuracy for r in sorted(results, key=lambda r: r.prompt_index) if r.model == method]
         top = 100 * accs.count(100.0) / len(accs)  # 4 questions: only 4 of 4 lies above 85 % (3 of 4 is 75 %)
@@ -135,7 +168,8 @@ def test_table_matches_the_per_prompt_csv(table_run):
         assert line == f"| {title} | {cell} | {cell} |", line  # one task: the average is the task's cell
     timing = re.findall(r"\| (\w[\w -]*?) \| PIQA \| (\S+) \| (\S+) \|", table.split("## Timing")[1])
     assert {(t, s) for t, _, s in timing if t != "Base model"} == {(titles[m].split(" (")[0], "6")
-                                                                  for m in ("fixed", "topacc", "zopo", "paft")}
+                                                                  for m in ("fixed", "topacc", "zopo", "batprompt",
+                                                                            "paft")}
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["piqa_distribution.png", "piqa_heatmap.png"]
 
 

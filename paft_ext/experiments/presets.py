@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from paft_ext.configs.recipes import RECIPES
 from paft_ext.tasks import TASKS
 
-METHODS = ("base", "fixed", "topacc", "zopo", "paft")
-TRAINED = ("fixed", "topacc", "zopo", "paft")
+METHODS = ("base", "fixed", "topacc", "zopo", "batprompt", "paft")
+TRAINED = ("fixed", "topacc", "zopo", "batprompt", "paft")
+# methods that need what a run may lack: BATprompt an OpenAI-compatible endpoint (--batprompt-config)
+NEEDS_ENDPOINT = ("batprompt",)
 METHOD_TITLES = {"base": "Base model", "fixed": "User-specified", "topacc": "TopAccuracy", "zopo": "ZOPO",
-                 "paft": "PAFT"}
+                 "batprompt": "BATprompt", "paft": "PAFT"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,10 @@ class Preset:
         if self.eval_dtype not in (None, "float32", "bfloat16"):
             raise ValueError(f"preset {self.name}: eval_dtype must be float32 or bfloat16, got {self.eval_dtype!r}")
 
+
+# BATprompt's budget per preset (paft_ext.experiments.batprompt): attacked and scored records, rounds, proposals
+# per round; the others use BatSettings' defaults (16 records, 2 rounds, 4 proposals)
+BATPROMPT_SETTINGS = {"paper": {"records": 64, "rounds": 3, "proposals": 8}}
 
 PRESETS: dict[str, Preset] = {
     "small": Preset(name="small", recipe="cpu", tasks=("piqa", "winogrande"), train_samples=160, eval_questions=16,

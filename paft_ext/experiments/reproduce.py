@@ -32,7 +32,7 @@ from paft_ext.jsonl import write_lines
 from paft_ext.pools.store import Prompt, load_pool, write_pool
 from paft_ext.tasks import TaskSpec, get_task
 
-from .presets import METHODS, TRAINED, Preset
+from .presets import METHODS, NEEDS_ENDPOINT, TRAINED, Preset
 from .top_accuracy import Generate, opencompass_generator, select_top_accuracy, select_zopo, write_scores
 
 GeneratorFactory = Callable[[str, str], Generate]  # (model, tokenizer) -> generate
@@ -48,8 +48,10 @@ class Runner:
 
     def __init__(self, preset: Preset, work: Path, *, pool_root: Path = REPO_ROOT / "data" / "prompts",
                  generator_factory: GeneratorFactory | None = None, train_overrides: dict[str, Any] | None = None,
-                 log: Callable[[str], None] = print, strict_sizes: bool = False) -> None:
+                 log: Callable[[str], None] = print, strict_sizes: bool = False,
+                 batprompt_config: Path | None = None) -> None:
         self.preset, self.work, self.pool_root, self.log = preset, work.resolve(), pool_root.resolve(), log
+        self.batprompt_config = batprompt_config  # None: BATprompt is not run (it needs an LLM endpoint)
         self.train_overrides = dict(train_overrides or {})  # extra LLaMA-Factory keys for all three trainings
         self.strict_sizes = strict_sizes  # refuse a data root smaller than the preset asks (else: warn, record)
         self.generator_factory = generator_factory or self._opencompass_generator
@@ -106,6 +108,10 @@ class Runner:
                                        "commit": git_commit(), "started": time.strftime("%Y-%m-%d %H:%M:%S")},
                                       indent=1)])
 
+    def methods(self, names: tuple[str, ...] = METHODS) -> tuple[str, ...]:
+        """The methods of ``names`` this run can run: BATprompt only with an endpoint config."""
+        return tuple(m for m in names if m not in NEEDS_ENDPOINT or self.batprompt_config is not None)
+
     # -- stages ------------------------------------------------------------------------------------------------
     def run(self, command: list[str]) -> None:
         self.check_or_record(command)
@@ -114,11 +120,13 @@ class Runner:
         for task in self.tasks:
             self._stage(f"select_{task.name}", lambda task=task: self.select(task))
             self._stage(f"select_zopo_{task.name}", lambda task=task: self.select_zopo(task))
+            if self.batprompt_config is not None:
+                self._stage(f"select_batprompt_{task.name}", lambda task=task: self.select_batprompt(task))
         for task in self.tasks:
-            for method in TRAINED:
+            for method in self.methods(TRAINED):
                 self._stage(f"train_{task.name}_{method}", lambda task=task, method=method: self.train(task, method))
         for task in self.tasks:
-            for method in METHODS:
+            for method in self.methods():
                 self._stage(f"eval_{task.name}_{method}", lambda task=task, method=method: self.evaluate(task, method))
 
     def prepare(self) -> dict[str, Any]:
@@ -183,6 +191,33 @@ class Runner:
                 "records": best.records, "scored_prompts": len(selection.scores),
                 "generations": sum(s.records for s in selection.scores), "budget": generations}
 
+    def select_batprompt(self, task: TaskSpec) -> dict[str, Any]:
+        """BATprompt (:mod:`.batprompt`): the LLM of ``batprompt_config`` attacks seeded training records (the
+        TopAccuracy ones) and proposes prompts, which the base model scores; proposals are checked against the
+        task's test sets like any pool prompt."""
+        from paft_ext.pools.generate import load_generation_config
+        from paft_ext.pools.leakage import test_set_names
+
+        from .batprompt import BatSettings, select_batprompt
+        from .presets import BATPROMPT_SETTINGS
+
+        p = self.preset
+        settings = BatSettings(**BATPROMPT_SETTINGS.get(p.name, {}))
+        records = load_records(task, "train", max_samples=max(settings.records, p.screen + p.confirm),
+                               seed=p.seed + 1, shuffle=True)
+        folder = self.pool(task).parent
+        tests = [prompt for name in test_set_names(folder) for prompt in load_pool(folder / f"{name}.jsonl",
+                                                                                    task.fields)]
+        generate = self.generator_factory(self.model, str(self.work / "chat_tokenizer"))
+        result = select_batprompt(task, records, generate, load_generation_config(self.batprompt_config),
+                                  self.work / "select" / "batprompt_cache", tests, settings, p.eval_batch_size)
+        path = self.work / "select" / f"{task.name}_batprompt.json"
+        path.write_text(json.dumps([asdict(c) for c in result.candidates], indent=1) + "\n")
+        return {"prompt_id": result.prompt.id, "text": result.prompt.text, "source": result.prompt.source,
+                "accuracy": result.accuracy, "records": settings.records, "scored_prompts":
+                sum(c.accuracy is not None for c in result.candidates), "generations": result.generations,
+                "llm_requests": result.llm_requests, "attacked": result.attacked}
+
     def pool(self, task: TaskSpec, split: str = "train") -> Path:
         return self.pool_root / task.pool / f"{split}.jsonl"
 
@@ -192,14 +227,16 @@ class Runner:
         if method == "fixed":
             prompt = Prompt("user-specified", task.baseline_prompt, f"the task's user-specified prompt ({task.name})")
         else:
-            stage, title = (f"select_{task.name}", "TopAccuracy") if method == "topacc" else \
-                (f"select_zopo_{task.name}", "ZOPO")
+            stage, title = {"topacc": (f"select_{task.name}", "TopAccuracy"),
+                            "zopo": (f"select_zopo_{task.name}", "ZOPO"),
+                            "batprompt": (f"select_batprompt_{task.name}", "BATprompt")}[method]
             chosen = self.finished(stage)
             if chosen is None:
                 raise RuntimeError(f"{title} prompt of {task.name} not selected yet")
+            origin = chosen.get("source", f"{title} of {self.pool(task)}")
             prompt = Prompt(chosen["prompt_id"], chosen["text"],
-                            f"{title} of {self.pool(task)} ({chosen['accuracy']:.1f}% on "
-                            f"{chosen['records']} training records, base model)")
+                            f"{origin} ({chosen['accuracy']:.1f}% on {chosen['records']} training records, base "
+                            f"model)")
         path = self.work / "pools" / task.name / f"{method}.jsonl"
         write_pool(path, [prompt])
         return path

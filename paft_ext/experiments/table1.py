@@ -206,12 +206,17 @@ def data_markdown(work: Path, preset: Preset) -> str:
 def selection_markdown(work: Path, preset: Preset) -> str:
     lines = []
     for task in preset.tasks:
-        for stage, title in ((f"select_{task}", "TopAccuracy"), (f"select_zopo_{task}", "ZOPO")):
+        for stage, title in ((f"select_{task}", "TopAccuracy"), (f"select_zopo_{task}", "ZOPO"),
+                             (f"select_batprompt_{task}", "BATprompt")):
             chosen = stage_record(work, stage)
             if chosen:
+                llm = f", {chosen['llm_requests']} LLM requests" if "llm_requests" in chosen else ""
                 lines.append(f"- {get_task(task).title}, {title}: `{chosen['prompt_id']}` — {chosen['accuracy']:.1f}% "
                              f"on {chosen['records']} training records ({chosen['scored_prompts']} prompts scored, "
-                             f"{chosen['generations']} generations, {chosen['seconds']:.0f} s)")
+                             f"{chosen['generations']} generations{llm}, {chosen['seconds']:.0f} s)")
+            elif title == "BATprompt":
+                lines.append(f"- {get_task(task).title}, BATprompt: not run (it needs an OpenAI-compatible endpoint: "
+                             "`--batprompt-config <generators.yaml>`)")
     return "\n".join(lines) + "\n"
 
 
@@ -252,7 +257,7 @@ def write_table1(work: Path, out: Path, preset: Preset, *, pool_root: Path = REP
              "## Answer balance (collapse check)", balance_markdown(_rows_in_order(rows)),
              "## Uncertainty from the question sample (paired bootstrap over questions, 2000 resamples)", "",
              bootstrap_markdown(boots), "## Data used", "", data_markdown(work, preset),
-             "## Selected prompts (TopAccuracy, ZOPO)", "", selection_markdown(work, preset),
+             "## Selected prompts (TopAccuracy, ZOPO, BATprompt)", "", selection_markdown(work, preset),
              "## Timing", "", timing_markdown(work, rows, preset)]
     (out / "claims.json").write_text(json.dumps([asdict(c) for c in claims], indent=1) + "\n")
     (out / "table1.md").write_text("\n".join(text))

@@ -174,7 +174,8 @@ class Request:
         return hashlib.sha256(json.dumps(self.payload, sort_keys=True).encode()).hexdigest()
 
 
-def _meta_prompt(strategy: str, config: GenerationConfig) -> jinja2.Template:
+def meta_prompt(strategy: str, config: GenerationConfig) -> jinja2.Template:
+    """The jinja2 meta-prompt of ``strategy``: the config's own file for it, else the package's."""
     path = Path(config.meta_prompts.get(strategy, META_PROMPT_DIR / f"{strategy}.j2"))
     if not path.is_file():
         raise GenerationError(f"meta-prompt for {strategy} not found: {path}")
@@ -195,7 +196,7 @@ class _ShownTask:
 
 
 def plan_requests(task: TaskSpec, config: GenerationConfig) -> list[Request]:
-    templates = {s: _meta_prompt(s, config) for s in STRATEGIES}
+    templates = {s: meta_prompt(s, config) for s in STRATEGIES}
     examples = [rename_placeholders(e, dict(task.generation_names)) for e in few_shot_examples(task_parts(task))]
     shown = _ShownTask(task)
     requests = []
@@ -323,16 +324,16 @@ class Generator:
                 row["completion_tokens_this_run"] += result["completion_tokens"]
             texts = result["texts"] if "texts" in result else [result["text"]]  # "text": caches from before `n`
             parsed = [t for text in texts for t in parse_templates(text)]
-            meta_prompt = request.messages[-1]["content"].replace(task.description, "\x02")  # may be reused
+            asked_text = request.messages[-1]["content"].replace(task.description, "\x02")  # may be reused
             source = f"llm:{gen.model}/{request.strategy}/temperature={gen.temperature}/request={request.key[:16]}"
             record = {"request": request.key[:16], "generator": gen.name, "strategy": request.strategy,
                       "temperature": gen.temperature, "cached": cached, "templates": 0,
                       "prompt_tokens": result["prompt_tokens"], "completion_tokens": result["completion_tokens"]}
             for template in parsed:
-                if not echoes_meta_prompt(template, meta_prompt):
+                if not echoes_meta_prompt(template, asked_text):
                     candidates.append(Candidate(rename_placeholders(template, back), source))
                     continue
-                trimmed = trim_echoes(template, meta_prompt)
+                trimmed = trim_echoes(template, asked_text)
                 if trimmed is None:
                     record.setdefault("echoes_dropped", []).append(template)
                 else:

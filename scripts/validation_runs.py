@@ -1,0 +1,85 @@
+"""Trainings of Table 1 ``cpu``'s rows read on prompts that decide nothing in Table 1: the 20 validation prompts of
+the SST-2 pool and the user-specified prompt (100 questions each, bf16 evaluation) — or, for the settings a study
+keeps, the unseen test sets. Shared by ``select_cpu_recipe.py`` and ``ablation_grid.py``: one resumable work
+folder per setting and seed (``<work>/<setting>_s<seed>``), stages as in the Table 1 runner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from paft_ext.evaluation.report import collect, summarise
+from paft_ext.experiments.presets import PRESETS
+from paft_ext.experiments.reproduce import Runner, stage_record
+from paft_ext.pools.store import Prompt, write_pool
+
+ROOT = Path(__file__).resolve().parents[1]
+VALIDATION = "{pool}/valid.jsonl"
+READING_COLUMNS = ("valid_mean", "valid_std", "valid_min", "balanced_accuracy", "accuracy_per_gold", "answer_share",
+                   "gold_share", "collapse", "own_prompt")
+
+
+def validation_runner(study: str, name: str, overrides: dict, seed: int, work: Path, command: list[str],
+                      prompt_sets: Sequence[str] | None = None, folder: str | None = None) -> Runner:
+    """The runner of one setting and seed of a study, its data prepared (the preset's seeded rows and questions, the
+    same for every setting). ``prompt_sets``: what it reads (default: the validation prompts and the user-specified
+    one); ``folder``: its work folder under ``work`` (default ``<name>_s<seed>``)."""
+    preset = PRESETS["cpu"]
+    own = work / "prompts" / "own.jsonl"
+    if not own.is_file():
+        task = Runner(preset, work).tasks[0]
+        write_pool(own, [Prompt("user-specified", task.baseline_prompt, "the fixed baseline's training prompt")])
+    sets = tuple(prompt_sets) if prompt_sets else (str(ROOT / "data" / "prompts" / VALIDATION), str(own))
+    preset = dataclasses.replace(preset, name=f"cpu_{study}_{name}", prompts=None, prompt_sets=sets,
+                                 eval_dtype="bfloat16")
+    runner = Runner(preset, work / (folder or f"{name}_s{seed}"),
+                    train_overrides={**overrides, "seed": seed, "paft_seed": seed})
+    runner.check_or_record(command)
+    runner._stage("prepare", runner.prepare)
+    return runner
+
+
+def train_and_read(runner: Runner, method: str) -> None:
+    """Train ``method`` and read it (finished stages are skipped)."""
+    task = runner.tasks[0]
+    runner._stage(f"train_{task.name}_{method}", lambda: runner.train(task, method))
+    runner._stage(f"eval_{task.name}_{method}", lambda: runner.evaluate(task, method))
+
+
+def reading(folder: Path, method: str, task: str = "sst2") -> dict | None:
+    """One finished validation reading: mean, spread, worst, balance and collapse over the validation prompts, the
+    user-specified prompt's accuracy, and the training's loss and seconds (None: not finished)."""
+    trained, done = (stage_record(folder, f"{stage}_{task}_{method}") for stage in ("train", "eval"))
+    if trained is None or done is None:
+        return None
+    summary = {r["prompt_set"]: r for r in summarise(collect(Path(done["opencompass_run"]))) if r["task"] != "AVERAGE"}
+    valid = next(r for s, r in summary.items() if s.endswith("valid.jsonl"))
+    own = next(r for s, r in summary.items() if s.endswith("own.jsonl"))
+    return {"valid_mean": valid["mean"], "valid_std": valid["std_pop"], "valid_min": valid["min"],
+            **{k: valid[k] for k in ("balanced_accuracy", "accuracy_per_gold", "answer_share", "gold_share",
+                                     "collapse")},
+            "own_prompt": own["mean"], "train_loss": trained["train_loss"], "train_s": trained["train_runtime"]}
+
+
+def setting_folders(work: Path) -> list[tuple[str, int, Path, dict]]:
+    """(setting, seed, folder, LLaMA-Factory changes) of every ``<setting>_s<seed>`` work folder under ``work``."""
+    found = []
+    for folder in work.glob("*_s*"):
+        name, _, seed = folder.name.rpartition("_s")
+        if seed.isdigit() and (folder / "run.json").is_file():
+            recorded = json.loads((folder / "run.json").read_text())["train_overrides"]
+            found.append((name, int(seed), folder, {k: v for k, v in recorded.items()
+                                                    if k not in ("seed", "paft_seed")}))
+    return sorted(found, key=lambda f: (f[0], f[1]))
+
+
+def commit(out: Path, message: str) -> None:
+    """Commit ``out`` alone (a stopped run loses at most its current stage)."""
+    subprocess.run(["git", "add", "--", str(out)], cwd=ROOT, check=True)
+    staged = subprocess.run(["git", "diff", "--cached", "--quiet", "--", str(out)], cwd=ROOT)
+    if staged.returncode:
+        subprocess.run(["git", "commit", "-q", "-m", message, "--", str(out)], cwd=ROOT, check=True)
