@@ -135,3 +135,23 @@ def test_fixed_prompt_baseline_is_a_one_prompt_pool(tiny_model, piqa_lf_data, tm
     schedule = json.loads((tmp_path / "fixed" / "paft_schedule.json").read_text())
     assert schedule["prompts"] == {"user-specified": get_task("piqa").baseline_prompt}
     assert {r["prompt_ids"][0] for t in read_trace(tmp_path / "fixed") for r in t["rows"]} == {"user-specified"}
+
+
+def test_structure_draws_reach_the_grpo_prompts(tiny_model, piqa_lf_data, tiny_pool, tmp_path, piqa_rows):
+    out = tmp_path / "structure"
+    result = _rl(_config(tiny_model, piqa_lf_data, str(tiny_pool), out, max_samples=4, num_train_epochs=1,
+                         paft_window_steps=1, paft_option_order=True, paft_option_symbols=["12"]), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    schedule = json.loads((out / "paft_schedule.json").read_text())
+    assert {w["order"] for w in schedule["windows"]} <= {"AB", "BA"}
+    shown = {w["symbols"] for w in schedule["windows"]}
+    assert shown <= {"12", "AB"} and "12" in shown  # AB only for a pool prompt that names no letter
+    state = json.loads((out / "trainer_state.json").read_text())
+    assert any("rewards/correct/mean" in h for h in state["log_history"])
+    for entry in read_trace(out):
+        step_window = schedule["windows"][entry["step"]]
+        prompt = schedule["prompts"][step_window["prompt_id"]]
+        for row in entry["rows"]:
+            user = _prompt_part(row["text"]).split("<|im_start|>user\n")[-1]
+            if step_window["symbols"] == "12" and "A." in prompt:
+                assert "1." in user and "A." not in user  # the labels the schedule records are the ones shown

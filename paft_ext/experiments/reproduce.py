@@ -89,22 +89,26 @@ class Runner:
         return info
 
     def check_or_record(self, command: list[str]) -> None:
-        """Write ``run.json``, or refuse to resume a work folder made with other settings (preset or training
-        overrides; a ``run.json`` without overrides predates them and had none)."""
+        """Write ``run.json``, or refuse to resume a work folder made with other settings (preset, training
+        overrides or the recipe's values; a ``run.json`` without overrides predates them and had none, one without
+        recipe values predates their check)."""
         path = self.work / "run.json"
         mine = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.preset).items()}
         mine["train_overrides"] = self.train_overrides
+        mine["recipe_values"] = json.loads(json.dumps(asdict(self.recipe)))  # a recipe edited since is another run
         if path.is_file():
             recorded = json.loads(path.read_text())
-            theirs = {**recorded["preset"], "train_overrides": recorded.get("train_overrides", {})}
+            theirs = {**recorded["preset"], "train_overrides": recorded.get("train_overrides", {}),
+                      "recipe_values": recorded.get("recipe_values", mine["recipe_values"])}  # older: not recorded
             differ = sorted(k for k in (set(mine) | set(theirs)) - REPORT_ONLY if mine.get(k) != theirs.get(k))
             if differ:
                 raise RunMismatch(f"{path}: this work folder holds a run with other settings ({', '.join(differ)}); "
                                   "use another --work-dir or --fresh")
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        preset = {k: v for k, v in mine.items() if k != "train_overrides"}
-        write_lines(path, [json.dumps({"preset": preset, "train_overrides": self.train_overrides, "command": command,
+        preset = {k: v for k, v in mine.items() if k not in ("train_overrides", "recipe_values")}
+        write_lines(path, [json.dumps({"preset": preset, "train_overrides": self.train_overrides,
+                                       "recipe_values": mine["recipe_values"], "command": command,
                                        "commit": git_commit(), "started": time.strftime("%Y-%m-%d %H:%M:%S")},
                                       indent=1)])
 
