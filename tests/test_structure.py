@@ -184,3 +184,20 @@ def test_every_shipped_train_template_gets_a_slot_for_every_option_letter(name):
     for prompt in pool:
         slotted = symbolize(prompt.text, task.choices)
         assert all("{_sym_" + letter + "}" in slotted for letter in task.choices), prompt.id
+
+
+def test_templates_without_letters_are_named_when_symbols_are_drawn():
+    import logging
+
+    from paft_ext.train.structure import warn_letterless
+
+    pool = [Prompt("lettered", "{goal}\nA. {sol1}\nB. {sol2}", "x"), Prompt("plain", "{goal}: {sol1} or {sol2}?", "x")]
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    log = logging.getLogger("test_letterless")
+    log.addHandler(handler)
+    warn_letterless("AB", ("12",), pool, log)
+    warn_letterless("AB", (), pool, log)  # no symbol sets drawn: nothing to say
+    assert records == ["[PAFT] paft_option_symbols: 1 of 2 pool prompts name no option letter and keep AB in every "
+                       "window (e.g. plain)"]

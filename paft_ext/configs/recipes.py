@@ -152,7 +152,7 @@ def training_config(task: TaskSpec, recipe: Recipe, variant: str) -> dict[str, A
         "seed": 42,
     }
     config.update(recipe.extra)
-    if variant == "paft" or task.pool_shipped:
+    if variant != "baseline" or task.pool_shipped:
         # PAFT shuffles every epoch itself (seeded, per window); the trainer must keep its order.
         config.update({"disable_shuffling": True, "paft_pool": pool_path(task, "train"),
                        "paft_window_steps": recipe.window_steps, "paft_sampling": "uniform",
@@ -162,9 +162,7 @@ def training_config(task: TaskSpec, recipe: Recipe, variant: str) -> dict[str, A
     if variant == "structure":
         if not task.options:
             raise ValueError(f"task {task.name} has no options: no structure variant")
-        config.update({"paft_pool": pool_path(task, "train"), "disable_shuffling": True,
-                       "paft_window_steps": recipe.window_steps, "paft_sampling": "uniform",
-                       "paft_eval_prompt": "instruction", **structure_keys(task)})
+        config.update(structure_keys(task))
     return config
 
 

@@ -34,7 +34,7 @@ from paft_ext.pools.store import Prompt
 from paft_ext.pools.validate import validate
 from paft_ext.tasks import TaskSpec
 
-from .top_accuracy import Generate
+from .top_accuracy import Generate, generate_batched
 
 Ask = Callable[[str, int, str], str]  # (meta-prompt kind, request index, message) -> the LLM's reply
 
@@ -95,15 +95,13 @@ def _score(task: TaskSpec, text: str, records: Sequence[Record], generate: Gener
            ) -> tuple[float, int, list[tuple[Record, str]]]:
     """(accuracy %, no-answers, wrong (record, output) pairs) of one template on ``records``."""
     correct, no_answer, wrong = 0, 0, []
-    for start in range(0, len(records), batch_size):
-        batch = records[start : start + batch_size]
-        outputs = generate([task.fill(text, r.values) for r in batch])
-        for record, output in zip(batch, outputs, strict=True):
-            answer = task.extract(output)
-            correct += answer == record.values["answer"]
-            no_answer += answer == ""
-            if answer != record.values["answer"]:
-                wrong.append((record, output))
+    outputs = generate_batched(generate, [task.fill(text, r.values) for r in records], batch_size)
+    for record, output in zip(records, outputs, strict=True):
+        answer = task.extract(output)
+        correct += answer == record.values["answer"]
+        no_answer += answer == ""
+        if answer != record.values["answer"]:
+            wrong.append((record, output))
     return 100.0 * correct / len(records), no_answer, wrong
 
 
@@ -158,19 +156,16 @@ def select_batprompt(task: TaskSpec, records: Sequence[Record], generate: Genera
         raise ValueError(f"BATprompt needs {settings.records} training records, got {len(records)}")
     start, generator, spec = time.perf_counter(), Generator(config, cache_dir), config.generators[0]
 
+    asked = 0
+
     def ask(kind: str, index: int, message: str) -> str:
+        nonlocal asked
+        asked += 1
         request = Request(spec, kind, index, ({"role": "user", "content": message},))
         return generator.fetch(request)[0]["texts"][0]
 
-    asked = 0
-
-    def counted(kind: str, index: int, message: str) -> str:
-        nonlocal asked
-        asked += 1
-        return ask(kind, index, message)
-
-    attacked, used = attack(task, records[: settings.records], counted, config)
-    prompt, accuracy, candidates, generations = optimise(task, attacked, generate, counted, TrainIndex(tests),
+    attacked, used = attack(task, records[: settings.records], ask, config)
+    prompt, accuracy, candidates, generations = optimise(task, attacked, generate, ask, TrainIndex(tests),
                                                          settings, config, batch_size)
     source = f"{prompt.source}, by {spec.name} ({spec.model}); {used}/{len(attacked)} inputs rewritten adversarially"
     return BatResult(replace(prompt, source=source), accuracy, candidates, used, asked,

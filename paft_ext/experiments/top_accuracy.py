@@ -49,21 +49,30 @@ class Selection:
     scores: list[PromptScore]
 
 
+def generate_batched(generate: Generate, texts: Sequence[str], batch_size: int) -> list[str]:
+    """The outputs for ``texts``, generated ``batch_size`` at a time; a generator that returns another number of
+    outputs than it was given inputs is an error, not a shifted alignment."""
+    outputs: list[str] = []
+    for start in range(0, len(texts), batch_size):
+        batch = texts[start : start + batch_size]
+        answer = generate(list(batch))
+        if len(answer) != len(batch):
+            raise RuntimeError(f"generator returned {len(answer)} outputs for {len(batch)} inputs")
+        outputs += answer
+    return outputs
+
+
 def score(task: TaskSpec, prompts: Sequence[Prompt], indices: Sequence[int], records: Sequence[Record],
           generate: Generate, scores: dict[int, PromptScore], round_name: str, batch_size: int = 8) -> None:
     """Add the answers of ``prompts[i]`` (``i`` in ``indices``) on ``records`` to ``scores``."""
     jobs = [(i, r) for i in indices for r in records]
-    for start in range(0, len(jobs), batch_size):
-        batch = jobs[start : start + batch_size]
-        outputs = generate([task.fill(prompts[i].text, r.values) for i, r in batch])
-        if len(outputs) != len(batch):
-            raise RuntimeError(f"generator returned {len(outputs)} outputs for {len(batch)} inputs")
-        for (i, record), output in zip(batch, outputs, strict=True):
-            entry = scores.setdefault(i, PromptScore(i, prompts[i].id))
-            answer = task.extract(output)
-            entry.records += 1
-            entry.correct += answer == record.values["answer"]
-            entry.no_answer += answer == ""
+    outputs = generate_batched(generate, [task.fill(prompts[i].text, r.values) for i, r in jobs], batch_size)
+    for (i, record), output in zip(jobs, outputs, strict=True):
+        entry = scores.setdefault(i, PromptScore(i, prompts[i].id))
+        answer = task.extract(output)
+        entry.records += 1
+        entry.correct += answer == record.values["answer"]
+        entry.no_answer += answer == ""
     for i in indices:
         scores[i].rounds.append(round_name)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from paft_ext.tasks import PLACEHOLDER
 
@@ -50,8 +51,11 @@ def _is_article(literal: str, match: re.Match, letters: str, literals: str) -> b
     return not re.search(rf"(?<![A-Za-z0-9'’_])[{re.escape(others)}][ \t]+{re.escape(word)}(?![\w'’-])", literals)
 
 
+@lru_cache(maxsize=4096)
 def symbolize(template: str, letters: str) -> str:
-    """``template`` with each option letter of its literal text turned into its slot ``{_sym_<letter>}``."""
+    """``template`` with each option letter of its literal text turned into its slot ``{_sym_<letter>}``. Cached:
+    rendering calls it for every row and shot, a trace for every pool prompt of every traced row, and a pool holds
+    a few hundred templates."""
     parts, last = [], 0
     for match in PLACEHOLDER.finditer(template):
         parts += [template[last:match.start()], match[0]]

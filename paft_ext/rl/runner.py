@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from paft_ext.pools.option_symbols import StructureError, check_symbol_sets
+from paft_ext.pools.option_symbols import StructureError
 from paft_ext.pools.safety import tokenizer_special_tokens
 from paft_ext.pools.store import load_pool, pool_digest
 from paft_ext.train.artefacts import write_pending_schedule
@@ -27,6 +27,7 @@ from paft_ext.train.log import get_logger
 from paft_ext.train.render import closeness_order
 from paft_ext.train.schedule import Geometry, Schedule, ScheduleSpec, build_schedule
 from paft_ext.train.state import RunState
+from paft_ext.train.structure import warn_letterless
 
 from .config import FIXED_POOL, GrpoRunConfig, RLConfigError, load_run
 from .data import dataset_task, fixed_pool, grpo_rows, read_rows
@@ -108,17 +109,13 @@ def build_run(path: str | Path) -> dict[str, Any]:
 def _structure_keys(task, paft: PaftConfig) -> dict[str, Any]:
     """The schedule keys of structure draws (as under SFT); a task without options or a symbol set that does not
     fit them is refused naming the key."""
-    if not (paft.option_order or paft.option_symbols or paft.max_shots):
-        return {}
-    if not task.options:
+    if paft.draws_structure and not task.options:
         raise RLConfigError(f"paft_option_order / paft_option_symbols / paft_max_shots: task {task.name} has no "
                             f"options to reorder or relabel")
     try:
-        check_symbol_sets(paft.option_symbols, task.choices, "paft_option_symbols")
+        return paft.structure_keys(task.choices)
     except StructureError as err:
         raise RLConfigError(str(err)) from None
-    return {"letters": task.choices, "option_order": paft.option_order, "option_symbols": paft.option_symbols,
-            "max_shots": paft.max_shots}
 
 
 def _curriculum(task, rows: list[dict[str, str]], pool: list, sampling: str) -> tuple[int, ...]:
@@ -161,6 +158,7 @@ def train_grpo(path: str | Path) -> Path:
     if args.should_save:
         write_pending_schedule(schedule, plan["pool"], run.output_dir)
     _log_plan(schedule, plan["paft"], len(plan["pool"]))
+    warn_letterless(schedule.spec.letters, schedule.spec.option_symbols, plan["pool"], logger)
     set_seed(run.seed)  # LoRA weights are created before the trainer seeds anything
     trainer = GRPOTrainer(model=trainable_model(run.model_name_or_path, run.bf16),
                           reward_funcs=reward_functions(plan["task"], run.answer_rule), args=args,

@@ -92,13 +92,29 @@ class PaftConfig:
         shots = self.max_shots
         if isinstance(shots, bool) or not isinstance(shots, int) or not 0 <= shots <= 8:
             raise PaftConfigError(f"paft_max_shots must be an integer from 0 to 8, got {shots!r}")
-        if self.sampling == "loss_aware" and (self.option_order or symbols or shots):
+        if self.sampling == "loss_aware" and self.draws_structure:
             raise PaftConfigError("paft_option_order / paft_option_symbols / paft_max_shots: not with paft_sampling: "
                                   "loss_aware (its candidates are scored per prompt, not per structure)")
         for name in ("epoch_reshuffle", "trace", "option_order"):
             if not isinstance(getattr(self, name), bool):
                 raise PaftConfigError(f"paft_{name} must be true or false, got {getattr(self, name)!r}")
 
+
+    @property
+    def draws_structure(self) -> bool:
+        """Whether any structure key is set (paft_option_order / paft_option_symbols / paft_max_shots)."""
+        return bool(self.option_order or self.option_symbols or self.max_shots)
+
+    def structure_keys(self, letters: str) -> dict[str, Any]:
+        """The schedule keys of structure draws for a task with option ``letters`` ({} when none is asked);
+        :class:`~paft_ext.pools.option_symbols.StructureError` names a symbol set that does not fit them."""
+        from paft_ext.pools.option_symbols import check_symbol_sets
+
+        if not self.draws_structure:
+            return {}
+        check_symbol_sets(self.option_symbols, letters, "paft_option_symbols")
+        return {"letters": letters, "option_order": self.option_order, "option_symbols": self.option_symbols,
+                "max_shots": self.max_shots}
 
     def training_pool(self, prompts: list, training_seed: int) -> list:
         """The prompts this run trains with: the pool, or its seeded ``paft_pool_size`` subset (seeded by

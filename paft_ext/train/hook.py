@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from paft_ext.pools.option_symbols import StructureError, check_symbol_sets
+from paft_ext.pools.option_symbols import StructureError
 from paft_ext.pools.safety import tokenizer_special_tokens
 from paft_ext.pools.store import Prompt, load_pool, pool_digest
 
@@ -26,7 +26,7 @@ from .loss_aware import group_variants
 from .render import FIELDS_COLUMN, curriculum_order, render_eval, render_train
 from .schedule import Geometry, Schedule, ScheduleSpec, build_schedule
 from .state import RUN, PaftSetupError
-from .structure import option_layout
+from .structure import option_layout, warn_letterless
 
 logger = get_logger("paft_ext")
 
@@ -80,16 +80,12 @@ def _guard() -> None:
 def _structure_keys(fields: tuple[str, ...]) -> dict[str, Any]:
     """The schedule keys of structure draws (none when the YAML asks for none); refused naming the key when the
     dataset's task has no options or a symbol set does not fit them."""
-    config = RUN.config
-    if not (config.option_order or config.option_symbols or config.max_shots):
+    if not RUN.config.draws_structure:
         return {}
     try:
-        letters = option_layout(fields)[1]
-        check_symbol_sets(config.option_symbols, letters, "paft_option_symbols")
+        return RUN.config.structure_keys(option_layout(fields)[1])
     except StructureError as err:
         raise PaftSetupError(f"[paft_ext] {err}") from None
-    return {"letters": letters, "option_order": config.option_order, "option_symbols": config.option_symbols,
-            "max_shots": config.max_shots}
 
 
 def _schedule_spec(dataset, pool: list[Prompt], fields: tuple[str, ...]) -> ScheduleSpec:
@@ -138,7 +134,10 @@ def preprocess(original, dataset, data_args, training_args, stage, template, tok
         pool = config.training_pool(load_pool(config.pool, fields, tokenizer_special_tokens(tokenizer), training=True),
                                     training_args.seed)
         schedule = build_schedule(_schedule_spec(dataset, pool, fields))
-        options = option_layout(fields)[0] if schedule.structure is not None else ()
+        options: tuple[str, ...] = ()
+        if schedule.structure is not None:
+            options = option_layout(fields)[0]
+            warn_letterless(schedule.spec.letters, schedule.spec.option_symbols, pool, logger)
         dataset = render_train(dataset, schedule, pool, options, **map_kwargs)
         RUN.schedule, RUN.pool, RUN.fields = schedule, pool, list(fields)
         if training_args.should_save:

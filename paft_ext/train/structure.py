@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from paft_ext.pools.option_symbols import SHOT_SEPARATOR, SLOT, StructureError, has_slots, symbolize
+from paft_ext.pools.store import Prompt
 from paft_ext.tasks import fill_template
 
 _STRUCTURE_STREAM = 0x5354
@@ -86,6 +87,15 @@ def draw_structure(letters: str, option_order: bool, symbol_sets: Sequence[str],
             picks = shot_rng.choice(n_rows - 1, size=max_shots, replace=False)
             examples[position] = picks + (picks >= row)  # skip the row itself
     return Structure(tuple(windows), window_of, examples)
+
+
+def warn_letterless(letters: str, symbol_sets: Sequence[str], pool: Sequence[Prompt], log) -> None:
+    """Say which pool templates name no option letter and so keep the letters whatever symbol set a window draws
+    (recorded per window in ``paft_schedule.json``; said here so that it is not silent)."""
+    plain = [p.id for p in pool if not has_slots(p.text, letters)] if symbol_sets else []
+    if plain:
+        log.warning("[PAFT] paft_option_symbols: %d of %d pool prompts name no option letter and keep %s in every "
+                    "window (e.g. %s)", len(plain), len(pool), letters, ", ".join(plain[:3]))
 
 
 def effective_symbols(template: str, letters: str, drawn: WindowStructure) -> str:
