@@ -31,6 +31,60 @@ def test_shim_is_still_needed_and_still_sufficient(tiny_model, default_model_pat
     assert out == ["The capital of France is Paris.", "The capital of Italy is Rome."]
 
 
+def _random_adapter(tiny_model, target):
+    """A LoRA adapter on every linear layer of the tiny model with random (non-zero) A and B."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    config = LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False)
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model), config).save_pretrained(target)
+    AutoTokenizer.from_pretrained(tiny_model).save_pretrained(target)
+    return target
+
+
+def test_adapter_is_merged_in_float32(tiny_model, tmp_path):
+    import torch
+    from opencompass.models.huggingface_above_v4_33 import HuggingFacewithChatTemplate
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from paft_ext.evaluation.compat import PaftHFChatModel
+
+    # the override still replaces upstream's loader: same parameters, called by keyword from __init__
+    assert list(inspect.signature(HuggingFacewithChatTemplate._load_model).parameters) == [
+        "self", "path", "kwargs", "peft_path", "peft_kwargs"]
+    assert "self._load_model(path=path, kwargs=model_kwargs, peft_path=peft_path, peft_kwargs=peft_kwargs)" in \
+        inspect.getsource(HuggingFacewithChatTemplate.__init__)
+    adapter = _random_adapter(tiny_model, tmp_path / "adapter")
+
+    def load(dtype):
+        return PaftHFChatModel(path=str(tiny_model), tokenizer_path=str(adapter), peft_path=str(adapter),
+                               model_kwargs={"torch_dtype": dtype, "device_map": "cpu"},
+                               generation_kwargs={"do_sample": False}, stop_words=["<|im_end|>"])
+
+    # bf16: every weight is round_bf16(W + alpha/r * B @ A), the LoRA formula on the raw fp32 files
+    merged = load("bfloat16").model
+    assert not isinstance(merged, PeftModel) and merged.dtype == torch.bfloat16
+    base = load_file(str(tiny_model / "model.safetensors"))
+    lora = load_file(str(adapter / "adapter_model.safetensors"))
+    name = "model.layers.1.self_attn.q_proj"
+    a, b = lora[f"base_model.model.{name}.lora_A.weight"], lora[f"base_model.model.{name}.lora_B.weight"]
+    assert b.abs().sum() > 0  # a no-op adapter would pass any merge
+    expected = (base[f"{name}.weight"] + 8 / 4 * b @ a).to(torch.bfloat16)
+    assert torch.equal(merged.get_submodule(name).weight, expected)
+    assert not torch.equal(expected, base[f"{name}.weight"].to(torch.bfloat16))
+
+    # fp32: the merged model computes what peft's wrapper computes
+    fp32 = load("float32")
+    wrapped = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), str(adapter)).eval()
+    ids = torch.tensor([[1, 5, 9, 300, 42, 7]])
+    with torch.no_grad():
+        assert torch.allclose(fp32.model(ids).logits, wrapped(ids).logits, atol=1e-5)
+        with wrapped.disable_adapter():
+            assert not torch.allclose(wrapped(ids).logits, fp32.model(ids).logits, atol=1e-3)
+
+
 def test_settings_from_env_and_file(tmp_path):
     settings_file = tmp_path / "eval.yaml"
     settings_file.write_text("tasks: [piqa]\nprompts: 5\nadapters: {paft: saves/x}\n")

@@ -6,6 +6,12 @@ attribute to the tokenizer's ``__call__`` (same arguments and output) right afte
 Model configs name them by dotted path, so OpenCompass's task subprocesses import this module themselves.
 tests/test_eval_units.py (``test_shim_is_still_needed_and_still_sufficient``) fails when upstream changes make the
 shim unnecessary or wrong.
+
+They also merge a LoRA adapter into the base weights after loading (OpenCompass keeps peft's wrapper, whose per-layer
+adapter calls made every adapter answer slower than the base model on CPU): the merge runs in float32 and the merged
+weights are then cast to the requested dtype, so a bfloat16 evaluation rounds W + BA once instead of computing the
+adapter path in bfloat16 beside the rounded base. ``test_adapter_is_merged_in_float32`` pins ``_load_model``'s
+signature and checks the merged weights against the LoRA formula.
 """
 
 from __future__ import annotations
@@ -21,6 +27,22 @@ if opencompass.__version__ not in SUPPORTED_OPENCOMPASS:
                       f"{opencompass.__version__}")
 
 
+def _load_merged(model, load, path, kwargs, peft_path, peft_kwargs) -> None:
+    """Upstream's ``_load_model``; with an adapter, the base loaded in float32, the adapter merged, the result cast to
+    the requested dtype (``auto`` or none: the merge is done in the checkpoint's dtype)."""
+    import torch
+
+    dtype = kwargs.get("torch_dtype")
+    if isinstance(dtype, str):
+        dtype = None if dtype == "auto" else getattr(torch, dtype.removeprefix("torch."))
+    if peft_path is None or dtype is None:
+        load(path, kwargs, peft_path, peft_kwargs)
+    else:
+        load(path, {**kwargs, "torch_dtype": torch.float32}, peft_path, peft_kwargs)
+    if peft_path is not None:
+        model.model = model.model.merge_and_unload().to(dtype or model.model.dtype).eval()
+
+
 def _restore_batch_encode_plus(tokenizer) -> None:
     if not hasattr(type(tokenizer), "batch_encode_plus"):
         tokenizer.batch_encode_plus = tokenizer.__call__
@@ -33,6 +55,9 @@ class PaftHFChatModel(LengthSortedGeneration, HuggingFacewithChatTemplate):
         super()._load_tokenizer(path, kwargs, pad_token_id)
         _restore_batch_encode_plus(self.tokenizer)
 
+    def _load_model(self, path, kwargs, peft_path=None, peft_kwargs=None):
+        _load_merged(self, super()._load_model, path, kwargs, peft_path, dict(peft_kwargs or {}))
+
 
 class PaftHFBaseModel(LengthSortedGeneration, HuggingFaceBaseModel):
     """OpenCompass's raw-prompt HF model (the paper's ``--hf-type base`` protocol), working on transformers 5 (and
@@ -41,3 +66,6 @@ class PaftHFBaseModel(LengthSortedGeneration, HuggingFaceBaseModel):
     def _load_tokenizer(self, path, kwargs, pad_token_id=None):
         super()._load_tokenizer(path, kwargs, pad_token_id)
         _restore_batch_encode_plus(self.tokenizer)
+
+    def _load_model(self, path, kwargs, peft_path=None, peft_kwargs=None):
+        _load_merged(self, super()._load_model, path, kwargs, peft_path, dict(peft_kwargs or {}))
