@@ -200,7 +200,7 @@ def _cmd_eval(args: argparse.Namespace) -> None:
     settings = {"tasks": ",".join(tasks), "max_out_len": args.max_out_len, "batch_size": args.batch_size,
                 "include_base": "0" if args.no_base else "1", "adapters": ",".join(args.adapter),
                 "allow_base_mismatch": "1" if args.allow_base_mismatch else "0", "backend": args.backend,
-                "length_sorted": "1" if args.length_sorted else "0",
+                "length_sorted": "1" if args.length_sorted else "0", "merge_adapters": "0" if args.no_merge else "1",
                 "eval_details": "0" if args.no_eval_details else "1"}
     settings.update({k: v for k, v in (("prompts", args.prompts), ("questions", args.questions), ("model", args.model),
                                        ("num_gpus", args.num_gpus), ("dtype", args.dtype),
@@ -340,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="hf weights (default float32 on CPU, the checkpoint's on GPUs); bfloat16 on CPU is opt-in")
     ev.add_argument("--length-sorted", action="store_true",
                     help="hf: batch prompts of similar token length together (less padding; same outputs order)")
+    ev.add_argument("--no-merge", action="store_true",
+                    help="hf: keep peft's adapter wrapper instead of merging the adapter (in float32) into the weights "
+                         "(quantised bases; slower)")
     ev.add_argument("--no-eval-details", action="store_true",
                     help="skip OpenCompass's per-question details (they repeat every prompt; the report re-scores)")
     ev.add_argument("--max-out-len", type=int, default=256)

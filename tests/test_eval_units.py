@@ -58,9 +58,9 @@ def test_adapter_is_merged_in_float32(tiny_model, tmp_path):
         inspect.getsource(HuggingFacewithChatTemplate.__init__)
     adapter = _random_adapter(tiny_model, tmp_path / "adapter")
 
-    def load(dtype):
+    def load(dtype, merge=True):
         return PaftHFChatModel(path=str(tiny_model), tokenizer_path=str(adapter), peft_path=str(adapter),
-                               model_kwargs={"torch_dtype": dtype, "device_map": "cpu"},
+                               model_kwargs={"torch_dtype": dtype, "device_map": "cpu"}, merge_adapter=merge,
                                generation_kwargs={"do_sample": False}, stop_words=["<|im_end|>"])
 
     # bf16: every weight is round_bf16(W + alpha/r * B @ A), the LoRA formula on the raw fp32 files
@@ -74,6 +74,9 @@ def test_adapter_is_merged_in_float32(tiny_model, tmp_path):
     expected = (base[f"{name}.weight"] + 8 / 4 * b @ a).to(torch.bfloat16)
     assert torch.equal(merged.get_submodule(name).weight, expected)
     assert not torch.equal(expected, base[f"{name}.weight"].to(torch.bfloat16))
+
+    kept = load("bfloat16", merge=False).model  # merge_adapters: false keeps peft's wrapper (e.g. quantised bases)
+    assert isinstance(kept, PeftModel) and kept.dtype == torch.bfloat16
 
     # fp32: the merged model computes what peft's wrapper computes
     fp32 = load("float32")

@@ -7,7 +7,8 @@ Model configs name them by dotted path, so OpenCompass's task subprocesses impor
 tests/test_eval_units.py (``test_shim_is_still_needed_and_still_sufficient``) fails when upstream changes make the
 shim unnecessary or wrong.
 
-They also merge a LoRA adapter into the base weights after loading (OpenCompass keeps peft's wrapper, whose per-layer
+They also merge a LoRA adapter into the base weights after loading (unless ``merge_adapter=False``, the setting
+``merge_adapters``) (OpenCompass keeps peft's wrapper, whose per-layer
 adapter calls made every adapter answer slower than the base model on CPU): the merge runs in float32 and the merged
 weights are then cast to the requested dtype, so a bfloat16 evaluation rounds W + BA once instead of computing the
 adapter path in bfloat16 beside the rounded base. ``test_adapter_is_merged_in_float32`` pins ``_load_model``'s
@@ -15,6 +16,8 @@ signature and checks the merged weights against the LoRA formula.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import opencompass
 from opencompass.models.huggingface_above_v4_33 import HuggingFaceBaseModel, HuggingFacewithChatTemplate
@@ -32,6 +35,9 @@ def _load_merged(model, load, path, kwargs, peft_path, peft_kwargs) -> None:
     the requested dtype (``auto`` or none: the merge is done in the checkpoint's dtype)."""
     import torch
 
+    if not model.merge_adapter:
+        load(path, kwargs, peft_path, peft_kwargs)
+        return
     dtype = kwargs.get("torch_dtype")
     if isinstance(dtype, str):
         dtype = None if dtype == "auto" else getattr(torch, dtype.removeprefix("torch."))
@@ -48,24 +54,25 @@ def _restore_batch_encode_plus(tokenizer) -> None:
         tokenizer.batch_encode_plus = tokenizer.__call__
 
 
-class PaftHFChatModel(LengthSortedGeneration, HuggingFacewithChatTemplate):
+class TransformersFiveLoading:
+    """Mixin for OpenCompass's HF model classes: the tokenizer shim and the adapter merge (``merge_adapter``)."""
+
+    def __init__(self, *args: Any, merge_adapter: bool = True, **kwargs: Any) -> None:
+        self.merge_adapter = merge_adapter  # read by _load_model, which the parent's __init__ calls
+        super().__init__(*args, **kwargs)
+
+    def _load_tokenizer(self, path, kwargs, pad_token_id=None):
+        super()._load_tokenizer(path, kwargs, pad_token_id)
+        _restore_batch_encode_plus(self.tokenizer)
+
+    def _load_model(self, path, kwargs, peft_path=None, peft_kwargs=None):
+        _load_merged(self, super()._load_model, path, kwargs, peft_path, dict(peft_kwargs or {}))
+
+
+class PaftHFChatModel(TransformersFiveLoading, LengthSortedGeneration, HuggingFacewithChatTemplate):
     """OpenCompass's chat-template HF model, working on transformers 5 (and with optional length-sorted batches)."""
 
-    def _load_tokenizer(self, path, kwargs, pad_token_id=None):
-        super()._load_tokenizer(path, kwargs, pad_token_id)
-        _restore_batch_encode_plus(self.tokenizer)
 
-    def _load_model(self, path, kwargs, peft_path=None, peft_kwargs=None):
-        _load_merged(self, super()._load_model, path, kwargs, peft_path, dict(peft_kwargs or {}))
-
-
-class PaftHFBaseModel(LengthSortedGeneration, HuggingFaceBaseModel):
+class PaftHFBaseModel(TransformersFiveLoading, LengthSortedGeneration, HuggingFaceBaseModel):
     """OpenCompass's raw-prompt HF model (the paper's ``--hf-type base`` protocol), working on transformers 5 (and
     with optional length-sorted batches)."""
-
-    def _load_tokenizer(self, path, kwargs, pad_token_id=None):
-        super()._load_tokenizer(path, kwargs, pad_token_id)
-        _restore_batch_encode_plus(self.tokenizer)
-
-    def _load_model(self, path, kwargs, peft_path=None, peft_kwargs=None):
-        _load_merged(self, super()._load_model, path, kwargs, peft_path, dict(peft_kwargs or {}))

@@ -167,6 +167,6 @@ def record_run(run: Path, settings: EvalSettings) -> None:
               "prompts": settings.prompts, "files": files, "settings": asdict(settings),
               # what every dataset of the run was generated with (expand sets the inferencer's length per dataset)
               "generation": {"max_out_len": settings.max_out_len, "batch_size": settings.batch_size,
-                             "length_sorted": settings.length_sorted,
+                             "length_sorted": settings.length_sorted, "merge_adapters": settings.merge_adapters,
                              "do_sample": False, "max_seq_len": settings.max_seq_len}}
     (run / RUN_MANIFEST).write_text(json.dumps(record, indent=1, default=str) + "\n")

@@ -42,7 +42,7 @@ def _hf_model(s: EvalSettings, abbr: str, adapter: str | None, tokenizer: str) -
     if s.model_type == "chat":
         config["meta_template"] = BYTE_EXACT_META
     if adapter:
-        config["peft_path"] = adapter
+        config.update(peft_path=adapter, merge_adapter=s.merge_adapters)
     return config
 
 

@@ -56,6 +56,7 @@ class EvalSettings:
     batch_size: int = 8
     eval_details: bool = True  # OpenCompass --dump-eval-details: the report reads its per-question verdicts
     length_sorted: bool = False  # hf: micro-batches of similar prompt length (evaluation.sorted_batches)
+    merge_adapters: bool = True  # hf: merge each LoRA adapter into the weights (in float32) before generating
     max_seq_len: int = 2048
     num_gpus: int = 0
     workers: int = 1
@@ -100,7 +101,7 @@ def _parse(name: str, value: Any) -> Any:
         if any(len(p) != 2 for p in pairs):
             raise ValueError(f"PAFT_EVAL_ADAPTERS must be abbr=path[,abbr=path], got {value!r}")
         return {abbr.strip(): path.strip() for abbr, path in pairs}
-    if name in ("include_base", "allow_base_mismatch", "length_sorted", "eval_details"):
+    if name in ("include_base", "allow_base_mismatch", "length_sorted", "eval_details", "merge_adapters"):
         return value.strip().lower() in ("1", "true", "yes")
     if name in ("prompts", "questions", "max_out_len", "batch_size", "max_seq_len", "num_gpus", "workers",
                 "eval_workers"):
