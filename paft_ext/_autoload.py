@@ -3,7 +3,7 @@ torchrun children) get the PAFT hook without a wrapper command.
 
 It only inserts a tiny import finder (a plain class: importing ``importlib.abc`` would cost ~40 ms per start). The
 finder waits for ``llamafactory.train.tuner`` and wraps its ``_training_function`` with a gate
-(:mod:`paft_ext.train.patches`); nothing else is patched, and nothing of paft_ext is imported, until a run whose
+(:mod:`paft_ext.llamafactory.patches`); nothing else is patched, and nothing of paft_ext is imported, until a run whose
 arguments touch PAFT reaches that gate. ``PAFT_EXT_DISABLE=1`` turns it off (a PAFT YAML then fails on its keys).
 """
 
@@ -31,7 +31,7 @@ class _PaftFinder:
 
         def exec_and_install(module):
             exec_module(module)
-            from paft_ext.train import patches
+            from paft_ext.llamafactory import patches
 
             patches.install(module)
 
@@ -43,7 +43,7 @@ def install() -> None:
     if os.environ.get("PAFT_EXT_DISABLE") == "1":
         return
     if _TARGET in sys.modules:  # imported before this finder existed (e.g. paft_ext loaded late): wrap it now
-        from paft_ext.train import patches
+        from paft_ext.llamafactory import patches
 
         patches.install(sys.modules[_TARGET])
     elif not any(type(f).__name__ == "_PaftFinder" for f in sys.meta_path):

@@ -362,13 +362,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     from paft_ext.adapters.source import DataError
     from paft_ext.configs.task_configs import ConfigWriteError
+    from paft_ext.core.run_state import PaftSetupError
     from paft_ext.evaluation.prompt_sets import PromptSetError
     from paft_ext.pools.build import PoolBuildError
     from paft_ext.pools.generate import GenerationError
     from paft_ext.pools.perturb import PerturbError
     from paft_ext.pools.store import PoolError
     from paft_ext.rl.config import RLConfigError
-    from paft_ext.train.state import PaftSetupError
 
     if TASK_FILE_ERRORS and not {"-h", "--help"} & set(sys.argv[1:] if argv is None else argv):
         raise SystemExit(f"paft-ext: error: {TASK_FILE_ERRORS[0]}")

@@ -16,11 +16,11 @@ import pytest
 from lf_helpers import run_cli, train_config
 
 from paft_ext.adapters.export import PrepareConfig, prepare
+from paft_ext.core.trace import identify_prompts
 from paft_ext.evaluation.launch import run_opencompass
 from paft_ext.evaluation.report import write_report
 from paft_ext.pools.store import load_pool
 from paft_ext.tasks import get_task
-from paft_ext.train.render import identify_prompts
 
 pytestmark = pytest.mark.slow  # starts llamafactory-cli, OpenCompass or a model server
 

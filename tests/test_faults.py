@@ -293,7 +293,7 @@ def test_generator_config_mistakes_name_the_key(tmp_path, change, message):
     ({"pool": "p.jsonl", "window_steps": "four"}, r"paft_window_steps: cannot read 'four' as int"),
 ])
 def test_paft_key_mistakes_name_the_key(values, message):
-    from paft_ext.train.config import PaftConfigError, build_config
+    from paft_ext.core.config import PaftConfigError, build_config
 
     with pytest.raises(PaftConfigError, match=message):
         build_config(values)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from lf_helpers import read_trace, run_cli, train_config
 
-from paft_ext.train.config import PaftConfigError, build_config
-from paft_ext.train.loss_aware import DECISIONS_FILE
+from paft_ext.core.config import PaftConfigError, build_config
+from paft_ext.core.loss_aware import DECISIONS_FILE
 
 STEPS, GA = 8, 3  # 36 rows x 2 epochs / (3 x 3) rows per step
 
@@ -126,10 +126,10 @@ def test_excess_is_per_token_whatever_the_batch_geometry(tiny_model, piqa_lf_dat
 
 
 def test_decisions_are_appended_and_the_schedule_is_rewritten_only_when_asked(tmp_path):
+    from paft_ext.core.artefacts import SCHEDULE_FILE, accept_schedule, write_pending_schedule
+    from paft_ext.core.loss_aware import LossAwareSampler
+    from paft_ext.core.schedule import Geometry, ScheduleSpec, build_schedule
     from paft_ext.pools.store import Prompt
-    from paft_ext.train.artefacts import SCHEDULE_FILE, accept_schedule, write_pending_schedule
-    from paft_ext.train.loss_aware import LossAwareSampler
-    from paft_ext.train.schedule import Geometry, ScheduleSpec, build_schedule
 
     pool = [Prompt(f"p{k}", f"T{k} {{x}}", "test") for k in range(6)]
     spec = ScheduleSpec(n_rows=8, epochs=1, max_steps=-1, geometry=Geometry(2, 1, 1), window=1, window_unit="step",

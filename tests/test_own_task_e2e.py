@@ -15,10 +15,10 @@ from lf_helpers import read_trace, run_cli
 
 import yaml
 from paft_ext import cli
+from paft_ext.core.trace import identify_prompts
 from paft_ext.evaluation.launch import run_opencompass
 from paft_ext.pools.store import load_pool
 from paft_ext.tasks import TASK_FILES_ENV, TASKS
-from paft_ext.train.render import identify_prompts
 
 pytestmark = pytest.mark.slow  # starts llamafactory-cli and OpenCompass
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from paft_ext.core.config import PaftConfigError, build_config, split_paft_flags, split_paft_keys
 from paft_ext.pools.store import PoolError, load_pool
-from paft_ext.train.config import PaftConfigError, build_config, split_paft_flags, split_paft_keys
 
 
 def test_keys_are_split_from_llamafactory_arguments():
@@ -79,7 +79,7 @@ def test_sampler_chain_sees_through_nested_samplers():
     import torch
     from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
-    from paft_ext.train.callback import sampler_chain
+    from paft_ext.core.callback import sampler_chain
 
     data = list(range(10))
     shuffled = DataLoader(data, batch_sampler=BatchSampler(RandomSampler(data), batch_size=2, drop_last=False))

@@ -10,9 +10,9 @@ import shutil
 import pytest
 from lf_helpers import train_config, write_pool
 
+from paft_ext.core.config import PaftConfigError
+from paft_ext.core.run_state import PaftSetupError
 from paft_ext.pools.store import PoolError
-from paft_ext.train.config import PaftConfigError
-from paft_ext.train.state import PaftSetupError
 
 
 def run(config):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from paft_ext.train import patches
+from paft_ext.llamafactory import patches
 
 
 def test_supported_version_and_autoload_pth_installed():
@@ -31,7 +31,7 @@ def test_a_process_without_a_paft_run_sees_llamafactory_untouched():
             "as l, llamafactory.data.converter as c\n"
             "print(getattr(t._training_function, '_paft_wrapped', False), hasattr(p._parse_args, '_paft_wrapped'), "
             "hasattr(l._get_preprocessed_dataset, '_paft_wrapped'), 'paft' in c.DATASET_CONVERTERS, "
-            "'paft_ext.train.hook' in sys.modules)")
+            "'paft_ext.llamafactory.hook' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.split() == ["True", "False", "False", "False", "False"]
 
@@ -109,7 +109,7 @@ def test_unsupported_version_patches_nothing_and_refuses_only_paft_runs(monkeypa
 
 
 def test_the_gate_recognises_every_way_a_run_touches_paft(tmp_path):
-    from paft_ext.train.datasets import paft_requested
+    from paft_ext.llamafactory.datasets import paft_requested
 
     (tmp_path / "dataset_info.json").write_text(json.dumps({
         "plain": {"file_name": "p.jsonl"}, "ours": {"file_name": "o.jsonl", "formatting": "paft",

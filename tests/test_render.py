@@ -6,9 +6,11 @@ import json
 
 from datasets import Dataset
 
+from paft_ext.core.curriculum import closeness_order
+from paft_ext.core.schedule import CANONICAL, Geometry, ScheduleSpec, build_schedule
+from paft_ext.core.trace import identify_prompts
+from paft_ext.llamafactory.aligned_rows import FIELDS_COLUMN, render_eval, render_train
 from paft_ext.pools.store import Prompt
-from paft_ext.train.render import FIELDS_COLUMN, closeness_order, identify_prompts, render_eval, render_train
-from paft_ext.train.schedule import CANONICAL, Geometry, ScheduleSpec, build_schedule
 
 POOL = [Prompt("p0", "First {goal} / {sol1} / {sol2}", "x"), Prompt("p1", "Second: {goal}? {sol2} or {sol1}", "x")]
 

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 
 import yaml
+from paft_ext.core.schedule import Geometry, ScheduleSpec, build_schedule
 from paft_ext.pools.store import PoolError
 from paft_ext.rl.config import RLConfigError, load_run, parse_run
 from paft_ext.rl.data import dataset_task, grpo_rows, read_rows
 from paft_ext.rl.rewards import reward_functions, reward_weights
 from paft_ext.rl.runner import build_run
 from paft_ext.tasks import get_task
-from paft_ext.train.schedule import Geometry, ScheduleSpec, build_schedule
 
 MISSING_MODEL = "/nonexistent/model"  # any error raised before the model loads never reaches this path
 
@@ -161,7 +161,7 @@ def test_grpo_rows_follow_the_schedule(piqa_rows):
     assert len(out) == 12 and [r["paft_position"] for r in out] == list(range(12))
     # expected from the documented seeding alone (seed 5 with the order / prompt streams), not from the schedule:
     # T = 2 seeded permutations of the 6 rows; 3 windows of 2 steps x 2 rows; cycle = shuffled passes over the pool
-    from paft_ext.train import schedule as streams
+    from paft_ext.core import schedule as streams
 
     order_rng = np.random.default_rng([5, streams._ORDER_STREAM])
     order = np.concatenate([order_rng.permutation(6), order_rng.permutation(6)])

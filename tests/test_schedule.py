@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from paft_ext.train.schedule import CANONICAL, Geometry, ScheduleSpec, build_schedule
+from paft_ext.core.schedule import CANONICAL, Geometry, ScheduleSpec, build_schedule
 
 
 def spec(**changes) -> ScheduleSpec:

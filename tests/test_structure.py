@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
+from paft_ext.core.config import PaftConfigError, build_config
+from paft_ext.core.schedule import Geometry, ScheduleSpec, build_schedule
+from paft_ext.core.structure import WindowStructure, option_layout, render_one, render_with_shots
+from paft_ext.core.trace import identify_prompts
+from paft_ext.llamafactory.aligned_rows import FIELDS_COLUMN, render_train
 from paft_ext.pools.option_symbols import StructureError, check_symbol_sets, symbolize
 from paft_ext.pools.store import Prompt
-from paft_ext.train.config import PaftConfigError, build_config
-from paft_ext.train.render import FIELDS_COLUMN, identify_prompts, render_train
-from paft_ext.train.schedule import Geometry, ScheduleSpec, build_schedule
-from paft_ext.train.structure import WindowStructure, option_layout, render_one, render_with_shots
 
 TWO = ("Which way works for {goal}?\n{A}. {sol1}\n{B}. {sol2}\nAnswer with {A} or {B}.", ("sol1", "sol2"), "AB")
 FOUR = ("{ctx}\n({A}) {a1}\n({B}) {a2}\n({C}) {a3}\n({D}) {a4}\nPick {A}, {B}, {C} or {D}.", ("a1", "a2", "a3", "a4"),
@@ -189,7 +190,7 @@ def test_every_shipped_train_template_gets_a_slot_for_every_option_letter(name):
 def test_templates_without_letters_are_named_when_symbols_are_drawn():
     import logging
 
-    from paft_ext.train.structure import warn_letterless
+    from paft_ext.core.structure import warn_letterless
 
     pool = [Prompt("lettered", "{goal}\nA. {sol1}\nB. {sol2}", "x"), Prompt("plain", "{goal}: {sol1} or {sol2}?", "x")]
     records: list[str] = []

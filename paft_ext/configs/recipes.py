@@ -21,7 +21,7 @@ from paft_ext.tasks import TaskSpec
 # Where `paft-ext prepare` writes LLaMA-Factory files by default (relative to the repository root, git-ignored).
 DATASET_DIR = ".cache/data/llamafactory"
 # baseline: the fixed prompt; paft: prompts drawn from the train pool; structure: paft plus option order, option
-# symbols and in-context examples drawn per window (paft_ext.train.structure; choice tasks only)
+# symbols and in-context examples drawn per window (paft_ext.core.structure; choice tasks only)
 VARIANTS = ("baseline", "paft", "structure")
 
 

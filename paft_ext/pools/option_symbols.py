@@ -1,7 +1,7 @@
 """Option symbols in prompt templates: which letters of a template label options, as slots other symbols can fill.
 
 Pool templates write option letters ("A. {sol1}", "Answer with A or B."); structure draws in training
-(:mod:`paft_ext.train.structure`) and symbol variants for evaluation (:mod:`.structure_variants`) show other symbols
+(:mod:`paft_ext.core.structure`) and symbol variants for evaluation (:mod:`.structure_variants`) show other symbols
 (1/2, a/b) in their place. :func:`symbolize` turns each letter that labels an option or names an answer into its slot
 ``{_sym_<letter>}``, by rule (only the text between placeholders is read): every standalone option letter is a label,
 except an English article — an ``A`` followed by a word, unless the word before it names an option ("option A fits",

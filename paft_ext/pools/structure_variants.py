@@ -1,8 +1,8 @@
 """Structure variants of an evaluation prompt: other option symbols, and solved examples before the question.
 
 Together with the option-order variants of :mod:`.option_order` these measure what structure draws in training
-(:mod:`paft_ext.train.structure`) are for. A symbol variant labels the options 1/2/… or a/b/… instead of A/B/…
-(the letters found by :func:`paft_ext.train.structure.symbolize`; its ``symbols`` field maps answers back to the
+(:mod:`paft_ext.core.structure`) are for. A symbol variant labels the options 1/2/… or a/b/… instead of A/B/…
+(the letters found by :func:`paft_ext.core.structure.symbolize`; its ``symbols`` field maps answers back to the
 letters when scored). A k-shot variant puts k solved records of the task's *training* split before the question,
 each the prompt filled with that record and its answer as the prompt shows it (its symbol, at its slot in the
 prompt's option order), so the dataset's own gold still scores the question.

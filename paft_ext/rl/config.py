@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from paft_ext.train.config import PaftConfig, PaftConfigError, build_config, split_paft_keys
+from paft_ext.core.config import PaftConfig, PaftConfigError, build_config, split_paft_keys
+from paft_ext.core.sampling import STRATEGIES, get_strategy
 
 FIXED_POOL = "fixed"  # paft_pool value: a one-prompt pool holding the task's user-specified prompt (the baseline)
 ANSWER_RULES = ("strict", "opencompass")
@@ -149,9 +150,10 @@ def parse_run(values: dict[str, Any], where: str = "config") -> tuple[GrpoRunCon
         if paft.window_unit != "step" or paft.eval_prompt != "instruction":
             raise RLConfigError("paft_window_unit and paft_eval_prompt are SFT options; a GRPO window is K optimizer "
                                 "steps and the run has no evaluation set")
-        if paft.sampling == "loss_aware":
-            raise RLConfigError("paft_sampling: loss_aware is an SFT option (it learns from the training loss); use "
-                                "uniform, cycle or curriculum with GRPO")
+        if get_strategy(paft.sampling).sft_only:
+            usable = ", ".join(name for name, s in STRATEGIES.items() if not s.sft_only)
+            raise RLConfigError(f"paft_sampling: {paft.sampling} is an SFT option (it learns from the training "
+                                f"loss); use {usable} with GRPO")
     except (RLConfigError, PaftConfigError, TypeError) as err:
         raise RLConfigError(f"{where}: {err}") from None
     return run, paft

@@ -17,17 +17,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from paft_ext.core.artefacts import write_pending_schedule
+from paft_ext.core.callback import PaftCallback
+from paft_ext.core.config import PaftConfig
+from paft_ext.core.curriculum import closeness_order
+from paft_ext.core.log import get_logger
+from paft_ext.core.run_state import RunState
+from paft_ext.core.sampling import get_strategy
+from paft_ext.core.schedule import Geometry, Schedule, ScheduleSpec, build_schedule
+from paft_ext.core.structure import warn_letterless
 from paft_ext.pools.option_symbols import StructureError
 from paft_ext.pools.safety import tokenizer_special_tokens
 from paft_ext.pools.store import load_pool, pool_digest
-from paft_ext.train.artefacts import write_pending_schedule
-from paft_ext.train.callback import PaftCallback
-from paft_ext.train.config import PaftConfig
-from paft_ext.train.log import get_logger
-from paft_ext.train.render import closeness_order
-from paft_ext.train.schedule import Geometry, Schedule, ScheduleSpec, build_schedule
-from paft_ext.train.state import RunState
-from paft_ext.train.structure import warn_letterless
 
 from .config import FIXED_POOL, GrpoRunConfig, RLConfigError, load_run
 from .data import dataset_task, fixed_pool, grpo_rows, read_rows
@@ -120,7 +121,7 @@ def _structure_keys(task, paft: PaftConfig) -> dict[str, Any]:
 
 def _curriculum(task, rows: list[dict[str, str]], pool: list, sampling: str) -> tuple[int, ...]:
     """Curriculum order against the task's user-specified prompt (the canonical one of a GRPO run)."""
-    if sampling != "curriculum":
+    if not get_strategy(sampling).needs_closeness:
         return ()
     sample = [{f: r[f] for f in task.fields} for r in rows[:8]]
     return closeness_order(pool, sample, [task.fill(task.baseline_prompt, r) for r in sample])

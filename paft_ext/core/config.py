@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, get_args
 
-from .schedule import Sampling, WindowUnit
+from .sampling import STRATEGIES
+from .schedule import WindowUnit
 
 PREFIX = "paft_"
 
@@ -25,20 +26,20 @@ class PaftConfig:
     pool: str
     window_steps: int = 4
     window_unit: WindowUnit = "step"
-    sampling: Sampling = "uniform"
+    sampling: str = "uniform"  # a registered strategy (.sampling)
     epoch_reshuffle: bool = True
     seed: int | None = None
     eval_prompt: str = "instruction"
     trace: bool = False
     canonical_ratio: float = 0.0  # share of windows that keep the dataset's own fixed prompt
     pool_size: int | None = None  # train on a seeded subset of this many pool prompts (the pool-size ablation)
-    # loss_aware sampling (paft_ext.train.loss_aware): candidates per window, softmax temperature over their excess
+    # loss_aware sampling (paft_ext.core.loss_aware): candidates per window, softmax temperature over their excess
     # loss, the probability share spread evenly (floor), the per-prompt EMA decay
     sampling_candidates: int = 4
     sampling_temperature: float = 0.5
     sampling_floor: float = 0.1
     sampling_ema: float = 0.5
-    # structure draws (paft_ext.train.structure): per window a seeded option order, a symbol set of these, and
+    # structure draws (paft_ext.core.structure): per window a seeded option order, a symbol set of these, and
     # 0..max_shots solved training records before each row
     option_order: bool = False
     option_symbols: tuple[str, ...] = ()
@@ -55,8 +56,8 @@ class PaftConfig:
             raise PaftConfigError(f"paft_window_steps must be a positive integer, got {self.window_steps!r}")
         if self.window_unit not in get_args(WindowUnit):
             raise PaftConfigError(f"paft_window_unit must be one of {get_args(WindowUnit)}, got {self.window_unit!r}")
-        if self.sampling not in get_args(Sampling):
-            raise PaftConfigError(f"paft_sampling must be one of {get_args(Sampling)}, got {self.sampling!r}")
+        if self.sampling not in STRATEGIES:
+            raise PaftConfigError(f"paft_sampling must be one of {tuple(STRATEGIES)}, got {self.sampling!r}")
         if self.eval_prompt != "instruction" and not self.eval_prompt.startswith("pool:"):
             raise PaftConfigError(
                 f"paft_eval_prompt must be 'instruction' or 'pool:<file>' (a validation pool, never the test "

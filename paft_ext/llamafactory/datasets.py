@@ -11,10 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .artefacts import META_FILE
-from .config import split_paft_flags, split_paft_keys
-from .render import dataset_fields
-from .state import PaftSetupError
+from paft_ext.core.artefacts import META_FILE
+from paft_ext.core.config import split_paft_flags, split_paft_keys
+from paft_ext.core.run_state import PaftSetupError
+
+from .aligned_rows import dataset_fields
 
 
 def _names(value: Any) -> list[str]:

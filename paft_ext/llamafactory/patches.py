@@ -12,7 +12,7 @@ When a run touches PAFT (a ``paft_*`` key, a PAFT dataset, or a ``tokenized_path
 the LLaMA-Factory version and activates the hook in this process, then adds the PAFT trainer callback:
 
 =====================================  ==========================================  =============================
-llamafactory.data.converter            ``register_dataset_converter`` (public)      ``render.converter_class``
+llamafactory.data.converter            ``register_dataset_converter`` (public)      ``aligned_rows.converter_class``
 llamafactory.hparams.parser            ``_parse_args``                             ``hook.parse_args``
 llamafactory.data.loader               ``_get_preprocessed_dataset``               ``hook.preprocess``
 =====================================  ==========================================  =============================
@@ -83,7 +83,8 @@ def activate() -> None:
     """Put the hook into this process's LLaMA-Factory (idempotent). Called by the gate for a run that touches PAFT,
     when the modules are imported: the tuner imports all of them."""
     from . import hook
-    from .render import converter_class
+    from .aligned_rows import converter_class
+    from .run_registry import RUN
 
     check_version()
     for name in ("llamafactory.hparams.parser", "llamafactory.data.loader", "llamafactory.data.converter"):
@@ -92,10 +93,10 @@ def activate() -> None:
     _check_signature(tuner, "_training_function", tuner._training_function.__wrapped__)
     converter = sys.modules["llamafactory.data.converter"]
     if "paft" not in converter.DATASET_CONVERTERS:  # the public route; it refuses a second registration
-        converter.register_dataset_converter("paft", converter_class())
+        converter.register_dataset_converter("paft", converter_class(RUN))
     for (module_name, attribute) in SIGNATURES:
         if attribute in _HOOKS:
-            _wrap(sys.modules[module_name], attribute, getattr(hook, _HOOKS[attribute]))
+            _wrap(sys.modules[module_name], attribute, functools.partial(getattr(hook, _HOOKS[attribute]), RUN))
 
 
 def gate(original, *args, **kwargs):
@@ -112,8 +113,9 @@ def gate(original, *args, **kwargs):
     if paft_requested(run_args):
         activate()
         if has_paft_keys(run_args):
-            from .callback import PaftCallback
-            from .state import RUN
+            from paft_ext.core.callback import PaftCallback
+
+            from .run_registry import RUN
 
             config["callbacks"].append(PaftCallback(RUN))
     return original(*args, **kwargs)

@@ -22,8 +22,8 @@ from transformers import TrainerCallback
 from .artefacts import accept_schedule, prompt_id, write_tokenized_meta
 from .log import get_logger
 from .loss_aware import LossAwareSampler
-from .render import identify_prompts
-from .state import PaftSetupError, RunState
+from .run_state import PaftSetupError, RunState
+from .trace import identify_prompts
 
 logger = get_logger("paft_ext")
 STATE_FILE = "paft_state.json"

@@ -1,4 +1,4 @@
-"""Rendering PAFT rows: the ``paft`` dataset converter and the train/eval prompt rewriting.
+"""LLaMA-Factory's aligned rows under PAFT: the ``paft`` dataset converter and the train/eval prompt rewriting.
 
 Only the content of the last user message changes; the system prompt, history and chat template stay the model's.
 Templates are filled with :meth:`TaskSpec.fill` semantics (known ``{field}`` placeholders only, one pass — never
@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from paft_ext import __version__
-from paft_ext.pools.option_symbols import symbolize
+from paft_ext.core.curriculum import closeness_order
+from paft_ext.core.run_state import RunState
+from paft_ext.core.schedule import CANONICAL, Schedule
+from paft_ext.core.structure import render_with_shots
 from paft_ext.pools.store import Prompt
-from paft_ext.tasks import PLACEHOLDER, fill_template, get_task
-
-from .schedule import CANONICAL, Schedule
-from .structure import render_with_shots
+from paft_ext.tasks import fill_template, get_task
 
 FIELDS_COLUMN = "_paft_fields"
 
@@ -39,18 +36,18 @@ def dataset_fields(block: dict[str, Any], dataset: str) -> tuple[str, ...]:
     raise ValueError(f"dataset_info.json: {dataset}.paft needs 'task' (a registered task) or 'fields'")
 
 
-def converter_class() -> type:
+def converter_class(run: RunState) -> type:
     """The ``paft`` dataset converter: alpaca conversion (the fixed ``instruction`` stays the default prompt) plus
     the raw placeholder fields in a JSON column, which the render step needs after LLaMA-Factory has dropped the raw
-    columns. Built on demand so importing this module does not import LLaMA-Factory's data package."""
+    columns. Built on demand so importing this module does not import LLaMA-Factory's data package. LLaMA-Factory
+    instantiates the class itself, so the class finds its dataset's fields in ``run`` (the run state the patches
+    register it with)."""
     from llamafactory.data.converter import AlpacaDatasetConverter
-
-    from .state import RUN
 
     @dataclass
     class PaftDatasetConverter(AlpacaDatasetConverter):
         def __post_init__(self) -> None:  # looked up here, in the main process (map workers get a pickled copy)
-            self.paft_fields = RUN.fields_for(self.dataset_attr)
+            self.paft_fields = run.fields_for(self.dataset_attr)
 
         def __call__(self, example: dict[str, Any]) -> dict[str, Any]:
             output = super().__call__(example)
@@ -124,18 +121,6 @@ def _structured_renderer(dataset: Any, schedule: Schedule, options: Sequence[str
     return render
 
 
-def closeness_order(pool: Sequence[Prompt], rows: Sequence[dict[str, str]], own: Sequence[str]) -> tuple[int, ...]:
-    """Pool indices by closeness to the fixed prompt, closest first (curriculum sampling): character 5-gram Jaccard
-    (the pools' de-duplication measure) between each template filled with a row's fields and that row's fixed
-    prompt ``own``, averaged over the rows given; ties keep pool order."""
-    from paft_ext.pools.dedup import similarity
-
-    scores = np.zeros(len(pool))
-    for fields, text in zip(rows, own, strict=True):
-        scores += similarity([fill_template(p.text, fields) for p in pool], [text])[:, 0]
-    return tuple(int(i) for i in np.argsort(-scores, kind="stable"))
-
-
 def curriculum_order(dataset: Any, pool: Sequence[Prompt], sample: int = 8) -> tuple[int, ...]:
     """:func:`closeness_order` over the first ``sample`` rows of a converted PAFT dataset (fixed prompt = the
     user turn LLaMA-Factory converted from ``instruction``)."""
@@ -157,15 +142,3 @@ def render_eval(dataset: Any, pool: Sequence[Prompt] | None, **map_kwargs: Any) 
     fp = fingerprint(dataset._fingerprint, [p.text for p in pool])
     return dataset.map(render, with_indices=True, new_fingerprint=fp, desc="PAFT: rendering eval prompts",
                        **map_kwargs).remove_columns([FIELDS_COLUMN])
-
-
-def identify_prompts(text: str, pool: Sequence[Prompt], letters: str = "") -> list[str]:
-    """Ids of pool prompts whose literal text (placeholders as wildcards) appears in ``text`` — for traces. With
-    structure draws (``letters``) the option labels are wildcards too, since the window may show other symbols."""
-    hits = []
-    for prompt in pool:
-        parts = PLACEHOLDER.split(symbolize(prompt.text, letters) if letters else prompt.text)[::2]
-        pattern = "(?s)" + ".*?".join(re.escape(part) for part in parts)
-        if re.search(pattern, text):
-            hits.append(prompt.id)
-    return hits

@@ -22,9 +22,9 @@ import numpy as np
 
 from paft_ext.pools.option_symbols import check_symbol_sets
 
+from .sampling import get_strategy
 from .structure import Structure, draw_structure
 
-Sampling = Literal["uniform", "cycle", "curriculum", "loss_aware"]
 WindowUnit = Literal["step", "example"]
 
 _ORDER_STREAM = 0x5041
@@ -57,19 +57,19 @@ class ScheduleSpec:
     geometry: Geometry
     window: int
     window_unit: WindowUnit
-    sampling: Sampling
+    sampling: str  # a registered strategy (.sampling)
     epoch_reshuffle: bool
     pool_size: int
     pool_digest: str
     seed: int
     canonical_ratio: float = 0.0
     curriculum_order: tuple[int, ...] = ()  # pool indices, closest to the canonical prompt first (curriculum)
-    # loss_aware: candidates per window, softmax temperature, probability floor, EMA decay (paft_ext.train.loss_aware)
+    # loss_aware: candidates per window, softmax temperature, probability floor, EMA decay (paft_ext.core.loss_aware)
     candidates: int = 0
     temperature: float = 1.0
     floor: float = 0.1
     ema: float = 0.5
-    # structure draws (paft_ext.train.structure): the task's option letters, and what each window draws
+    # structure draws (paft_ext.core.structure): the task's option letters, and what each window draws
     letters: str = ""
     option_order: bool = False
     option_symbols: tuple[str, ...] = ()
@@ -138,17 +138,6 @@ class Schedule:
         return out
 
 
-def _draws(rng: np.random.Generator, count: int, pool_size: int, sampling: Sampling,
-           order: tuple[int, ...]) -> np.ndarray:
-    if sampling == "uniform":
-        return rng.integers(0, pool_size, size=count)
-    if sampling == "curriculum":  # window w draws from the ceil(pool · (w+1)/count) prompts closest to the canonical
-        reach = np.maximum(1, np.ceil(pool_size * (np.arange(count) + 1) / count).astype(int))
-        return np.asarray(order)[[int(rng.integers(0, k)) for k in reach]]
-    cycles = -(-count // pool_size)
-    return np.concatenate([rng.permutation(pool_size) for _ in range(cycles)])[:count]
-
-
 def _canonical_windows(draws: np.ndarray, ratio: float, seed: int) -> np.ndarray:
     """``round(ratio · windows)`` seeded windows keep the canonical prompt (an exact share, not a coin per window)."""
     chosen = np.random.default_rng([seed, _CANONICAL_STREAM]).permutation(len(draws))[:round(ratio * len(draws))]
@@ -163,9 +152,8 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
     * Rows: T permutations of the data (or the identity T times without ``epoch_reshuffle``, as the authors' code);
       with ``max_steps`` > 0 as many epochs as those steps need. Only whole optimizer steps are kept.
     * Windows: ``window`` optimizer steps (unit ``step``) or ``window`` rows (unit ``example``); one prompt each,
-      drawn uniformly with replacement (the paper), from shuffled cycles through the pool (each prompt used
-      before any repeats), or as a curriculum: window w of W draws uniformly from the ⌈pool · (w+1)/W⌉ prompts
-      closest to the canonical prompt (``curriculum_order``), widening to the whole pool by the last window. With
+      drawn by the ``sampling`` strategy (:mod:`.sampling`: uniformly with replacement as the paper, shuffled
+      cycles, or a curriculum from the prompts closest to the canonical one, ``curriculum_order``). With
       ``canonical_ratio`` r, round(r · W) seeded windows keep the dataset's own fixed prompt instead
       (:data:`CANONICAL`). ``loss_aware`` draws ``candidates`` distinct seeded prompts per window instead; every row
       is rendered with each, and :mod:`.loss_aware` picks one per window while training (:data:`DECIDED`).
@@ -182,15 +170,15 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
         raise ValueError("the prompt pool is empty")
     if not 0.0 <= spec.canonical_ratio <= 1.0:
         raise ValueError(f"paft_canonical_ratio must be in [0, 1], got {spec.canonical_ratio}")
-    if spec.sampling == "loss_aware" and (spec.candidates < 2 or spec.window_unit != "step"
+    strategy = get_strategy(spec.sampling)
+    decided = strategy.draw is None  # loss_aware: candidates here, one picked per window during training
+    if decided and (spec.candidates < 2 or spec.window_unit != "step"
                                           or not spec.epoch_reshuffle):
         raise ValueError("loss_aware sampling needs >= 2 candidates per window, paft_window_unit: step and "
                          "paft_epoch_reshuffle: true")
-    if spec.draws_structure and (not spec.letters or spec.sampling == "loss_aware"):
+    if spec.draws_structure and (not spec.letters or decided):
         raise ValueError("structure draws need a task with options (letters) and a sampling other than loss_aware")
     check_symbol_sets(spec.option_symbols, spec.letters, "paft_option_symbols")
-    if spec.sampling == "curriculum" and sorted(spec.curriculum_order) != list(range(spec.pool_size)):
-        raise ValueError("curriculum sampling needs an order of the whole pool (closest to the canonical first)")
     rps = spec.geometry.rows_per_step
     epochs = spec.epochs if spec.max_steps <= 0 else -(-spec.max_steps * rps // spec.n_rows)
     if epochs < 1:
@@ -210,13 +198,13 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
         window_of = window_of % (spec.n_rows // window_rows)  # epochs hold whole windows: an example keeps its prompt
     n_windows = int(window_of.max()) + 1
     prompt_rng = np.random.default_rng([spec.seed, _PROMPT_STREAM])
-    if spec.sampling == "loss_aware":  # seeded candidates per window; which one trains is decided during training
+    if decided:  # seeded candidates per window; which one trains is decided during training
         size = min(spec.candidates, spec.pool_size)
         candidates = np.stack([prompt_rng.choice(spec.pool_size, size=size, replace=False) for _ in range(n_windows)])
         canonical = _canonical_windows(np.zeros(n_windows, dtype=int), spec.canonical_ratio, spec.seed) == CANONICAL
         candidates[canonical] = CANONICAL
         return Schedule(spec, order, np.full(len(order), DECIDED), window_rows, candidates)
-    draws = _draws(prompt_rng, n_windows, spec.pool_size, spec.sampling, spec.curriculum_order)
+    draws = strategy.draw(prompt_rng, n_windows, spec.pool_size, spec.curriculum_order)
     if spec.canonical_ratio > 0:
         draws = _canonical_windows(draws, spec.canonical_ratio, spec.seed)
     structure = None

@@ -1,9 +1,8 @@
-"""The PAFT side of the current training run, owned here and nowhere else.
+"""The PAFT side of one training run: its config, the framework's parsed arguments, the schedule and the pool.
 
-LLaMA-Factory calls the hook's wrappers as free functions at different moments of one run (argument parsing,
-dataset loading, preprocessing, trainer creation), so what one wrapper learns has to reach the next through an
-object they share. That object is :data:`RUN`, one per process (LLaMA-Factory trains one run per process; torchrun
-ranks are processes), reset by the argument parser at the start of every run. The callback receives it explicitly.
+Built by whoever starts the run (the LLaMA-Factory hook's argument parser, GRPO's runner) and passed explicitly to
+what reads it (the hook's preprocessing, the dataset converter, the trainer callback). The LLaMA-Factory side keeps
+the one instance of a process in :mod:`paft_ext.llamafactory.run_registry`.
 """
 
 from __future__ import annotations
@@ -48,5 +47,3 @@ class RunState:
                              f"dataset/eval_dataset of a run parsed with the extension loaded, so its 'paft' block "
                              f"was never read")
 
-
-RUN = RunState()

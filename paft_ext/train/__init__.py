@@ -1,1 +1,0 @@
-"""Stage 2: dynamic prompt fine-tuning inside LLaMA-Factory (recipes, YAML generation, and the training hook)."""
