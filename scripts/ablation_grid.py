@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from table1_followups import parse_variant  # noqa: E402
 from validation_runs import ROOT, commit, reading, setting_folders, train_and_read, validation_runner  # noqa: E402
 
+from paft_ext.data_files import write_csv, write_lines  # noqa: E402
 from paft_ext.evaluation.report import collect, summarise  # noqa: E402
 from paft_ext.experiments.reproduce import stage_record  # noqa: E402
-from paft_ext.jsonl import write_csv, write_lines  # noqa: E402
 
 REFERENCE = (4, 3, None)  # K, T, N (None: the whole pool) — the paper's defaults
 TEST_SETS = ("test", "test_indep")

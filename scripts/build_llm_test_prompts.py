@@ -30,8 +30,9 @@ import zipfile
 from pathlib import Path
 
 from paft_ext import default_model
-from paft_ext.jsonl import write_jsonl
-from paft_ext.pools.generate import GenerationConfig, Generator, GeneratorSpec
+from paft_ext.data_files import write_jsonl
+from paft_ext.pools.generate import Generator
+from paft_ext.pools.generation_config import GenerationConfig, GeneratorSpec
 from paft_ext.tasks import get_task
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from table1_followups import COLUMNS, Followups  # noqa: E402
 
+from paft_ext.data_files import write_csv  # noqa: E402
 from paft_ext.evaluation.report import collect, summarise  # noqa: E402
 from paft_ext.experiments.presets import PRESETS  # noqa: E402
-from paft_ext.jsonl import write_csv  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARMS = {"loss_aware": {"paft_sampling": "loss_aware"}, "curriculum": {"paft_sampling": "curriculum"},

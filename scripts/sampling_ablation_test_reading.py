@@ -26,13 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_sampling_ablation import ARMS, arm_name  # noqa: E402
 from table1_followups import Followups  # noqa: E402
 
+from paft_ext.data_files import write_csv, write_lines  # noqa: E402
 from paft_ext.evaluation.bootstrap import correctness, difference, paired_bootstrap  # noqa: E402
 from paft_ext.evaluation.consistency import consistency_rows  # noqa: E402
 from paft_ext.evaluation.plots import plot_all, plt  # noqa: E402  (plots selects the Agg backend)
-from paft_ext.evaluation.report import PromptResult, collect, summarise  # noqa: E402
+from paft_ext.evaluation.prompt_results import PromptResult
+from paft_ext.evaluation.report import collect, summarise  # noqa: E402
 from paft_ext.experiments.presets import PRESETS  # noqa: E402
 from paft_ext.experiments.reproduce import stage_record  # noqa: E402
-from paft_ext.jsonl import write_csv, write_lines  # noqa: E402
 from paft_ext.pools.perturb import KINDS, perturb_pool  # noqa: E402
 from paft_ext.pools.store import load_pool, write_pool  # noqa: E402
 

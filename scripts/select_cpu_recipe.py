@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from table1_followups import parse_variant  # noqa: E402
 from validation_runs import ROOT, commit, reading, setting_folders, train_and_read, validation_runner  # noqa: E402
 
-from paft_ext.jsonl import write_csv, write_lines  # noqa: E402
+from paft_ext.data_files import write_csv, write_lines  # noqa: E402
 
 SETTINGS: dict[str, dict] = {
     "lr2e-4": {"learning_rate": 2e-4}, "lr5e-4": {"learning_rate": 5e-4}, "lr1e-3": {"learning_rate": 1e-3},

@@ -8,7 +8,7 @@ import pytest
 
 from paft_ext.adapters.source import Record
 from paft_ext.experiments.batprompt import BatSettings, attack_field, select_batprompt
-from paft_ext.pools.generate import GenerationConfig, GeneratorSpec
+from paft_ext.pools.generation_config import GenerationConfig, GeneratorSpec
 from paft_ext.pools.store import Prompt
 from paft_ext.tasks import get_task
 

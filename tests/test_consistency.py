@@ -11,7 +11,7 @@ from paft_ext.evaluation.consistency import (
     rank_stability_rows,
     spearman,
 )
-from paft_ext.evaluation.report import PromptResult
+from paft_ext.evaluation.prompt_results import PromptResult
 
 
 def test_consistency_by_hand():

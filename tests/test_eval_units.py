@@ -210,7 +210,8 @@ def test_rendered_prompt_is_traced_to_its_template(template, rendered, ok):
 
 
 def test_summary_per_prompt_set_and_the_seen_unseen_gap():
-    from paft_ext.evaluation.report import PromptResult, markdown, seen_unseen_gaps, summarise
+    from paft_ext.evaluation.prompt_results import PromptResult
+    from paft_ext.evaluation.report import markdown, seen_unseen_gaps, summarise
 
     def result(prompt_set: str, k: int, accuracy: float) -> PromptResult:
         return PromptResult("m", "piqa", k, f"{prompt_set}-{k}", accuracy, 10, 0.0, None, None, None, "", prompt_set)
@@ -229,7 +230,8 @@ def test_summary_per_prompt_set_and_the_seen_unseen_gap():
 
 
 def test_top_share_counts_prompts_above_the_threshold_as_the_paper_defines_it():
-    from paft_ext.evaluation.report import PromptResult, markdown, summarise
+    from paft_ext.evaluation.prompt_results import PromptResult
+    from paft_ext.evaluation.report import markdown, summarise
 
     # PIQA's threshold is 85%: one prompt above it, one exactly at it, one below.
     results = [PromptResult("m", "piqa", k, f"p{k}", acc, 20, 0.0, None, None, None) for k, acc in

@@ -168,7 +168,7 @@ def test_evaluation_keeps_the_users_environment(tmp_path):
 def test_files_that_are_not_utf8_are_named_with_their_line(tmp_path, monkeypatch):
     from paft_ext.cli import main
     from paft_ext.evaluation.settings import load_settings
-    from paft_ext.pools.generate import GenerationError, load_generation_config
+    from paft_ext.pools.generation_config import GenerationError, load_generation_config
 
     pool = tmp_path / "train.jsonl"
     pool.write_bytes(json.dumps({"id": "p0", "text": GOOD}).encode() + b"\n{\"id\": \"p1\", \"text\": \"caf\xe9\"}\n")
@@ -233,7 +233,8 @@ BAD_REPLIES = [  # (content type, body, status, headers)
 
 
 def _generator(tmp_path, base_url: str, retries: int):
-    from paft_ext.pools.generate import GenerationConfig, Generator, GeneratorSpec
+    from paft_ext.pools.generate import Generator
+    from paft_ext.pools.generation_config import GenerationConfig, GeneratorSpec
 
     spec = GeneratorSpec(name="fake", base_url=base_url, model="m", api_key_env="PAFT_FAKE_KEY",
                          requests={"zero_shot": 1}, price_per_1k_input=1.0, price_per_1k_output=2.0)
@@ -242,7 +243,7 @@ def _generator(tmp_path, base_url: str, retries: int):
 
 
 def test_malformed_api_replies_are_retried_then_named(tmp_path, fake_api, monkeypatch):
-    from paft_ext.pools.generate import GenerationError
+    from paft_ext.pools.generation_config import GenerationError
 
     monkeypatch.setenv("PAFT_FAKE_KEY", "k")
     fake_api.answer = lambda request: GOOD_REPLY["choices"][0]["message"]["content"]
@@ -276,7 +277,7 @@ def test_malformed_api_replies_are_retried_then_named(tmp_path, fake_api, monkey
 ])
 def test_generator_config_mistakes_name_the_key(tmp_path, change, message):
     import yaml
-    from paft_ext.pools.generate import GenerationError, load_generation_config
+    from paft_ext.pools.generation_config import GenerationError, load_generation_config
 
     generator = {"name": "a", "base_url": "http://127.0.0.1:1/v1", "model": "m", "api_key_env": "K",
                  **change.pop("gen", {})}
@@ -317,7 +318,7 @@ def test_generated_prompts_holding_a_special_token_of_the_target_model_are_rejec
 
 
 def test_an_api_error_body_that_echoes_the_key_is_redacted(tmp_path, fake_api, monkeypatch):
-    from paft_ext.pools.generate import GenerationError
+    from paft_ext.pools.generation_config import GenerationError
 
     secret = "sk-paft-very-secret-0123"
     monkeypatch.setenv("PAFT_FAKE_KEY", secret)

@@ -13,7 +13,7 @@ import pytest
 from paft_ext.evaluation.circular import circular_rows
 from paft_ext.evaluation.expand import expand_datasets
 from paft_ext.evaluation.local_datasets import jsonl_datasets
-from paft_ext.evaluation.report import PromptResult
+from paft_ext.evaluation.prompt_results import PromptResult
 from paft_ext.evaluation.settings import EvalSettings
 from paft_ext.pools.option_order import permute_options, rotations
 from paft_ext.pools.perturb import perturb_pool

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 import yaml
-from paft_ext.pools.generate import GenerationError, Generator, load_generation_config
+from paft_ext.pools.generate import Generator
+from paft_ext.pools.generation_config import GenerationError, load_generation_config
 from paft_ext.pools.validate import validate
 from paft_ext.tasks import get_task
 

@@ -136,7 +136,8 @@ def test_build_pool_refuses_too_few_prompts_but_keeps_rejects(tmp_path):
 
 
 def test_templates_that_echo_the_meta_prompt_are_recognised():
-    from paft_ext.pools.generate import GenerationConfig, GeneratorSpec, plan_requests
+    from paft_ext.pools.generate import plan_requests
+    from paft_ext.pools.generation_config import GenerationConfig, GeneratorSpec
     from paft_ext.pools.replies import echoes_meta_prompt, trim_echoes
 
     config = GenerationConfig(generators=(GeneratorSpec(name="g", base_url="http://127.0.0.1:1/v1", model="m",
@@ -177,7 +178,8 @@ def test_a_candidate_file_without_provenance_is_refused(tmp_path):
 
 def test_generators_see_readable_placeholder_names_and_templates_come_back_with_the_task_fields(tmp_path, fake_api,
                                                                                                monkeypatch):
-    from paft_ext.pools.generate import GenerationConfig, Generator, GeneratorSpec
+    from paft_ext.pools.generate import Generator
+    from paft_ext.pools.generation_config import GenerationConfig, GeneratorSpec
 
     seen = []
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from paft_ext.evaluation.bootstrap import correctness, difference, paired_bootstrap
-from paft_ext.evaluation.report import PromptResult
+from paft_ext.evaluation.prompt_results import PromptResult
 from paft_ext.experiments.claims import check_claims
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from paft_ext.evaluation.report import PromptResult
+from paft_ext.evaluation.prompt_results import PromptResult
 from paft_ext.experiments.presets import PRESETS
 from paft_ext.experiments.table1 import (
     bootstrap_markdown,

@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from paft_ext.jsonl import write_lines
+from paft_ext.data_files import write_lines
 from paft_ext.tasks import TaskSpec
 
 from .source import DataError, Record, data_root, load_records, refuse_overlap

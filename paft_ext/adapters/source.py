@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from paft_ext.jsonl import read_csv, read_jsonl
+from paft_ext.data_files import read_csv, read_jsonl
+from paft_ext.paths import SHARED_DATA
 from paft_ext.tasks import TaskSpec
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_LOCAL_ROOT = REPO_ROOT.parent / "shared" / "data"
+DEFAULT_LOCAL_ROOT = SHARED_DATA
 
 
 class DataError(ValueError):

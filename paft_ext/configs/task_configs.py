@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 from paft_ext import default_model
-from paft_ext.jsonl import write_lines
+from paft_ext.data_files import write_lines
 from paft_ext.tasks import TaskSpec
 
 from .grpo import GRPO_RECIPES, GRPO_VARIANTS, grpo_config

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import IO
 
 from paft_ext.default_model import sha256_file
+from paft_ext.paths import REPO_ROOT
 from paft_ext.tasks import get_task
 
 from .completeness import IncompleteRun, describe_missing, missing_predictions
 from .prompt_sets import parse_prompt_sets
 from .report import RUN_MANIFEST
-from .settings import REPO_ROOT, EvalSettings, load_settings
+from .settings import EvalSettings, load_settings
 
 
 def run_opencompass(settings: dict[str, str], data: Path, work_dir: Path, *, workers: int = 1,

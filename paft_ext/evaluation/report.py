@@ -22,9 +22,10 @@ import csv
 import json
 import math
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
+from paft_ext.paths import SHIPPED_POOLS
 from paft_ext.pools.store import Prompt, load_pool
 from paft_ext.tasks import TASKS, TaskSpec
 from paft_ext.tasks.answers import extract_choice, extract_choice_strict, original_letter
@@ -34,30 +35,10 @@ from .circular import circular_markdown
 from .completeness import describe_missing, missing_predictions, recorded_settings
 from .consistency import consistency_markdown
 from .eval_details import scored_items
+from .prompt_results import PromptResult
 from .prompt_sets import SEEN, SHIPPED, PromptSet, PromptSetError, check_rendered, parse_abbr, parse_prompt_set
-from .settings import REPO_ROOT
 
-DEFAULT_POOL_ROOT = REPO_ROOT / "data" / "prompts"
-
-
-@dataclass(frozen=True)
-class PromptResult:
-    model: str
-    task: str
-    prompt_index: int
-    prompt_id: str
-    accuracy: float  # percent
-    questions: int
-    no_answer: float  # percent
-    output_tokens: float | None
-    seconds: float | None
-    opencompass_accuracy: float | None
-    item_correct: str = ""  # "1"/"0" per question in file order: paired comparisons and bootstraps over questions
-    prompt_set: str = "test"  # test | test_indep | test_llm | seen_probe | the path of another pool file
-    no_answer_strict: float = 0.0  # percent without an answer under the strict letter rule
-    extractors_disagree: float = 0.0  # percent of answers where OpenCompass's and the strict extraction differ
-    item_answers: str = ""  # the extracted answer per question in file order, "|"-joined ('' = none): consistency
-    item_golds: str = ""  # the gold per question in file order, "|"-joined (choice tasks): answer balance
+DEFAULT_POOL_ROOT = SHIPPED_POOLS
 
 
 def find_run(work_dir: Path) -> Path:

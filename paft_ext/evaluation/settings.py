@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from paft_ext import default_model
-from paft_ext.jsonl import read_yaml
+from paft_ext.data_files import read_yaml
+from paft_ext.paths import SHIPPED_POOLS
 from paft_ext.tasks import TASKS
 
 from .prompt_sets import parse_prompt_sets
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MC_TASKS = ("hellaswag", "piqa", "winogrande", "race_middle", "race_high")
 BACKENDS = ("hf", "vllm", "lmdeploy")  # model configs: run_config.py (hf), backends.py (the GPU engines)
 # Model names become OpenCompass abbreviations: folder names under the work dir and text that mmengine expands
@@ -39,7 +39,7 @@ class EvalSettings:
     tasks: tuple[str, ...] = MC_TASKS
     prompts: int | None = None  # the first N test prompts of each pool (None: all)
     questions: int | None = None  # the first N questions of the prepared file (same for every prompt/model)
-    pool_root: str = str(REPO_ROOT / "data" / "prompts")
+    pool_root: str = str(SHIPPED_POOLS)
     prompt_sets: tuple[str, ...] = ("test",)  # test | test_indep | test_llm | seen_probe | <path>.jsonl
     model: str = str(default_model.model_dir())
     model_type: str = "chat"  # chat (chat template) | base (raw prompt, the paper's protocol) | api

@@ -27,7 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from paft_ext.adapters.source import Record
-from paft_ext.pools.generate import GenerationConfig, Generator, Request, meta_prompt
+from paft_ext.pools.generate import Generator, Request, meta_prompt
+from paft_ext.pools.generation_config import GenerationConfig
 from paft_ext.pools.leakage import TrainIndex, leak_reasons
 from paft_ext.pools.replies import parse_templates, rename_placeholders
 from paft_ext.pools.store import Prompt

@@ -25,15 +25,15 @@ from typing import Any
 
 import yaml
 from paft_ext.adapters.export import PrepareConfig, prepare
-from paft_ext.adapters.source import load_records
 from paft_ext.configs.recipes import RECIPES, training_config
-from paft_ext.evaluation.settings import REPO_ROOT
-from paft_ext.jsonl import write_lines
-from paft_ext.pools.store import Prompt, load_pool, write_pool
+from paft_ext.data_files import write_lines
+from paft_ext.paths import REPO_ROOT, SHIPPED_POOLS
+from paft_ext.pools.store import Prompt, write_pool
 from paft_ext.tasks import TaskSpec, get_task
 
 from .presets import METHODS, NEEDS_ENDPOINT, TRAINED, Preset
-from .top_accuracy import Generate, opencompass_generator, select_top_accuracy, select_zopo, write_scores
+from .select_stages import SelectionStages
+from .top_accuracy import Generate, opencompass_generator
 
 GeneratorFactory = Callable[[str, str], Generate]  # (model, tokenizer) -> generate
 REPORT_ONLY = {"reachable_top"}  # preset fields that change only the report: a resumed run may differ in them
@@ -43,10 +43,10 @@ class RunMismatch(SystemExit):
     """A work folder holds a run of different settings; resuming it would mix two experiments."""
 
 
-class Runner:
+class Runner(SelectionStages):
     """One Table 1 run in ``work`` (heavy outputs: data, adapters, OpenCompass folders)."""
 
-    def __init__(self, preset: Preset, work: Path, *, pool_root: Path = REPO_ROOT / "data" / "prompts",
+    def __init__(self, preset: Preset, work: Path, *, pool_root: Path = SHIPPED_POOLS,
                  generator_factory: GeneratorFactory | None = None, train_overrides: dict[str, Any] | None = None,
                  log: Callable[[str], None] = print, strict_sizes: bool = False,
                  batprompt_config: Path | None = None) -> None:
@@ -160,67 +160,6 @@ class Runner:
     def _opencompass_generator(self, model: str, tokenizer: str) -> Generate:
         return opencompass_generator(model, tokenizer, max_out_len=self.preset.max_out_len,
                                      num_gpus=self.preset.num_gpus)
-
-    def select(self, task: TaskSpec) -> dict[str, Any]:
-        """TopAccuracy: the base model scores the train pool on a seeded subset of training records (a different
-        seed from the training subset's)."""
-        p = self.preset
-        pool = load_pool(self.pool(task), task.fields)
-        records = load_records(task, "train", max_samples=p.screen + p.confirm, seed=p.seed + 1, shuffle=True)
-        generate = self.generator_factory(self.model, str(self.work / "chat_tokenizer"))
-        selection = select_top_accuracy(task, pool, records, generate, screen=p.screen, confirm=p.confirm,
-                                        finalists=p.finalists, batch_size=p.eval_batch_size)
-        write_scores(selection, self.work / "select" / f"{task.name}_scores.csv")
-        best = next(s for s in selection.scores if s.prompt_id == selection.prompt.id)
-        return {"prompt_id": selection.prompt.id, "text": selection.prompt.text, "accuracy": best.accuracy,
-                "records": best.records, "scored_prompts": len(selection.scores),
-                "generations": sum(s.records for s in selection.scores)}
-
-    def select_zopo(self, task: TaskSpec) -> dict[str, Any]:
-        """ZOPO (:mod:`.zopo`): the same black box as TopAccuracy (the base model's accuracy on the same seeded
-        training records) with a quarter of its generations, searching the pool by the base model's embeddings."""
-        from .zopo import prompt_embeddings
-
-        p = self.preset
-        pool = load_pool(self.pool(task), task.fields)
-        generations, per_query = p.zopo_budget(len(pool))
-        records = load_records(task, "train", max_samples=p.screen + p.confirm, seed=p.seed + 1, shuffle=True)
-        embeddings = prompt_embeddings(self.model, [prompt.text for prompt in pool])
-        generate = self.generator_factory(self.model, str(self.work / "chat_tokenizer"))
-        selection = select_zopo(task, pool, records, generate, embeddings, generations=generations,
-                                per_query=per_query, seed=p.seed, batch_size=p.eval_batch_size)
-        write_scores(selection, self.work / "select" / f"{task.name}_zopo_scores.csv")
-        best = next(s for s in selection.scores if s.prompt_id == selection.prompt.id)
-        return {"prompt_id": selection.prompt.id, "text": selection.prompt.text, "accuracy": best.accuracy,
-                "records": best.records, "scored_prompts": len(selection.scores),
-                "generations": sum(s.records for s in selection.scores), "budget": generations}
-
-    def select_batprompt(self, task: TaskSpec) -> dict[str, Any]:
-        """BATprompt (:mod:`.batprompt`): the LLM of ``batprompt_config`` attacks seeded training records (the
-        TopAccuracy ones) and proposes prompts, which the base model scores; proposals are checked against the
-        task's test sets like any pool prompt."""
-        from paft_ext.pools.generate import load_generation_config
-        from paft_ext.pools.leakage import test_set_names
-
-        from .batprompt import BatSettings, select_batprompt
-        from .presets import BATPROMPT_SETTINGS
-
-        p = self.preset
-        settings = BatSettings(**BATPROMPT_SETTINGS.get(p.name, {}))
-        records = load_records(task, "train", max_samples=max(settings.records, p.screen + p.confirm),
-                               seed=p.seed + 1, shuffle=True)
-        folder = self.pool(task).parent
-        tests = [prompt for name in test_set_names(folder) for prompt in load_pool(folder / f"{name}.jsonl",
-                                                                                    task.fields)]
-        generate = self.generator_factory(self.model, str(self.work / "chat_tokenizer"))
-        result = select_batprompt(task, records, generate, load_generation_config(self.batprompt_config),
-                                  self.work / "select" / "batprompt_cache", tests, settings, p.eval_batch_size)
-        path = self.work / "select" / f"{task.name}_batprompt.json"
-        path.write_text(json.dumps([asdict(c) for c in result.candidates], indent=1) + "\n")
-        return {"prompt_id": result.prompt.id, "text": result.prompt.text, "source": result.prompt.source,
-                "accuracy": result.accuracy, "records": settings.records, "scored_prompts":
-                sum(c.accuracy is not None for c in result.candidates), "generations": result.generations,
-                "llm_requests": result.llm_requests, "attacked": result.attacked}
 
     def pool(self, task: TaskSpec, split: str = "train") -> Path:
         return self.pool_root / task.pool / f"{split}.jsonl"

@@ -17,9 +17,10 @@ import numpy as np
 
 from paft_ext.evaluation.answer_balance import balance_markdown
 from paft_ext.evaluation.bootstrap import correctness, difference, estimate, paired_bootstrap
+from paft_ext.evaluation.prompt_results import PromptResult
 from paft_ext.evaluation.prompt_sets import SEEN, parse_prompt_set
-from paft_ext.evaluation.report import PromptResult, collect, prompt_ids, seen_unseen_gaps, summarise
-from paft_ext.evaluation.settings import REPO_ROOT
+from paft_ext.evaluation.report import collect, prompt_ids, seen_unseen_gaps, summarise
+from paft_ext.paths import SHIPPED_POOLS
 from paft_ext.tasks import get_task
 
 from .claims import check_claims, claims_markdown
@@ -220,7 +221,7 @@ def selection_markdown(work: Path, preset: Preset) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_table1(work: Path, out: Path, preset: Preset, *, pool_root: Path = REPO_ROOT / "data" / "prompts",
+def write_table1(work: Path, out: Path, preset: Preset, *, pool_root: Path = SHIPPED_POOLS,
                  tokenizer_path: str | None = None) -> list[dict]:
     """Write ``per_prompt.csv``, ``table1.md``, ``summary.csv`` and plots under ``out``; return the summary rows."""
     tokenizer = None

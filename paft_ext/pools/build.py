@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paft_ext.jsonl import write_jsonl
+from paft_ext.data_files import write_jsonl
 from paft_ext.tasks import TaskSpec
 
 from . import leakage

@@ -1,6 +1,6 @@
 """Generating candidate prompts with several LLMs over OpenAI-compatible APIs.
 
-* Generators come from a YAML/JSON file (:func:`load_generation_config`): base URL, the *name* of the environment
+* Generators come from a YAML/JSON file (:mod:`.generation_config`): base URL, the *name* of the environment
   variable holding the key (keys are read at call time and never written anywhere), model, sampling settings, and
   how many requests per strategy (few-shot, zero-shot).
 * Meta-prompts are jinja2 templates (``metaprompts/*.j2`` in this package, or the user's own files).
@@ -19,30 +19,26 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from paft_ext.jsonl import read_text, read_yaml
+from paft_ext.data_files import read_text
 from paft_ext.tasks import TaskSpec
 
 from .build import Candidate
 from .compose import few_shot_examples, task_parts
+from .generation_config import STRATEGIES, GenerationConfig, GenerationError, GeneratorSpec
 from .replies import echoes_meta_prompt, parse_templates, rename_placeholders, trim_echoes
 
-STRATEGIES = ("few_shot", "zero_shot")
 # Register hints cycled over a generator's requests (``style`` in the meta-prompt), so that requests differ in more
 # than their seed: small models otherwise return near-identical templates.
 STYLES = ("terse", "verbose and formal", "friendly and conversational", "like an exam question",
           "addressing the reader as 'you'", "a numbered list of instructions", "one single question",
           "the instruction after the data", "the answer instruction first")
 META_PROMPT_DIR = Path(__file__).parent / "metaprompts"
-
-
-class GenerationError(RuntimeError):
-    """A generator that cannot be used or reached; the message names it."""
 
 
 class MalformedResponse(Exception):
@@ -63,96 +59,6 @@ def _reply_result(reply: Any) -> dict:
     usage = getattr(reply, "usage", None)
     return {"texts": texts, "prompt_tokens": getattr(usage, "prompt_tokens", 0) or 0,
             "completion_tokens": getattr(usage, "completion_tokens", 0) or 0}
-
-
-@dataclass(frozen=True)
-class GeneratorSpec:
-    name: str
-    base_url: str
-    model: str
-    api_key_env: str
-    requests: dict[str, int] = field(default_factory=lambda: {"few_shot": 2, "zero_shot": 2})
-    prompts_per_request: int = 10
-    completions_per_request: int = 1  # the API's `n`: sampled answers per request (servers batch them)
-    temperature: float = 1.0
-    top_p: float = 0.95
-    max_tokens: int = 1500
-    price_per_1k_input: float | None = None
-    price_per_1k_output: float | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("name", "base_url", "model", "api_key_env"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise GenerationError(f"{name} must be a non-empty string, got {getattr(self, name)!r}")
-        for name, kind, low in (("prompts_per_request", int, 1), ("completions_per_request", int, 1),
-                                ("temperature", float, 0), ("top_p", float, 0), ("max_tokens", int, 1)):
-            _check_number(name, getattr(self, name), kind, low)
-        for name in ("price_per_1k_input", "price_per_1k_output"):
-            if getattr(self, name) is not None:
-                _check_number(name, getattr(self, name), float, 0)
-        if not isinstance(self.requests, dict) or not all(
-                isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in self.requests.values()):
-            raise GenerationError(f"requests must map strategies to request counts >= 0, got {self.requests!r}")
-
-
-@dataclass(frozen=True)
-class GenerationConfig:
-    generators: tuple[GeneratorSpec, ...]
-    concurrency: int = 4
-    max_retries: int = 5
-    backoff_seconds: float = 1.0
-    timeout_seconds: float = 120.0
-    meta_prompts: dict[str, str] = field(default_factory=dict)  # strategy -> path of a user jinja2 template
-
-    def __post_init__(self) -> None:
-        for name, kind, low in (("concurrency", int, 1), ("max_retries", int, 0), ("backoff_seconds", float, 0),
-                                ("timeout_seconds", float, 1e-3)):
-            _check_number(name, getattr(self, name), kind, low)
-        if not isinstance(self.meta_prompts, dict):
-            raise GenerationError(f"meta_prompts must be a mapping strategy -> file, got {self.meta_prompts!r}")
-
-
-def _check_number(name: str, value: Any, kind: type, low: float) -> None:
-    """``value`` is a ``kind`` (an int also serves as a float, a bool never) and at least ``low``."""
-    ok = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
-    if not ok or value < low:
-        raise GenerationError(f"{name} must be {'an integer' if kind is int else 'a number'} >= {low:g}, "
-                              f"got {value!r}")
-
-
-def _typed(cls: type, raw: Any, where: str) -> Any:
-    if not isinstance(raw, dict):
-        raise GenerationError(f"{where}: expected a mapping")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise GenerationError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    try:
-        return cls(**raw)
-    except (TypeError, GenerationError) as err:
-        raise GenerationError(f"{where}: {err}") from None
-
-
-def load_generation_config(path: str | Path) -> GenerationConfig:
-    """Read and check a generator file; errors name the file and key."""
-    path = Path(path)
-    if not path.is_file():
-        raise GenerationError(f"{path}: generator config not found")
-    raw = read_yaml(path, GenerationError)
-    if not isinstance(raw, dict) or not raw.get("generators"):
-        raise GenerationError(f"{path}: needs a non-empty 'generators' list")
-    for i, g in enumerate(raw["generators"]):
-        if isinstance(g, dict) and {"api_key", "key"} & set(g):
-            raise GenerationError(f"{path}: generators[{i}]: never put a key in the file; name the environment "
-                                  f"variable that holds it in api_key_env")
-    gens = tuple(_typed(GeneratorSpec, g, f"{path}: generators[{i}]") for i, g in enumerate(raw["generators"]))
-    for i, gen in enumerate(gens):
-        bad = sorted(set(gen.requests) - set(STRATEGIES))
-        if bad:
-            raise GenerationError(f"{path}: generators[{i}].requests: unknown strategy {bad}; use {STRATEGIES}")
-    if len({g.name for g in gens}) != len(gens):
-        raise GenerationError(f"{path}: generator names must be unique")
-    return _typed(GenerationConfig, {**raw, "generators": gens}, str(path))
 
 
 @dataclass(frozen=True)

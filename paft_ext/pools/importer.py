@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from paft_ext.jsonl import read_csv, read_jsonl
+from paft_ext.data_files import read_csv, read_jsonl
 from paft_ext.tasks import PLACEHOLDER, TaskSpec
 
 from .store import PoolError, Prompt, text_hash

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paft_ext.jsonl import read_jsonl, write_jsonl
+from paft_ext.data_files import read_jsonl, write_jsonl
 from paft_ext.tasks import PLACEHOLDER
 
 from .safety import unsafe_problems

@@ -15,7 +15,7 @@ from typing import Any
 from paft_ext.core.artefacts import prompt_id
 from paft_ext.core.schedule import CANONICAL, Schedule
 from paft_ext.core.structure import effective_symbols, render_with_shots
-from paft_ext.jsonl import read_jsonl
+from paft_ext.data_files import read_jsonl
 from paft_ext.pools.store import Prompt, write_pool
 from paft_ext.tasks import TASKS, TaskFileError, TaskSpec, fill_template, get_task, register_task_file
 

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from paft_ext.jsonl import read_yaml
+from paft_ext.data_files import read_yaml
 from paft_ext.pools.safety import unsafe_problems
 
 from .answers import normalise_number
@@ -303,23 +303,3 @@ def read_task_file(path: str | Path) -> TaskSpec:
     if parts is not None:
         TASK_PARTS[name] = parts
     return task
-
-
-STARTER = '''# A PAFT task (paft-ext task init). Register it with --task-file {file} or PAFT_TASK_FILES={file}.
-# Keys: paft_ext/tasks/task_file.py. Paths are relative to this file.
-name: {name}
-title: My task
-description: What the model has to do, in one sentence (shown to prompt-writing models).
-data:
-  train: {{file: train.jsonl}}        # JSON lines or .csv; start/stop/order_seed cut a seeded range
-  eval: {{file: eval.jsonl}}
-fields:                              # placeholder: column of a record
-  text: {{column: text, role: the input text}}
-answer:
-  kind: label                        # choice (options + gold letter/index/text) | label | number
-  column: label
-  labels: {{negative: negative, positive: positive}}
-prompt: "Classify the text. Answer with A or B.\\nText: {{text}}\\nA. {{A}}\\nB. {{B}}\\nAnswer:"
-top_threshold: 0.85
-pool: prompts                        # `paft-ext pools compose --task-file {file} --task {name}` builds it (with parts:)
-'''

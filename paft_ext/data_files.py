@@ -1,6 +1,6 @@
-"""Reading and writing JSON-lines files (and reading the YAML and CSV files users hand in): reads raise errors that
-name the file and line (also for bytes that are not UTF-8, in any text file read through :func:`read_text`), writes
-are atomic (a killed process never leaves half a data file or pool behind). Data records and prompt pools alike."""
+"""Reading and writing the files users hand in and the project writes — JSON lines (data records, prompt pools),
+YAML, CSV, text. Reads raise errors that name the file and line (also for bytes that are not UTF-8, in any text file
+read through :func:`read_text`); writes are atomic (a killed process never leaves half a data file or pool behind)."""
 
 from __future__ import annotations
 

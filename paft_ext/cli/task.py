@@ -10,9 +10,29 @@ from pathlib import Path
 
 from paft_ext.tasks import TaskFileError, register_task_file
 
+# what `task init` writes: a commented starter ({file} and {name} filled in)
+STARTER = '''# A PAFT task (paft-ext task init). Register it with --task-file {file} or PAFT_TASK_FILES={file}.
+# Keys: paft_ext/tasks/task_file.py. Paths are relative to this file.
+name: {name}
+title: My task
+description: What the model has to do, in one sentence (shown to prompt-writing models).
+data:
+  train: {{file: train.jsonl}}        # JSON lines or .csv; start/stop/order_seed cut a seeded range
+  eval: {{file: eval.jsonl}}
+fields:                              # placeholder: column of a record
+  text: {{column: text, role: the input text}}
+answer:
+  kind: label                        # choice (options + gold letter/index/text) | label | number
+  column: label
+  labels: {{negative: negative, positive: positive}}
+prompt: "Classify the text. Answer with A or B.\\nText: {{text}}\\nA. {{A}}\\nB. {{B}}\\nAnswer:"
+top_threshold: 0.85
+pool: prompts                        # `paft-ext pools compose --task-file {file} --task {name}` builds it (with parts:)
+'''
+
 
 def _cmd_task_init(args: argparse.Namespace) -> None:
-    from paft_ext.tasks.task_file import NAME, STARTER
+    from paft_ext.tasks.task_file import NAME
 
     path = Path(args.file)
     if path.exists():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from paft_ext.jsonl import read_csv, write_csv
+from paft_ext.data_files import read_csv, write_csv
 
 
 def test_write_csv_round_trips_quoted_cells_and_leaves_out_extra_keys(tmp_path):
