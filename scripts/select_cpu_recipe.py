@@ -28,9 +28,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from table1_followups import parse_variant  # noqa: E402
-from validation_runs import ROOT, commit, reading, setting_folders, train_and_read, validation_runner  # noqa: E402
+from validation_runs import (  # noqa: E402
+    ROOT,
+    commit,
+    question_accuracy,
+    reading,
+    setting_folders,
+    train_and_read,
+    validation_runner,
+)
 
 from paft_ext.data_files import write_csv, write_lines  # noqa: E402
+from paft_ext.experiments.seed_spread import seed_spread  # noqa: E402
 
 SETTINGS: dict[str, dict] = {
     "lr2e-4": {"learning_rate": 2e-4}, "lr5e-4": {"learning_rate": 5e-4}, "lr1e-3": {"learning_rate": 1e-3},
@@ -51,7 +60,8 @@ def finished_rows(work: Path) -> tuple[list[dict], dict[str, dict]]:
         for method in METHODS:
             found = reading(folder, method)
             if found is not None:
-                rows.append({"setting": name, "seed": seed, "method": method, **found})
+                rows.append({"setting": name, "seed": seed, "method": method, **found,
+                             "per_question": question_accuracy(folder, method)})
     return rows, settings
 
 
@@ -65,8 +75,10 @@ def verdicts(rows: list[dict]) -> list[dict]:
             if not mine:
                 continue
             means = [r["valid_mean"] for r in mine]
+            spread = seed_spread([r["per_question"] for r in mine])
             out.append({"setting": name, "method": method, "seeds": len(mine), "mean": statistics.fmean(means),
                         "sd_over_seeds": statistics.stdev(means) if len(means) > 1 else float("nan"),
+                        "question_floor": spread["floor"], "sd_beyond_questions": spread["sd_beyond_questions"],
                         "balanced": statistics.fmean(r["balanced_accuracy"] for r in mine),
                         "collapses": sum(bool(r["collapse"]) for r in mine),
                         "own_min": min(r["own_prompt"] for r in mine)})
@@ -107,10 +119,17 @@ def write_results(rows: list[dict], out: Path, settings: dict[str, dict]) -> Non
               f"{r['own_prompt']:.2f} | {r['train_loss']:.4f} | {r['train_s']:.0f} |" for r in rows]
     lines += ["", f"## Per setting (bounds: sd over seeds ≤ {SD_BOUND} for both methods, no collapse, fixed ≥ "
               f"{OWN_BOUND:.0f} % on its own prompt in every seed)", "",
-              "| setting | method | seeds | mean over seeds | sd over seeds | mean balanced acc | collapsed seeds | "
-              "min own prompt | meets the bounds |", "|---|---|---|---|---|---|---|---|---|"]
+              "| setting | method | seeds | mean over seeds | sd over seeds | question-noise floor | sd beyond "
+              "questions | mean balanced acc | collapsed seeds | min own prompt | meets the bounds |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {v['setting']} | {v['method']} | {v['seeds']} | {v['mean']:.2f} | {v['sd_over_seeds']:.2f} | "
-              f"{v['balanced']:.2f} | {v['collapses']} | {v['own_min']:.2f} | {v['meets']} |" for v in summary]
+              f"{v['question_floor']:.2f} | {v['sd_beyond_questions']:.2f} | {v['balanced']:.2f} | {v['collapses']} | "
+              f"{v['own_min']:.2f} | {v['meets']} |" for v in summary]
+    lines += ["", "Question-noise floor: every seed is read on the same 100 questions, but adapters of equal true "
+              "accuracy err on different ones; the floor (√(mean over seed pairs of the paired question SE² / 2), "
+              "`paft_ext/experiments/seed_spread.py`) is the sd over seeds that question sampling alone produces, and "
+              "`sd beyond questions` = √max(0, sd² − floor²) estimates the seeds' own spread. A raw sd ≤ "
+              f"{SD_BOUND} is only reachable when the seeds' own spread is below √({SD_BOUND}² − floor²)."]
     lines += ["", f"Chosen: **{best}**" if best else "Chosen: none of the settings run so far meets every bound."]
     write_lines(out / "recipe.md", lines)
 

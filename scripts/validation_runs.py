@@ -65,6 +65,16 @@ def reading(folder: Path, method: str, task: str = "sst2") -> dict | None:
             "own_prompt": own["mean"], "train_loss": trained["train_loss"], "train_s": trained["train_runtime"]}
 
 
+def question_accuracy(folder: Path, method: str, task: str = "sst2") -> list[float] | None:
+    """Per question (file order), the share of validation prompts under which ``method``'s adapter answered right
+    (None: not read yet) — what the seed-spread decomposition compares between seeds."""
+    done = stage_record(folder, f"eval_{task}_{method}")
+    if done is None:
+        return None
+    rows = [r for r in collect(Path(done["opencompass_run"])) if r.prompt_set.endswith("valid.jsonl")]
+    return [sum(r.item_correct[i] == "1" for r in rows) / len(rows) for i in range(len(rows[0].item_correct))]
+
+
 def setting_folders(work: Path) -> list[tuple[str, int, Path, dict]]:
     """(setting, seed, folder, LLaMA-Factory changes) of every ``<setting>_s<seed>`` work folder under ``work``."""
     found = []
