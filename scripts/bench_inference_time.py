@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     from transformers import AutoTokenizer
 
     from paft_ext import default_model
-    from paft_ext.adapters.export import PrepareConfig, prepare
+    from paft_ext.benchmark_data.export import PrepareConfig, prepare
     from paft_ext.evaluation.launch import run_opencompass
     from paft_ext.evaluation.report import collect
     from paft_ext.tasks import get_task

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paft_ext.adapters.source import load_records
+from paft_ext.benchmark_data.source import load_records
 from paft_ext.configs.recipes import RECIPES
 from paft_ext.evaluation.report import collect
 from paft_ext.experiments.presets import Preset

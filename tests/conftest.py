@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from paft_ext.adapters.source import data_root
+from paft_ext.benchmark_data.source import data_root
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -50,7 +50,7 @@ def tiny_model(tmp_path_factory, default_model_path) -> Path:
 @pytest.fixture(scope="session")
 def piqa_lf_data(tmp_path_factory, shared_root) -> Path:
     """36 PIQA training rows as a LLaMA-Factory dataset_dir (entries piqa_train and piqa_paft)."""
-    from paft_ext.adapters.export import PrepareConfig, prepare
+    from paft_ext.benchmark_data.export import PrepareConfig, prepare
     from paft_ext.tasks import get_task
 
     out = tmp_path_factory.mktemp("piqa_data")

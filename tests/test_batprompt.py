@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from paft_ext.adapters.source import Record
+from paft_ext.benchmark_data.source import Record
 from paft_ext.experiments.batprompt import BatSettings, attack_field, select_batprompt
 from paft_ext.pools.generation_config import GenerationConfig, GeneratorSpec
 from paft_ext.pools.store import Prompt

@@ -19,7 +19,7 @@ N = 12
 
 @pytest.fixture(scope="module")
 def sst2_lf_data(tmp_path_factory, shared_root):
-    from paft_ext.adapters.export import PrepareConfig, prepare
+    from paft_ext.benchmark_data.export import PrepareConfig, prepare
     from paft_ext.tasks import get_task
 
     out = tmp_path_factory.mktemp("sst2_data")

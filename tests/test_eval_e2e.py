@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from lf_helpers import run_cli, train_config
 
-from paft_ext.adapters.export import PrepareConfig, prepare
+from paft_ext.benchmark_data.export import PrepareConfig, prepare
 from paft_ext.core.trace import identify_prompts
 from paft_ext.evaluation.launch import run_opencompass
 from paft_ext.evaluation.report import write_report

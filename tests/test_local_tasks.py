@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from paft_ext.adapters.export import PrepareConfig, prepare
-from paft_ext.adapters.source import load_records
+from paft_ext.benchmark_data.export import PrepareConfig, prepare
+from paft_ext.benchmark_data.source import load_records
 from paft_ext.evaluation.expand import expand_datasets
 from paft_ext.evaluation.local_datasets import jsonl_datasets
 from paft_ext.evaluation.settings import EvalSettings

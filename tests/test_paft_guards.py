@@ -111,7 +111,7 @@ def test_eval_pool_must_not_share_test_prompts(base, tmp_path):
 
 def test_paft_datasets_of_different_fields_in_one_run_are_refused(base, tmp_path, shared_root):
     """One pool renders one task's fields: SST-2 rows rendered with PIQA templates would keep {sentence}, {A}, {B}."""
-    from paft_ext.adapters.export import PrepareConfig, prepare
+    from paft_ext.benchmark_data.export import PrepareConfig, prepare
     from paft_ext.tasks import get_task
 
     prepare([get_task("piqa"), get_task("sst2")], tmp_path / "mixed", PrepareConfig(8, 2, 0))

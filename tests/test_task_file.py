@@ -12,8 +12,8 @@ import pytest
 
 import yaml
 from paft_ext import cli
-from paft_ext.adapters.export import PrepareConfig, prepare
-from paft_ext.adapters.source import DataError, load_records
+from paft_ext.benchmark_data.export import PrepareConfig, prepare
+from paft_ext.benchmark_data.source import DataError, load_records
 from paft_ext.evaluation.local_datasets import jsonl_datasets
 from paft_ext.pools.compose import task_parts
 from paft_ext.tasks import TASK_FILES_ENV, TASKS, TaskFileError, get_task, register_task_file
@@ -222,7 +222,7 @@ def test_grpo_registers_the_task_named_by_the_prepared_entry(tmp_path):
 
 
 def test_a_hub_dataset_is_read_by_its_id_and_split(tmp_path, monkeypatch):
-    from paft_ext.adapters import source
+    from paft_ext.benchmark_data import source
 
     calls = []
 

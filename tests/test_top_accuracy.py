@@ -7,7 +7,7 @@ import csv
 
 import pytest
 
-from paft_ext.adapters.source import Record
+from paft_ext.benchmark_data.source import Record
 from paft_ext.experiments.top_accuracy import select_top_accuracy, write_scores
 from paft_ext.pools.store import Prompt
 from paft_ext.tasks import get_task

@@ -15,7 +15,7 @@ import pytest
 
 import yaml
 from paft_ext import cli
-from paft_ext.adapters.export import PrepareConfig, prepare
+from paft_ext.benchmark_data.export import PrepareConfig, prepare
 from paft_ext.evaluation.settings import EvalSettings, load_settings
 from paft_ext.tasks import TASK_FILES_ENV
 

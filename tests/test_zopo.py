@@ -46,7 +46,7 @@ def test_a_budget_larger_than_the_candidates_queries_each_once():
 
 
 def test_zopo_selection_spends_its_generation_budget_and_returns_the_best_it_scored(tiny_model):
-    from paft_ext.adapters.source import Record
+    from paft_ext.benchmark_data.source import Record
     from paft_ext.experiments.top_accuracy import select_zopo
     from paft_ext.experiments.zopo import prompt_embeddings
     from paft_ext.pools.store import Prompt

@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from paft_ext.adapters.source import DataError
+    from paft_ext.benchmark_data.source import DataError
     from paft_ext.configs.task_configs import ConfigWriteError
     from paft_ext.core.run_state import PaftSetupError
     from paft_ext.evaluation.prompt_sets import PromptSetError

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from paft_ext import default_model
-from paft_ext.adapters.export import PrepareConfig, prepare
+from paft_ext.benchmark_data.export import PrepareConfig, prepare
 from paft_ext.tasks import TASKS, get_task
 
 

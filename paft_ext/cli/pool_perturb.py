@@ -14,7 +14,7 @@ from paft_ext.tasks import TASKS, TaskSpec, get_task
 def _training_examples(task: TaskSpec, seed: int, count: int = 200) -> list[tuple[dict[str, str], str]]:
     """Solved records of the task's training split for k-shot variants ((fields, gold letter) each; a seeded
     subset): never its evaluation split, so no scored question is shown solved."""
-    from paft_ext.adapters.source import load_records
+    from paft_ext.benchmark_data.source import load_records
 
     records = load_records(task, "train", max_samples=count, seed=seed)
     return [({f: r.values[f] for f in task.fields}, r.values["answer"]) for r in records]

@@ -46,7 +46,7 @@ def _cmd_task_init(args: argparse.Namespace) -> None:
 
 
 def _cmd_task_show(args: argparse.Namespace) -> None:
-    from paft_ext.adapters.source import load_records
+    from paft_ext.benchmark_data.source import load_records
 
     task = register_task_file(args.file)
     print(json.dumps({"name": task.name, "fields": list(task.fields), "answer_kind": task.answer_kind,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from paft_ext import default_model
-from paft_ext.adapters.export import lf_dataset_name
+from paft_ext.benchmark_data.export import lf_dataset_name
 from paft_ext.tasks import TaskSpec
 
 from .recipes import DATASET_DIR, pool_path

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from paft_ext import default_model
-from paft_ext.adapters.export import lf_dataset_name
+from paft_ext.benchmark_data.export import lf_dataset_name
 from paft_ext.tasks import TaskSpec
 
 # Where `paft-ext prepare` writes LLaMA-Factory files by default (relative to the repository root, git-ignored).

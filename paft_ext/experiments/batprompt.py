@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from paft_ext.adapters.source import Record
+from paft_ext.benchmark_data.source import Record
 from paft_ext.pools.generate import Generator, Request, meta_prompt
 from paft_ext.pools.generation_config import GenerationConfig
 from paft_ext.pools.leakage import TrainIndex, leak_reasons

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from paft_ext.adapters.export import PrepareConfig, prepare
+from paft_ext.benchmark_data.export import PrepareConfig, prepare
 from paft_ext.configs.recipes import RECIPES, training_config
 from paft_ext.data_files import write_lines
 from paft_ext.paths import REPO_ROOT, SHIPPED_POOLS

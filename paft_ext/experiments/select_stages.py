@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from paft_ext.adapters.source import load_records
+from paft_ext.benchmark_data.source import load_records
 from paft_ext.pools.generation_config import load_generation_config
 from paft_ext.pools.leakage import test_set_names
 from paft_ext.pools.store import load_pool

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from paft_ext.adapters.source import Record
+from paft_ext.benchmark_data.source import Record
 from paft_ext.pools.store import Prompt
 from paft_ext.tasks import TaskSpec
 

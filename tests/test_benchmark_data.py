@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from paft_ext.adapters.export import PrepareConfig, prepare
-from paft_ext.adapters.source import DataError, load_records
+from paft_ext.benchmark_data.export import PrepareConfig, prepare
+from paft_ext.benchmark_data.source import DataError, load_records
 from paft_ext.tasks import TASKS, get_task
 
 

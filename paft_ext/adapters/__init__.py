@@ -1,1 +1,0 @@
-"""Data adapters: raw benchmark records in (local data root or Hub), LLaMA-Factory and OpenCompass files out."""
