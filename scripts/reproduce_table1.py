@@ -6,6 +6,15 @@ preset, resumably: rerun the same command after an interruption and finished sta
     python scripts/reproduce_table1.py --preset paper            # Meta-Llama-3-8B on one GPU, the paper's setting
     python scripts/reproduce_table1.py --preset cpu --max-out-len 64   # answers as free text: the timing table's
                                                                   # output tokens and seconds per answer per method
+    python scripts/reproduce_table1.py --preset cpu --seeds 0 1 2 --commit   # seeds as the unit (table1_seeds.md)
+
+With ``--seeds`` (default folders ``outputs/table1_<preset>_seeds``, ``results/table1_<preset>_seeds``) every seed
+(LoRA init, data order, PAFT schedule: ``seed`` and ``paft_seed``) is one run under ``<work>/seed<k>``; the first
+seed's run also prepares the data, selects the prompts and evaluates the base model, and the later seeds share those
+(same records, questions and prompts). Per seed the usual report goes to ``<results>/seed<k>``;
+``<results>/table1_seeds.md`` gives mean ± sd over seeds and the claims on seed averages
+(:mod:`paft_ext.experiments.table1_seeds`). ``--commit`` rebuilds and commits the results folder after every finished
+stage, so a stopped run loses at most its current stage (rerun the same command to go on).
 
 Heavy outputs (data, adapters, OpenCompass folders, logs) go to ``--work-dir``; ``table1.md``, ``summary.csv``,
 ``per_prompt.csv``, the TopAccuracy scores, ``run.json`` and plots to ``--results``.
@@ -17,12 +26,14 @@ import argparse
 import dataclasses
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 from paft_ext.experiments.presets import PRESETS
 from paft_ext.experiments.reproduce import Runner
-from paft_ext.experiments.table1 import write_table1
+from paft_ext.experiments.table1 import prompt_sets_of, read_per_prompt, write_table1
+from paft_ext.experiments.table1_seeds import write_seeds_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,6 +51,11 @@ def main(argv: list[str] | None = None) -> None:
                              "to measure the paper's inference-time claim); its own work and results folders")
     parser.add_argument("--batprompt-config", help="generator config (pools generate's format) of the LLM that runs "
                         "BATprompt; without it BATprompt is not run and the report says so")
+    parser.add_argument("--seeds", type=int, nargs="+",
+                        help="training seeds, one run each (the first also prepares, selects and evaluates the base "
+                             "model); default: one run at the preset's seed")
+    parser.add_argument("--commit", action="store_true",
+                        help="with --seeds: rebuild and commit the results folder after every finished stage")
     parser.add_argument("--report-only", action="store_true",
                         help="run no stage: rebuild the results from the stages finished in the work folder")
     args = parser.parse_args(argv)
@@ -49,26 +65,84 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"--max-out-len must be >= 1, got {args.max_out_len}")
         preset = dataclasses.replace(preset, name=f"{preset.name}_out{args.max_out_len}",
                                      max_out_len=args.max_out_len)
-    work = Path(args.work_dir or ROOT / "outputs" / f"table1_{preset.name}")
-    results = Path(args.results or ROOT / "results" / f"table1_{preset.name}")
+    suffix = "_seeds" if args.seeds else ""  # a seed study never mixes with the single run's folders
+    work = Path(args.work_dir or ROOT / "outputs" / f"table1_{preset.name}{suffix}")
+    results = Path(args.results or ROOT / "results" / f"table1_{preset.name}{suffix}")
     if args.fresh:
         shutil.rmtree(work, ignore_errors=True)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    command = ["python", "scripts/reproduce_table1.py", *(argv if argv is not None else sys.argv[1:])]
+    if args.seeds:
+        run_seeds(args, preset, work, results, command)
+        return
     runner = Runner(preset, work, strict_sizes=args.strict_sizes,
                     batprompt_config=Path(args.batprompt_config) if args.batprompt_config else None)
-    command = ["python", "scripts/reproduce_table1.py", *(argv if argv is not None else sys.argv[1:])]
     if args.report_only:
         if args.fresh or not (work / "run.json").is_file():
             raise SystemExit(f"--report-only: {work} holds no run to report (no run.json)")
         runner.check_or_record(command)  # refuses a work folder made with other settings
     else:
         runner.run(command)
+    publish(work, results, preset, work)
+    print((results / "table1.md").read_text())
+
+
+def publish(work: Path, results: Path, preset, shared: Path) -> list[dict]:
+    """One run's results folder: run.json, the selection scores, the Table 1 report."""
     results.mkdir(parents=True, exist_ok=True)
     shutil.copy(work / "run.json", results / "run.json")
-    for scores in (work / "select").glob("*_scores.csv"):
+    for scores in (shared / "select").glob("*_scores.csv"):
         shutil.copy(scores, results / scores.name)
-    write_table1(work, results, preset, tokenizer_path=str(work / "chat_tokenizer"))
-    print((results / "table1.md").read_text())
+    return write_table1(work, results, preset, tokenizer_path=str(shared / "chat_tokenizer"), shared=shared)
+
+
+def run_seeds(args, preset, work: Path, results: Path, command: list[str]) -> None:
+    """Every seed's run in turn (finished stages skipped), its report, and the report over the seeds so far."""
+    if args.fresh and args.report_only:
+        raise SystemExit("--fresh --report-only: nothing would be left to report")
+    first = work / f"seed{args.seeds[0]}"
+
+    def report() -> None:
+        rows, per_prompt = {}, {}
+        for seed in args.seeds:
+            if (work / f"seed{seed}" / "run.json").is_file():
+                rows[seed] = publish(work / f"seed{seed}", results / f"seed{seed}", preset, first)
+                per_prompt[seed] = read_per_prompt(results / f"seed{seed}" / "per_prompt.csv")
+        rows = {seed: r for seed, r in rows.items() if r}
+        if not rows:
+            return
+        order = prompt_sets_of([row for r in rows.values() for row in r])
+        header = [f"# Table 1 at preset `{preset.name}`, seeds as the unit", "",
+                  f"Command: `{' '.join(command)}`; seeds with finished evaluations: {sorted(rows)} (of "
+                  f"{args.seeds}). A seed sets the LoRA init, the data order and the PAFT schedule; records, "
+                  "questions and prompts are the same for every seed and method; the base model is evaluated once "
+                  f"(seed {args.seeds[0]}'s run). Per-seed reports: `seed<k>/table1.md`.", ""]
+        write_seeds_report(rows, per_prompt, preset.tasks, order, results, header)
+
+    def after_stage(stage: str) -> None:
+        report()
+        if args.commit:
+            commit(results, f"Table 1 {preset.name}, seeds {args.seeds}: {stage} finished")
+
+    for seed in args.seeds:
+        runner = Runner(preset, work / f"seed{seed}", strict_sizes=args.strict_sizes,
+                        batprompt_config=Path(args.batprompt_config) if args.batprompt_config else None,
+                        train_overrides={"seed": seed, "paft_seed": seed},
+                        shared_from=None if seed == args.seeds[0] else first, after_stage=after_stage)
+        if args.report_only:
+            if (runner.work / "run.json").is_file():
+                runner.check_or_record(command)
+        else:
+            runner.run(command)
+    report()
+    print((results / "table1_seeds.md").read_text())
+
+
+def commit(folder: Path, message: str) -> None:
+    """Commit ``folder`` alone (other changes in the tree stay uncommitted)."""
+    subprocess.run(["git", "add", "--", str(folder)], cwd=ROOT, check=True)
+    if subprocess.run(["git", "diff", "--cached", "--quiet", "--", str(folder)], cwd=ROOT).returncode:
+        subprocess.run(["git", "commit", "-q", "-m", message, "--", str(folder)], cwd=ROOT, check=True)
 
 
 if __name__ == "__main__":

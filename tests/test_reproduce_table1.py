@@ -201,3 +201,44 @@ def test_followups_use_the_runs_adapters_and_train_a_variant_on_the_same_rows(ta
                          .read_text())
     assert variant["order"] == main["order"] and variant["total_steps"] == main["total_steps"] == 6
     assert [w["first_step"] for w in variant["windows"]] == [0, 2, 4]
+
+
+def test_a_second_seed_shares_data_selections_and_base_and_the_seed_report_averages(table_run, tmp_path):
+    from paft_ext.experiments.table1_seeds import write_seeds_report
+
+    preset, runner, root, _ = table_run
+    logs: list[str] = []
+    second = Runner(preset, root / "work_seed7", pool_root=root / "pools", log=logs.append,
+                    train_overrides={**OVERRIDES, "seed": 7, "paft_seed": 7}, shared_from=root / "work",
+                    batprompt_config=runner.batprompt_config)
+    second.run(["test"])
+    trained = ("fixed", "topacc", "zopo", "batprompt", "paft")
+    ran = [line.split()[1].rstrip(":") for line in logs if line.endswith("running")]
+    assert ran == [*(f"train_piqa_{m}" for m in trained), *(f"eval_piqa_{m}" for m in trained)]  # no base, no select
+    assert not (root / "work_seed7" / "data").exists()  # the first seed's records and questions
+    for method in ("topacc", "zopo", "batprompt"):  # the first seed's selections, trained again under seed 7
+        first_pool, second_pool = (load_pool(w / "pools" / "piqa" / f"{method}.jsonl", get_task("piqa").fields)
+                                   for w in (root / "work", root / "work_seed7"))
+        assert [p.text for p in first_pool] == [p.text for p in second_pool]
+    schedules = [json.loads((r.adapter(get_task("piqa"), "paft") / "paft_schedule.json").read_text())
+                 for r in (runner, second)]
+    assert schedules[0]["order"] != schedules[1]["order"]  # another data order: the seed is the unit
+    assert sorted(schedules[0]["order"]) == sorted(schedules[1]["order"])  # ... of the same rows
+
+    per_seed_rows, per_prompt = {}, {}
+    for seed, work in ((0, root / "work"), (7, root / "work_seed7")):
+        per_seed_rows[seed] = write_table1(work, tmp_path / f"seed{seed}", preset, pool_root=root / "pools",
+                                           shared=root / "work")
+        per_prompt[seed] = read_per_prompt(tmp_path / f"seed{seed}" / "per_prompt.csv")
+    assert "base" not in {r.model for r in per_prompt[7]}
+    write_seeds_report(per_seed_rows, per_prompt, ("piqa",), ["test"], tmp_path, ["# seeds"])
+    text = (tmp_path / "table1_seeds.md").read_text()
+    # the PAFT row's mean over seeds, recomputed from the two per-prompt CSVs
+    means = [statistics.fmean(r.accuracy for r in per_prompt[s] if r.model == "paft") for s in (0, 7)]
+    paft_line = next(line for line in text.splitlines() if line.startswith("| test | PAFT"))
+    cells = [c.strip() for c in paft_line.split("|")]
+    assert cells[3] == "2" and cells[4] == f"{means[0]:.2f} / {means[1]:.2f}"
+    assert cells[5] == f"{statistics.fmean(means):.2f} ± {statistics.stdev(means):.2f}"
+    base_line = next(line for line in text.splitlines() if line.startswith("| test | Base"))
+    assert base_line.split("|")[3].strip() == "1"  # evaluated once
+    assert "| piqa | test | mean |" in text  # the claims, on seed averages

@@ -55,7 +55,7 @@ def correctness(results: Iterable, task: str, prompt_set: str) -> dict[str, np.n
     return matrices
 
 
-def _stats(per_prompt: np.ndarray, questions: int) -> dict[str, np.ndarray]:
+def set_stats(per_prompt: np.ndarray, questions: int) -> dict[str, np.ndarray]:
     """``per_prompt``: prompts × resamples accuracies in %."""
     variance = per_prompt.var(axis=0)
     binomial = (per_prompt * (100 - per_prompt) / questions).mean(axis=0)
@@ -73,8 +73,8 @@ def paired_bootstrap(correct: dict[str, np.ndarray], *, resamples: int = 2000,
     counts = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(resamples)])
     out = {}
     for method, matrix in correct.items():
-        observed = _stats(100 * matrix.mean(axis=1, keepdims=True), n)
-        resampled = _stats(100 * matrix @ counts.T / n, n)
+        observed = set_stats(100 * matrix.mean(axis=1, keepdims=True), n)
+        resampled = set_stats(100 * matrix @ counts.T / n, n)
         out[method] = {s: (float(observed[s][0]), resampled[s]) for s in STATS}
     return out
 

@@ -49,8 +49,13 @@ class Runner(SelectionStages):
     def __init__(self, preset: Preset, work: Path, *, pool_root: Path = SHIPPED_POOLS,
                  generator_factory: GeneratorFactory | None = None, train_overrides: dict[str, Any] | None = None,
                  log: Callable[[str], None] = print, strict_sizes: bool = False,
-                 batprompt_config: Path | None = None) -> None:
+                 batprompt_config: Path | None = None, shared_from: Path | None = None,
+                 after_stage: Callable[[str], None] | None = None) -> None:
         self.preset, self.work, self.pool_root, self.log = preset, work.resolve(), pool_root.resolve(), log
+        # another seed of a multi-seed run: the data, chat tokenizer, prompt selections and the base model's
+        # evaluation are that run's (they do not depend on the training seed); only the trainings are this run's
+        self.shared = shared_from.resolve() if shared_from is not None else self.work
+        self.after_stage = after_stage  # called with a stage's name once it is finished (e.g. to commit results)
         self.batprompt_config = batprompt_config  # None: BATprompt is not run (it needs an LLM endpoint)
         self.train_overrides = dict(train_overrides or {})  # extra LLaMA-Factory keys for all three trainings
         self.strict_sizes = strict_sizes  # refuse a data root smaller than the preset asks (else: warn, record)
@@ -73,7 +78,7 @@ class Runner(SelectionStages):
         return stage_file(self.work, stage)
 
     def finished(self, stage: str) -> dict[str, Any] | None:
-        return stage_record(self.work, stage)
+        return stage_record(self.shared if shared_stage(stage) else self.work, stage)
 
     def _stage(self, stage: str, body: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         done = self.finished(stage)
@@ -86,6 +91,8 @@ class Runner(SelectionStages):
         info["seconds"] = round(time.perf_counter() - start, 2)
         write_lines(self.stage_file(stage), [json.dumps(info, indent=1)])
         self.log(f"[table1] {stage}: done in {info['seconds']:.0f} s")
+        if self.after_stage is not None:
+            self.after_stage(stage)
         return info
 
     def check_or_record(self, command: list[str]) -> None:
@@ -113,12 +120,19 @@ class Runner(SelectionStages):
                                       indent=1)])
 
     def methods(self, names: tuple[str, ...] = METHODS) -> tuple[str, ...]:
-        """The methods of ``names`` this run can run: BATprompt only with an endpoint config."""
-        return tuple(m for m in names if m not in NEEDS_ENDPOINT or self.batprompt_config is not None)
+        """The methods of ``names`` this run can run: BATprompt only with an endpoint config; the base model only in
+        the run that owns the shared stages."""
+        return tuple(m for m in names if (m not in NEEDS_ENDPOINT or self.batprompt_config is not None)
+                     and (m != "base" or self.shared == self.work))
 
     # -- stages ------------------------------------------------------------------------------------------------
     def run(self, command: list[str]) -> None:
         self.check_or_record(command)
+        if self.shared != self.work:
+            missing = [s for s in self.shared_stages() if self.finished(s) is None]
+            if missing:
+                raise RunMismatch(f"{self.shared}: the first seed's run has not finished {', '.join(missing)}; run "
+                                  f"it first (its data, selections and base evaluation are shared)")
         self._stage("prepare", self.prepare)
         self._stage("chat_tokenizer", self.chat_tokenizer)
         for task in self.tasks:
@@ -133,9 +147,18 @@ class Runner(SelectionStages):
             for method in self.methods():
                 self._stage(f"eval_{task.name}_{method}", lambda task=task, method=method: self.evaluate(task, method))
 
+    def shared_stages(self) -> list[str]:
+        """The stages every seed of a run shares (finished by the first seed's runner)."""
+        stages = ["prepare", "chat_tokenizer"]
+        for task in self.tasks:
+            stages += [f"select_{task.name}", f"select_zopo_{task.name}"]
+            if self.batprompt_config is not None:
+                stages.append(f"select_batprompt_{task.name}")
+        return stages
+
     def prepare(self) -> dict[str, Any]:
         p = self.preset
-        manifest = prepare(self.tasks, self.work / "data",
+        manifest = prepare(self.tasks, self.shared / "data",
                            PrepareConfig(p.train_samples, p.eval_questions, p.seed, strict_sizes=self.strict_sizes))
         for short in manifest["short"]:
             self.log(f"[table1] warning: the data root holds less than the preset asks: {short}")
@@ -154,8 +177,8 @@ class Runner(SelectionStages):
         model_args, data_args, _, _ = get_infer_args(args)
         tokenizer = load_tokenizer(model_args)["tokenizer"]
         get_template_and_fix_tokenizer(tokenizer, data_args)
-        tokenizer.save_pretrained(self.work / "chat_tokenizer")
-        return {"template": self.recipe.template, "path": str(self.work / "chat_tokenizer")}
+        tokenizer.save_pretrained(self.shared / "chat_tokenizer")
+        return {"template": self.recipe.template, "path": str(self.shared / "chat_tokenizer")}
 
     def _opencompass_generator(self, model: str, tokenizer: str) -> Generate:
         return opencompass_generator(model, tokenizer, max_out_len=self.preset.max_out_len,
@@ -187,7 +210,7 @@ class Runner(SelectionStages):
     def training_yaml(self, task: TaskSpec, method: str) -> dict[str, Any]:
         p = self.preset
         config = training_config(task, self.recipe, "paft")
-        config.update({"model_name_or_path": self.model, "dataset_dir": str(self.work / "data" / "llamafactory"),
+        config.update({"model_name_or_path": self.model, "dataset_dir": str(self.shared / "data" / "llamafactory"),
                        "max_samples": p.train_samples, "output_dir": str(self.adapter(task, method)),
                        "num_train_epochs": float(p.epochs), "seed": p.seed, "paft_seed": p.seed,
                        "paft_pool": str(self.training_pool(task, method)), "paft_window_steps": p.window_steps,
@@ -223,7 +246,7 @@ class Runner(SelectionStages):
         if p.eval_dtype:
             settings["dtype"] = p.eval_dtype
         if method == "base":
-            settings.update({"include_base": "1", "adapters": "", "tokenizer": str(self.work / "chat_tokenizer")})
+            settings.update({"include_base": "1", "adapters": "", "tokenizer": str(self.shared / "chat_tokenizer")})
         else:
             settings.update({"include_base": "0", "adapters": f"{method}={self.adapter(task, method)}"})
         return settings
@@ -237,13 +260,18 @@ class Runner(SelectionStages):
         work_dir = self.work / "eval" / task.name / method
         shutil.rmtree(work_dir, ignore_errors=True)  # an interrupted run's partial folder is not resumed
         with self._log_file(f"eval_{task.name}_{method}") as log:
-            run = run_opencompass(settings, self.work / "data" / "opencompass", work_dir, log=log)
+            run = run_opencompass(settings, self.shared / "data" / "opencompass", work_dir, log=log)
         return {"opencompass_run": str(run)}
 
     def _log_file(self, name: str):
         path = self.work / "logs" / f"{name}.log"
         path.parent.mkdir(parents=True, exist_ok=True)
         return path.open("w")
+
+
+def shared_stage(stage: str) -> bool:
+    """Whether ``stage`` is one every seed of a run shares (see :attr:`Runner.shared`)."""
+    return stage in ("prepare", "chat_tokenizer") or stage.startswith("select_")
 
 
 def stage_file(work: Path, stage: str) -> Path:

@@ -1,8 +1,8 @@
 """The prompt-selection stages of a Table 1 run — TopAccuracy, ZOPO and BATprompt — each choosing the one prompt its
 method trains with, from what the runner holds (preset, base model, chat tokenizer, the task's pool and records).
 Each returns the stage record the runner stores; the scores go under ``<work>/select/``. A mixin of
-:class:`.reproduce.Runner`, which provides ``preset``, ``model``, ``work``, ``pool()``, ``generator_factory`` and
-``batprompt_config``."""
+:class:`.reproduce.Runner`, which provides ``preset``, ``model``, ``shared`` (the folder of the run's shared
+stages), ``pool()``, ``generator_factory`` and ``batprompt_config``."""
 
 from __future__ import annotations
 
@@ -31,10 +31,10 @@ class SelectionStages:
         p = self.preset
         pool = load_pool(self.pool(task), task.fields)
         records = load_records(task, "train", max_samples=p.screen + p.confirm, seed=p.seed + 1, shuffle=True)
-        generate = self.generator_factory(self.model, str(self.work / "chat_tokenizer"))
+        generate = self.generator_factory(self.model, str(self.shared / "chat_tokenizer"))
         selection = select_top_accuracy(task, pool, records, generate, screen=p.screen, confirm=p.confirm,
                                         finalists=p.finalists, batch_size=p.eval_batch_size)
-        write_scores(selection, self.work / "select" / f"{task.name}_scores.csv")
+        write_scores(selection, self.shared / "select" / f"{task.name}_scores.csv")
         best = next(s for s in selection.scores if s.prompt_id == selection.prompt.id)
         return {"prompt_id": selection.prompt.id, "text": selection.prompt.text, "accuracy": best.accuracy,
                 "records": best.records, "scored_prompts": len(selection.scores),
@@ -48,10 +48,10 @@ class SelectionStages:
         generations, per_query = p.zopo_budget(len(pool))
         records = load_records(task, "train", max_samples=p.screen + p.confirm, seed=p.seed + 1, shuffle=True)
         embeddings = prompt_embeddings(self.model, [prompt.text for prompt in pool])
-        generate = self.generator_factory(self.model, str(self.work / "chat_tokenizer"))
+        generate = self.generator_factory(self.model, str(self.shared / "chat_tokenizer"))
         selection = select_zopo(task, pool, records, generate, embeddings, generations=generations,
                                 per_query=per_query, seed=p.seed, batch_size=p.eval_batch_size)
-        write_scores(selection, self.work / "select" / f"{task.name}_zopo_scores.csv")
+        write_scores(selection, self.shared / "select" / f"{task.name}_zopo_scores.csv")
         best = next(s for s in selection.scores if s.prompt_id == selection.prompt.id)
         return {"prompt_id": selection.prompt.id, "text": selection.prompt.text, "accuracy": best.accuracy,
                 "records": best.records, "scored_prompts": len(selection.scores),
@@ -69,10 +69,10 @@ class SelectionStages:
         folder = self.pool(task).parent
         tests = [prompt for name in test_set_names(folder) for prompt in load_pool(folder / f"{name}.jsonl",
                                                                                     task.fields)]
-        generate = self.generator_factory(self.model, str(self.work / "chat_tokenizer"))
+        generate = self.generator_factory(self.model, str(self.shared / "chat_tokenizer"))
         result = select_batprompt(task, records, generate, load_generation_config(self.batprompt_config),
-                                  self.work / "select" / "batprompt_cache", tests, settings, p.eval_batch_size)
-        path = self.work / "select" / f"{task.name}_batprompt.json"
+                                  self.shared / "select" / "batprompt_cache", tests, settings, p.eval_batch_size)
+        path = self.shared / "select" / f"{task.name}_batprompt.json"
         path.write_text(json.dumps([asdict(c) for c in result.candidates], indent=1) + "\n")
         return {"prompt_id": result.prompt.id, "text": result.prompt.text, "source": result.prompt.source,
                 "accuracy": result.accuracy, "records": settings.records, "scored_prompts":

@@ -222,8 +222,9 @@ def selection_markdown(work: Path, preset: Preset) -> str:
 
 
 def write_table1(work: Path, out: Path, preset: Preset, *, pool_root: Path = SHIPPED_POOLS,
-                 tokenizer_path: str | None = None) -> list[dict]:
-    """Write ``per_prompt.csv``, ``table1.md``, ``summary.csv`` and plots under ``out``; return the summary rows."""
+                 tokenizer_path: str | None = None, shared: Path | None = None) -> list[dict]:
+    """Write ``per_prompt.csv``, ``table1.md``, ``summary.csv`` and plots under ``out``; return the summary rows.
+    ``shared``: the folder holding the data and selection stages when ``work`` is a later seed of a multi-seed run."""
     tokenizer = None
     if tokenizer_path:
         from transformers import AutoTokenizer
@@ -245,8 +246,9 @@ def write_table1(work: Path, out: Path, preset: Preset, *, pool_root: Path = SHI
     sets = prompt_sets_of(rows)
     thresholds = ", ".join(f"{get_task(t).title} {100 * get_task(t).top_threshold:.0f}%" for t in preset.tasks)
     text = [f"# Table 1 at preset `{preset.name}`", "",
-            f"Command: `{' '.join(run['command'])}`  ", f"Commit: `{run['commit']}`, seed {preset.seed}, started "
-            f"{run['started']}", "",
+            f"Command: `{' '.join(run['command'])}`  ",
+            f"Commit: `{run['commit']}`, data seed {preset.seed}, training seed "
+            f"{run.get('train_overrides', {}).get('seed', preset.seed)}, started {run['started']}", "",
             f"Prompt sets: {', '.join(f'{s} ({_prompts_in(rows, s)} prompts)' for s in sets)}; "
             f"{'/'.join(map(str, questions))} questions per prompt (the same for every prompt and method). "
             "Cells: Mean / Std / Top; Std is over prompts, ddof 0; Top = share of prompts with accuracy > the task "
@@ -257,8 +259,8 @@ def write_table1(work: Path, out: Path, preset: Preset, *, pool_root: Path = SHI
              "## Seen-vs-unseen gap", "", gaps_markdown(rows), "## Noise and spread", "", noise_markdown(rows, preset),
              "## Answer balance (collapse check)", balance_markdown(_rows_in_order(rows)),
              "## Uncertainty from the question sample (paired bootstrap over questions, 2000 resamples)", "",
-             bootstrap_markdown(boots), "## Data used", "", data_markdown(work, preset),
-             "## Selected prompts (TopAccuracy, ZOPO, BATprompt)", "", selection_markdown(work, preset),
+             bootstrap_markdown(boots), "## Data used", "", data_markdown(shared or work, preset),
+             "## Selected prompts (TopAccuracy, ZOPO, BATprompt)", "", selection_markdown(shared or work, preset),
              "## Timing", "", timing_markdown(work, rows, preset)]
     (out / "claims.json").write_text(json.dumps([asdict(c) for c in claims], indent=1) + "\n")
     (out / "table1.md").write_text("\n".join(text))
