@@ -77,7 +77,7 @@ def render_train(dataset: Any, schedule: Schedule, pool: Sequence[Prompt], optio
     """Rows in schedule order, each with its window's prompt filled in; under loss_aware, each position once per
     candidate of its window (position-major: row ``p·C + c`` is position p with candidate c). With structure draws
     (``options``: the task's option placeholders in letter order) the window's option order, symbols and shots
-    are rendered too and the response becomes the symbol next to the gold option (:mod:`.structure`)."""
+    are rendered too and the response becomes the symbol next to the gold option (:mod:`paft_ext.core.structure`)."""
     texts = [p.text for p in pool]
     order, prompt_index = (column.tolist() for column in schedule.rendered_rows())
     structured = _structured_renderer(dataset, schedule, options)

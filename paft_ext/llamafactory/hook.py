@@ -158,7 +158,8 @@ def preprocess(run: RunState, original, dataset, data_args, training_args, stage
 
 
 def _variants(tokenized, schedule: Schedule, map_kwargs: dict) -> Any:
-    """loss_aware: the C tokenised variants of every position as one row (:func:`.loss_aware.group_variants`)."""
+    """loss_aware: the C tokenised variants of every position as one row
+    (:func:`paft_ext.core.loss_aware.group_variants`)."""
     count = schedule.candidates.shape[1]
     if len(tokenized) != len(schedule.order) * count:
         raise PaftSetupError(f"[paft_ext] loss_aware: LLaMA-Factory's preprocessing returned {len(tokenized)} rows "
