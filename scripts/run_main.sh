@@ -24,7 +24,8 @@ done
 t0=$(date +%s)
 mkdir -p outputs
 seed="$(grep -E '^seed:' "yaml/$TASK/cpu_paft.yaml" | awk '{print $2}')"
-echo "[main] $TASK: seed $seed, fp32 training (yaml/$TASK/cpu_{baseline,paft}.yaml), $DTYPE evaluation, $PROMPTS test" \
+train_dtype="$(grep -qE '^bf16: true' "yaml/$TASK/cpu_paft.yaml" && echo bf16 || echo fp32)"
+echo "[main] $TASK: seed $seed, $train_dtype training (yaml/$TASK/cpu_{baseline,paft}.yaml), $DTYPE evaluation, $PROMPTS test" \
   "prompts + the seen probe x $QUESTIONS questions"
 paft-ext prepare --tasks "$TASK" --eval-samples "$QUESTIONS" --seed 0 > outputs/prepare.log
 echo "[main] prepared $TASK (seeded subset of $QUESTIONS evaluation questions): .cache/data"

@@ -41,9 +41,12 @@ from validation_runs import (  # noqa: E402
 from paft_ext.data_files import write_csv, write_lines  # noqa: E402
 from paft_ext.experiments.seed_spread import seed_spread  # noqa: E402
 
+# Each setting names its precision: the recipe's default changed (fp32, then bf16 from the lr1e-3_bf16 result on), and a
+# work folder is the same run only when its effective training settings are (Runner.check_or_record).
 SETTINGS: dict[str, dict] = {
-    "lr2e-4": {"learning_rate": 2e-4}, "lr5e-4": {"learning_rate": 5e-4}, "lr1e-3": {"learning_rate": 1e-3},
-    "lr2e-3": {"learning_rate": 2e-3}, "lr1e-3_bf16": {"learning_rate": 1e-3, "bf16": True},
+    "lr2e-4": {"learning_rate": 2e-4, "bf16": False}, "lr5e-4": {"learning_rate": 5e-4, "bf16": False},
+    "lr1e-3": {"learning_rate": 1e-3, "bf16": False}, "lr2e-3": {"learning_rate": 2e-3, "bf16": False},
+    "lr1e-3_bf16": {"learning_rate": 1e-3, "bf16": True},
 }
 METHODS = ("fixed", "paft")
 SD_BOUND, OWN_BOUND = 1.5, 85.0
@@ -142,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work-dir", default=str(ROOT / "outputs" / "recipe_cpu"))
     parser.add_argument("--results", default=str(ROOT / "results" / "recipe_cpu"))
     parser.add_argument("--commit", action="store_true", help="commit the results folder after every stage")
+    parser.add_argument("--report-only", action="store_true",
+                        help="train and read nothing: rebuild the results from the readings under --work-dir")
     args = parser.parse_args(argv)
     settings = {name: SETTINGS[name] for name in args.settings}
     for text in args.setting:
@@ -152,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     command = ["python", "scripts/select_cpu_recipe.py", *(argv if argv is not None else sys.argv[1:])]
     work, out = Path(args.work_dir), Path(args.results)
-    for name, overrides in settings.items():
+    for name, overrides in ({} if args.report_only else settings).items():
         for seed in args.seeds:
             runner = validation_runner("recipe", name, overrides, seed, work, command)
             for method in METHODS:

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 from paft_ext.benchmark_data.export import PrepareConfig, prepare
-from paft_ext.configs.recipes import RECIPES, training_config
+from paft_ext.configs.recipes import RECIPES, Recipe, training_config
 from paft_ext.data_files import write_lines
 from paft_ext.paths import REPO_ROOT, SHIPPED_POOLS
 from paft_ext.pools.store import Prompt, write_pool
@@ -96,28 +96,42 @@ class Runner(SelectionStages):
         return info
 
     def check_or_record(self, command: list[str]) -> None:
-        """Write ``run.json``, or refuse to resume a work folder made with other settings (preset, training
-        overrides or the recipe's values; a ``run.json`` without overrides predates them and had none, one without
-        recipe values predates their check)."""
+        """Write ``run.json``, or refuse to resume a work folder made with other settings: other preset values, or
+        other effective training settings (the recipe's YAML keys with the run's overrides on top, so a recipe whose
+        default later became what a run overrode is the same run). A ``run.json`` without recipe values predates
+        their check and is compared on its overrides alone."""
         path = self.work / "run.json"
         mine = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.preset).items()}
-        mine["train_overrides"] = self.train_overrides
-        mine["recipe_values"] = json.loads(json.dumps(asdict(self.recipe)))  # a recipe edited since is another run
+        recipe_values = json.loads(json.dumps(asdict(self.recipe)))
         if path.is_file():
             recorded = json.loads(path.read_text())
-            theirs = {**recorded["preset"], "train_overrides": recorded.get("train_overrides", {}),
-                      "recipe_values": recorded.get("recipe_values", mine["recipe_values"])}  # older: not recorded
+            theirs = dict(recorded["preset"])
+            overrides = recorded.get("train_overrides", {})
+            if "recipe_values" in recorded:
+                mine["training"] = self.effective_training(recipe_values, self.train_overrides)
+                theirs["training"] = self.effective_training(recorded["recipe_values"], overrides)
+            else:
+                mine["training"], theirs["training"] = self.train_overrides, overrides
             differ = sorted(k for k in (set(mine) | set(theirs)) - REPORT_ONLY if mine.get(k) != theirs.get(k))
             if differ:
                 raise RunMismatch(f"{path}: this work folder holds a run with other settings ({', '.join(differ)}); "
                                   "use another --work-dir or --fresh")
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        preset = {k: v for k, v in mine.items() if k not in ("train_overrides", "recipe_values")}
-        write_lines(path, [json.dumps({"preset": preset, "train_overrides": self.train_overrides,
-                                       "recipe_values": mine["recipe_values"], "command": command,
+        write_lines(path, [json.dumps({"preset": mine, "train_overrides": self.train_overrides,
+                                       "recipe_values": recipe_values, "command": command,
                                        "commit": git_commit(), "started": time.strftime("%Y-%m-%d %H:%M:%S")},
                                       indent=1)])
+
+    def effective_training(self, recipe_values: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+        """Per task, the LLaMA-Factory keys a recipe (as recorded) and overrides train with (paths left out)."""
+        recipe = Recipe(**recipe_values)
+        out = {}
+        for task in self.tasks:
+            config = {k: v for k, v in training_config(task, recipe, "paft").items()
+                      if k not in ("model_name_or_path", "dataset_dir", "output_dir", "paft_pool")}
+            out[task.name] = {**config, **overrides}
+        return out
 
     def methods(self, names: tuple[str, ...] = METHODS) -> tuple[str, ...]:
         """The methods of ``names`` this run can run: BATprompt only with an endpoint config; the base model only in
