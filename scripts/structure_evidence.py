@@ -1,0 +1,211 @@
+"""Structure draws, the evidence (issue 28): fixed-prompt SFT, PAFT, and PAFT with structure draws, seeds as the
+unit, read on unseen prompts in their shipped form and in option-order, symbol, k-shot and circular variants.
+
+    python scripts/structure_evidence.py --task sst2 --seeds 0 1 2 --commit
+
+Per seed (``seed`` and ``paft_seed``: LoRA init, data order, schedule) and the ``cpu`` recipe on Table 1 ``cpu``'s
+rows: fixed and PAFT trained through the hook as in ``select_cpu_recipe.py`` (one work folder, so both see the same
+rows in the same order), and PAFT with ``paft_option_order: true``, ``paft_option_symbols: [AB, "12", ab]`` and
+``paft_max_shots: 2`` (its own folder, same rows and seed). Every adapter is read on the first ``--prompts`` prompts
+of ``test`` and ``test_indep`` as shipped and as ``paft-ext pools perturb`` variants built once (seeded):
+``option_order``, ``symbols``, ``kshot`` (2 solved training records) and ``--circular`` (every rotation, for
+CircularEval), 100 questions each. Resumable stage by stage (``outputs/structure/<task>/``); ``--commit`` commits
+``results/structure/<task>/`` (readings.csv, structure.md, accuracy_per_kind.png) after every reading.
+
+The issue's goal, checked in structure.md: with structure draws, every variant kind within 3 points of the shipped
+form, CircularEval accuracy ≥ 80 %, and on the shipped form no more than 1 point below PAFT without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from validation_runs import ROOT, commit, train_and_read, validation_runner  # noqa: E402
+
+from paft_ext.data_files import write_csv, write_lines  # noqa: E402
+from paft_ext.evaluation.circular import circular_rows  # noqa: E402
+from paft_ext.evaluation.report import collect, summarise  # noqa: E402
+from paft_ext.experiments.reproduce import stage_record  # noqa: E402
+from paft_ext.pools.store import load_pool, write_pool  # noqa: E402
+from paft_ext.tasks import get_task  # noqa: E402
+
+STRUCTURE = {"paft_option_order": True, "paft_option_symbols": ["AB", "12", "ab"], "paft_max_shots": 2}
+KINDS = ("shipped", "option_order", "symbols", "kshot", "circular")
+ARMS = (("plain", "fixed"), ("plain", "paft"), ("structure", "paft"))  # (work folder, method)
+TITLES = {("plain", "fixed"): "fixed prompt", ("plain", "paft"): "PAFT", ("structure", "paft"): "PAFT + structure"}
+BIN = Path(sys.executable).parent
+
+
+def variant_files(task: str, sets: tuple[str, ...], prompts: int, out: Path) -> list[Path]:
+    """The first ``prompts`` prompts of each shipped set, and its variants (built once; never over a file)."""
+    spec, files = get_task(task), []
+    for name in sets:
+        shipped = out / f"unseen_{name}.jsonl"  # a stem of its own: "test" would clash with the shipped set's tag
+        if not shipped.is_file():
+            source = load_pool(ROOT / "data" / "prompts" / spec.pool / f"{name}.jsonl", spec.fields)[:prompts]
+            write_pool(shipped, source)
+        files.append(shipped)
+        for kind in KINDS[1:]:
+            target = out / f"unseen_{name}.{kind}.jsonl"
+            if not target.is_file():
+                extra = ["--circular"] if kind == "circular" else ["--kinds", kind, "--shots", "2"]
+                subprocess.run([str(BIN / "paft-ext"), "pools", "perturb", "--task", task, "--from", str(shipped),
+                                "--out", str(target), "--seed", "0", *extra], check=True, capture_output=True)
+            files.append(target)
+    return files
+
+
+def kind_of(prompt_set: str) -> tuple[str, str]:
+    """(unseen set, variant kind) of a reading's prompt-set path ``unseen_<set>[.<kind>].jsonl``."""
+    stem = Path(prompt_set).name.removesuffix(".jsonl").removeprefix("unseen_")
+    name, _, kind = stem.partition(".")
+    return name, kind or "shipped"
+
+
+def readings(folder: Path, method: str, task: str, seed: int, arm: str) -> list[dict]:
+    """Per variant file of one finished evaluation: mean accuracy (and CircularEval for the circular file)."""
+    done = stage_record(folder, f"eval_{task}_{method}")
+    if done is None:
+        return []
+    results = collect(Path(done["opencompass_run"]))
+    circular = {r["prompt_set"]: r for r in circular_rows(results)}
+    rows = []
+    for row in summarise(results):
+        if row["task"] == "AVERAGE":
+            continue
+        unseen, kind = kind_of(row["prompt_set"])
+        found = {"seed": seed, "arm": TITLES[(arm, method)], "unseen_set": unseen, "kind": kind, "mean": row["mean"],
+                 "prompts": row["prompts"], "questions": row["questions"],
+                 "balanced_accuracy": row.get("balanced_accuracy"), "collapse": row.get("collapse")}
+        if kind == "circular":
+            found["circular_accuracy"] = circular.get(row["prompt_set"], {}).get("circular_accuracy")
+        rows.append(found)
+    return rows
+
+
+def summary(rows: list[dict]) -> list[dict]:
+    """Per arm, unseen set and kind: mean ± sd over seeds; the drop against the same arm's shipped form, per seed."""
+    out = []
+    keys = sorted({(r["arm"], r["unseen_set"], r["kind"]) for r in rows}, key=lambda k: (k[0], k[1], KINDS.index(k[2])))
+    for arm, unseen, kind in keys:
+        mine = {r["seed"]: r for r in rows if (r["arm"], r["unseen_set"], r["kind"]) == (arm, unseen, kind)}
+        shipped = {r["seed"]: r["mean"] for r in rows if (r["arm"], r["unseen_set"], r["kind"]) ==
+                   (arm, unseen, "shipped")}
+        means = [r["mean"] for r in mine.values()]
+        drops = [mine[s]["mean"] - shipped[s] for s in mine if s in shipped]
+        circ = [r["circular_accuracy"] for r in mine.values() if r.get("circular_accuracy") is not None]
+        out.append({"arm": arm, "unseen_set": unseen, "kind": kind, "seeds": len(means),
+                    "mean": statistics.fmean(means), "sd": statistics.stdev(means) if len(means) > 1 else None,
+                    "vs_shipped": statistics.fmean(drops) if drops else None,
+                    "circular_accuracy": statistics.fmean(circ) if circ else None})
+    return out
+
+
+def goal_lines(table: list[dict]) -> list[str]:
+    """The issue's three goals for PAFT + structure, per unseen set, on seed means."""
+    lines = []
+    for unseen in sorted({r["unseen_set"] for r in table}):
+        mine = {r["kind"]: r for r in table if r["arm"] == "PAFT + structure" and r["unseen_set"] == unseen}
+        plain = next((r for r in table if (r["arm"], r["unseen_set"], r["kind"]) == ("PAFT", unseen, "shipped")), None)
+        if "shipped" not in mine:
+            continue
+        worst = max((abs(r["vs_shipped"]) for k, r in mine.items() if k != "shipped" and r["vs_shipped"] is not None),
+                    default=None)
+        circ = mine.get("circular", {}).get("circular_accuracy")
+        gap = mine["shipped"]["mean"] - plain["mean"] if plain else None
+        lines += [f"- `{unseen}`: largest |variant − shipped| {_num(worst)} (goal ≤ 3): "
+                  f"{_holds(worst is not None and worst <= 3)}; CircularEval {_num(circ)} (goal ≥ 80): "
+                  f"{_holds(circ is not None and circ >= 80)}; shipped form vs PAFT without structure {_num(gap, '+')} "
+                  f"(goal ≥ −1): {_holds(gap is not None and gap >= -1)}"]
+    return lines
+
+
+def _num(value: float | None, sign: str = "") -> str:
+    return "–" if value is None else f"{value:{sign}.2f}"
+
+
+def _mean_sd(row: dict) -> str:
+    return f"{row['mean']:.2f}" + ("" if row["sd"] is None else f" ± {row['sd']:.2f}")
+
+
+def _holds(ok: bool) -> str:
+    return "**holds**" if ok else "does not hold"
+
+
+def write_results(rows: list[dict], out: Path, command: list[str]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(out / "readings.csv", rows, ["seed", "arm", "unseen_set", "kind", "mean", "prompts", "questions",
+                                           "balanced_accuracy", "collapse", "circular_accuracy"])
+    table = summary(rows)
+    lines = ["# Structure draws: accuracy per variant kind (seeds as the unit)", "",
+             f"Command: `{' '.join(command)}`. Seeds read: {sorted({r['seed'] for r in rows})}. Mean ± sd over seeds; "
+             "`vs shipped`: the variant's mean minus the same arm's shipped-form mean, per seed, averaged.", "",
+             "| arm | unseen set | kind | seeds | mean ± sd | vs shipped | CircularEval |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['arm']} | {r['unseen_set']} | {r['kind']} | {r['seeds']} | {_mean_sd(r)} | "
+              f"{_num(r['vs_shipped'], '+')} | {_num(r['circular_accuracy'])} |" for r in table]
+    lines += ["", "Goals for PAFT + structure (issue 28):", "", *goal_lines(table)]
+    write_lines(out / "structure.md", lines)
+    plot(table, out / "accuracy_per_kind.png")
+
+
+def plot(table: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    arms = list(dict.fromkeys(r["arm"] for r in table))
+    sets = sorted({r["unseen_set"] for r in table})
+    fig, axes = plt.subplots(1, len(sets), figsize=(6 * len(sets), 4), squeeze=False)
+    for ax, unseen in zip(axes[0], sets, strict=True):
+        for i, arm in enumerate(arms):
+            mine = {r["kind"]: r for r in table if (r["arm"], r["unseen_set"]) == (arm, unseen)}
+            xs = [k + i * 0.27 for k in range(len(KINDS))]
+            ax.bar(xs, [mine[k]["mean"] if k in mine else 0 for k in KINDS], width=0.27, label=arm,
+                   yerr=[mine[k]["sd"] or 0 if k in mine else 0 for k in KINDS])
+        ax.set_xticks([k + 0.27 for k in range(len(KINDS))], KINDS, rotation=20)
+        ax.set_ylim(0, 100)
+        ax.set_title(f"{unseen}: accuracy per variant kind")
+    axes[0][0].set_ylabel("accuracy % (mean over seeds)")
+    axes[0][0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", default="sst2")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--prompts", type=int, default=5, help="first N prompts of test and of test_indep")
+    parser.add_argument("--commit", action="store_true")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    command = ["python", "scripts/structure_evidence.py", *(argv if argv is not None else sys.argv[1:])]
+    work, out = ROOT / "outputs" / "structure" / args.task, ROOT / "results" / "structure" / args.task
+    files = [str(f) for f in variant_files(args.task, ("test", "test_indep"), args.prompts, work / "variants")]
+    rows: list[dict] = []
+    for seed in args.seeds:
+        for arm, overrides in (("plain", {}), ("structure", STRUCTURE)):
+            runner = validation_runner("structure", arm, overrides, seed, work, command, prompt_sets=files)
+            for folder_arm, method in ARMS:
+                if folder_arm != arm:
+                    continue
+                train_and_read(runner, method)
+                rows = [r for s in args.seeds for a, m in ARMS
+                        for r in readings(work / f"{a}_s{s}", m, args.task, s, a)]
+                write_results(rows, out, command)
+                if args.commit:
+                    commit(out, f"Structure evidence ({args.task}): seed {seed}, {TITLES[(arm, method)]} read")
+    print((out / "structure.md").read_text())
+
+
+if __name__ == "__main__":
+    main()

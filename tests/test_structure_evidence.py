@@ -1,0 +1,62 @@
+"""The structure-evidence driver's own logic: its variant files are valid, distinct prompt sets built by
+``pools perturb``, and its summary and goal checks compute what structure.md states."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from paft_ext.evaluation.prompt_sets import parse_prompt_sets
+from paft_ext.pools.store import load_pool
+from paft_ext.tasks import get_task
+
+SCRIPT = Path(__file__).parents[1] / "scripts" / "structure_evidence.py"
+
+
+@pytest.fixture(scope="module")
+def driver():
+    spec = importlib.util.spec_from_file_location("structure_evidence", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_variant_files_are_distinct_prompt_sets_of_the_first_prompts(driver, tmp_path, shared_root):
+    files = driver.variant_files("sst2", ("test", "test_indep"), 2, tmp_path)
+    assert [driver.kind_of(str(f)) for f in files] == [(s, k) for s in ("test", "test_indep") for k in driver.KINDS]
+    parse_prompt_sets([str(f) for f in files])  # every file gets its own dataset tag (none clashes with "test")
+    fields = get_task("sst2").fields
+    shipped = load_pool(Path("data/prompts/sst2/test.jsonl"), fields)[:2]
+    assert [p.text for p in load_pool(files[0], fields)] == [p.text for p in shipped]
+    assert len(load_pool(files[4], fields)) == 4  # circular: 2 prompts × 2 rotations
+    symbols = load_pool(files[2], fields)
+    assert all(p.symbols for p in symbols) and {p.text for p in symbols}.isdisjoint(p.text for p in shipped)
+    before = files[0].stat().st_mtime_ns
+    driver.variant_files("sst2", ("test", "test_indep"), 2, tmp_path)  # built once: a rerun writes nothing
+    assert files[0].stat().st_mtime_ns == before
+
+
+def _row(seed, arm, kind, mean, circular=None, unseen="test"):
+    return {"seed": seed, "arm": arm, "unseen_set": unseen, "kind": kind, "mean": mean, "circular_accuracy": circular}
+
+
+def test_summary_and_goals(driver):
+    rows = [_row(0, "PAFT", "shipped", 90.0), _row(1, "PAFT", "shipped", 88.0),
+            _row(0, "PAFT + structure", "shipped", 89.0), _row(1, "PAFT + structure", "shipped", 88.0),
+            _row(0, "PAFT + structure", "symbols", 87.0), _row(1, "PAFT + structure", "symbols", 84.0),
+            _row(0, "PAFT + structure", "circular", 86.0, 82.0), _row(1, "PAFT + structure", "circular", 85.0, 79.0)]
+    table = driver.summary(rows)
+    symbols = next(r for r in table if (r["arm"], r["kind"]) == ("PAFT + structure", "symbols"))
+    assert symbols["mean"] == 85.5 and symbols["vs_shipped"] == pytest.approx(((87 - 89) + (84 - 88)) / 2)
+    circular = next(r for r in table if r["kind"] == "circular")
+    assert circular["circular_accuracy"] == 80.5
+    (line,) = driver.goal_lines(table)
+    # largest |variant − shipped|: symbols −3.0 and circular (86−89 + 85−88)/2 = −3.0 -> 3.00 holds (≤ 3);
+    # CircularEval 80.5 holds; shipped 88.5 vs PAFT 89.0 -> −0.50 holds (≥ −1)
+    assert "largest |variant − shipped| 3.00 (goal ≤ 3): **holds**" in line
+    assert "CircularEval 80.50 (goal ≥ 80): **holds**" in line and "PAFT without structure -0.50" in line
+    rows[5] = _row(1, "PAFT + structure", "symbols", 83.0)
+    (line,) = driver.goal_lines(driver.summary(rows))
+    assert "largest |variant − shipped| 3.50 (goal ≤ 3): does not hold" in line
