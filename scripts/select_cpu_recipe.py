@@ -31,7 +31,6 @@ from table1_followups import parse_variant  # noqa: E402
 from validation_runs import (  # noqa: E402
     ROOT,
     commit,
-    question_accuracy,
     reading,
     setting_folders,
     train_and_read,
@@ -61,10 +60,9 @@ def finished_rows(work: Path) -> tuple[list[dict], dict[str, dict]]:
     for name, seed, folder, overrides in setting_folders(work):
         settings[name] = overrides
         for method in METHODS:
-            found = reading(folder, method)
+            found = reading(folder, method, with_questions=True)
             if found is not None:
-                rows.append({"setting": name, "seed": seed, "method": method, **found,
-                             "per_question": question_accuracy(folder, method)})
+                rows.append({"setting": name, "seed": seed, "method": method, **found})
     return rows, settings
 
 

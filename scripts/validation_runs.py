@@ -50,29 +50,27 @@ def train_and_read(runner: Runner, method: str) -> None:
     runner._stage(f"eval_{task.name}_{method}", lambda: runner.evaluate(task, method))
 
 
-def reading(folder: Path, method: str, task: str = "sst2") -> dict | None:
+def reading(folder: Path, method: str, task: str = "sst2", with_questions: bool = False) -> dict | None:
     """One finished validation reading: mean, spread, worst, balance and collapse over the validation prompts, the
-    user-specified prompt's accuracy, and the training's loss and seconds (None: not finished)."""
+    user-specified prompt's accuracy, and the training's loss and seconds (None: not finished). ``with_questions``:
+    also ``per_question``, per question (file order) the share of validation prompts answered right — what the
+    seed-spread decomposition compares between seeds."""
     trained, done = (stage_record(folder, f"{stage}_{task}_{method}") for stage in ("train", "eval"))
     if trained is None or done is None:
         return None
-    summary = {r["prompt_set"]: r for r in summarise(collect(Path(done["opencompass_run"]))) if r["task"] != "AVERAGE"}
+    results = collect(Path(done["opencompass_run"]))
+    summary = {r["prompt_set"]: r for r in summarise(results) if r["task"] != "AVERAGE"}
     valid = next(r for s, r in summary.items() if s.endswith("valid.jsonl"))
     own = next(r for s, r in summary.items() if s.endswith("own.jsonl"))
-    return {"valid_mean": valid["mean"], "valid_std": valid["std_pop"], "valid_min": valid["min"],
-            **{k: valid[k] for k in ("balanced_accuracy", "accuracy_per_gold", "answer_share", "gold_share",
-                                     "collapse")},
-            "own_prompt": own["mean"], "train_loss": trained["train_loss"], "train_s": trained["train_runtime"]}
-
-
-def question_accuracy(folder: Path, method: str, task: str = "sst2") -> list[float] | None:
-    """Per question (file order), the share of validation prompts under which ``method``'s adapter answered right
-    (None: not read yet) — what the seed-spread decomposition compares between seeds."""
-    done = stage_record(folder, f"eval_{task}_{method}")
-    if done is None:
-        return None
-    rows = [r for r in collect(Path(done["opencompass_run"])) if r.prompt_set.endswith("valid.jsonl")]
-    return [sum(r.item_correct[i] == "1" for r in rows) / len(rows) for i in range(len(rows[0].item_correct))]
+    found = {"valid_mean": valid["mean"], "valid_std": valid["std_pop"], "valid_min": valid["min"],
+             **{k: valid[k] for k in ("balanced_accuracy", "accuracy_per_gold", "answer_share", "gold_share",
+                                      "collapse")},
+             "own_prompt": own["mean"], "train_loss": trained["train_loss"], "train_s": trained["train_runtime"]}
+    if with_questions:
+        rows = [r for r in results if r.prompt_set.endswith("valid.jsonl")]
+        found["per_question"] = [sum(r.item_correct[i] == "1" for r in rows) / len(rows)
+                                 for i in range(len(rows[0].item_correct))]
+    return found
 
 
 def setting_folders(work: Path) -> list[tuple[str, int, Path, dict]]:
