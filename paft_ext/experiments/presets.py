@@ -5,8 +5,9 @@
   all 50 test prompts, K=4, T=3, the ``cpu`` training recipe.
 * ``cpu`` — the evidence run on a task the embedded model can learn (``results/pilot_learnability``): SST-2, 400
   seeded training records (300 optimizer steps), 100 seeded evaluation questions, the first 25 prompts of each unseen
-  set (``test``, ``test_indep``) and the 10 ``seen_probe`` prompts, K=4, T=3, the ``cpu`` recipe; about 1.7 h on 2
-  CPU cores (all 50 prompts per set would take about 2.5 h). Top% also at 80 %, chosen from the pilot (its
+  set (``test``, ``test_indep``) and the 10 ``seen_probe`` prompts, K=4, T=3, the ``cpu`` recipe (bf16 training),
+  evaluated with bf16 weights like the main job (merged adapters keep 294–296 of 300 float32 predictions,
+  ``results/bench_adapter_merge.md``, at 1.2–1.3× the speed). Top% also at 80 %, chosen from the pilot (its
   fixed-prompt model reached 83–86 % on unseen prompts) before this run, since SST-2 has no paper threshold.
 * ``paper`` — the paper's setting on one GPU: Meta-Llama-3-8B, the ``paper`` recipe (LoRA r8/α16 on q/v, lr 1e-4,
   batch 1 × 8, 20,000 samples), all five Table 1 columns on their full evaluation sets, K=4, T=3, max_out_len 256.
@@ -78,7 +79,8 @@ PRESETS: dict[str, Preset] = {
                     eval_batch_size=8, num_gpus=0),
     "cpu": Preset(name="cpu", recipe="cpu", tasks=("sst2",), train_samples=400, eval_questions=100, epochs=3,
                   window_steps=4, seed=0, screen=4, confirm=24, finalists=8, max_out_len=4, eval_batch_size=8,
-                  num_gpus=0, prompts=25, prompt_sets=("test", "test_indep", "seen_probe"), reachable_top=0.80),
+                  num_gpus=0, prompts=25, prompt_sets=("test", "test_indep", "seen_probe"), reachable_top=0.80,
+                  eval_dtype="bfloat16"),
     "paper": Preset(name="paper", recipe="paper",
                     tasks=("hellaswag", "piqa", "winogrande", "race_middle", "race_high"), train_samples=20000,
                     eval_questions=None, epochs=3, window_steps=4, seed=0, screen=50, confirm=200, finalists=10,
