@@ -83,3 +83,13 @@ def test_a_preset_eval_dtype_reaches_the_evaluation_settings(tmp_path):
     assert resolved(dataclasses.replace(PRESET, eval_dtype="bfloat16")).dtype == "bfloat16"
     with pytest.raises(ValueError, match="eval_dtype must be float32 or bfloat16, got 'fp16'"):
         dataclasses.replace(PRESET, eval_dtype="fp16")
+
+
+def test_the_report_after_the_first_stage_needs_no_tokenizer_yet(tmp_path):
+    """A seed run rebuilds its report after every stage, also after ``prepare``, before the chat tokenizer exists:
+    with no finished evaluation there is nothing to report and the missing tokenizer folder must not be loaded."""
+    from paft_ext.experiments.table1 import write_table1
+
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages" / "prepare.json").write_text('{"seconds": 0}')
+    assert write_table1(tmp_path, tmp_path / "out", PRESET, tokenizer_path=str(tmp_path / "chat_tokenizer")) == []

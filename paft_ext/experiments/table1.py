@@ -226,7 +226,9 @@ def write_table1(work: Path, out: Path, preset: Preset, *, pool_root: Path = SHI
     """Write ``per_prompt.csv``, ``table1.md``, ``summary.csv`` and plots under ``out``; return the summary rows.
     ``shared``: the folder holding the data and selection stages when ``work`` is a later seed of a multi-seed run."""
     tokenizer = None
-    if tokenizer_path:
+    # output lengths are counted on finished evaluations only; before the first one (e.g. the report written after
+    # the prepare stage) the chat tokenizer need not exist yet
+    if tokenizer_path and any((work / "stages").glob("eval_*.json")):
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
