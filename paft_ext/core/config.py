@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, get_args
 
+from .keys import unknown_keys
 from .sampling import STRATEGIES
 from .schedule import WindowUnit
 
@@ -173,10 +174,9 @@ def build_config(values: dict[str, Any]) -> PaftConfig | None:
     if not values:
         return None
     known = {f.name: f for f in fields(PaftConfig)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise PaftConfigError(f"unknown key(s) {', '.join(PREFIX + k for k in unknown)}; "
-                              f"known: {', '.join(PREFIX + k for k in known)}")
+    problem = unknown_keys(values, known, PREFIX)
+    if problem:
+        raise PaftConfigError(problem)
     if "pool" not in values:
         raise PaftConfigError("paft_pool is required when any paft_* key is set (the train prompt pool file)")
     if "option_symbols" in values:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from paft_ext import default_model
+from paft_ext.core.keys import unknown_keys
 from paft_ext.data_files import read_yaml
 from paft_ext.paths import SHIPPED_POOLS
 from paft_ext.tasks import TASKS
@@ -119,10 +120,9 @@ def load_settings(env: dict[str, str] | None = None) -> EvalSettings:
         raw = read_yaml(path) or {}
         if not isinstance(raw, dict):
             raise ValueError(f"{path}: expected a mapping of settings, got {type(raw).__name__}")
-        known = {f.name for f in fields(EvalSettings)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        problem = unknown_keys(raw, (f.name for f in fields(EvalSettings)))
+        if problem:
+            raise ValueError(f"{path}: {problem}")
         values.update({k: _parse(k, v) for k, v in raw.items()})
     for f in fields(EvalSettings):
         key = f"PAFT_EVAL_{f.name.upper()}"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from paft_ext.core.keys import unknown_keys
 from paft_ext.data_files import read_yaml
 
 STRATEGIES = ("few_shot", "zero_shot")
@@ -75,10 +76,9 @@ def _check_number(name: str, value: Any, kind: type, low: float) -> None:
 def _typed(cls: type, raw: Any, where: str) -> Any:
     if not isinstance(raw, dict):
         raise GenerationError(f"{where}: expected a mapping")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise GenerationError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    problem = unknown_keys(raw, (f.name for f in fields(cls)))
+    if problem:
+        raise GenerationError(f"{where}: {problem}")
     try:
         return cls(**raw)
     except (TypeError, GenerationError) as err:

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 from paft_ext.core.config import PaftConfig, PaftConfigError, build_config, split_paft_keys
+from paft_ext.core.keys import unknown_keys
 from paft_ext.core.sampling import STRATEGIES, get_strategy
 
 FIXED_POOL = "fixed"  # paft_pool value: a one-prompt pool holding the task's user-specified prompt (the baseline)
@@ -135,9 +136,9 @@ def parse_run(values: dict[str, Any], where: str = "config") -> tuple[GrpoRunCon
     hints = typing.get_type_hints(GrpoRunConfig)
     known = {f.name for f in fields(GrpoRunConfig)}
     try:
-        unknown = sorted(set(rest) - known)
-        if unknown:
-            raise RLConfigError(f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        problem = unknown_keys(rest, known)
+        if problem:
+            raise RLConfigError(problem)
         missing = [f.name for f in fields(GrpoRunConfig) if f.name in ("model_name_or_path", "dataset", "output_dir")
                    and f.name not in rest]
         if missing:

@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from paft_ext.core.keys import unknown_keys
 from paft_ext.data_files import read_yaml
 from paft_ext.pools.safety import unsafe_problems
 
@@ -73,9 +74,9 @@ class _Spec:
         raise TaskFileError(f"{self.path}: {key + ': ' if key else ''}{why}")
 
     def keys(self, value: Mapping, key: str, allowed: set[str], required: tuple[str, ...] = ()) -> None:
-        unknown = sorted(set(map(str, value)) - allowed)
-        if unknown:
-            self.fail(key, f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
+        problem = unknown_keys(value, allowed)
+        if problem:
+            self.fail(key, problem)
         for name in required:
             if name not in value:
                 self.fail(f"{key}.{name}" if key else name, "missing")
