@@ -88,6 +88,43 @@ def test_adapter_is_merged_in_float32(tiny_model, tmp_path):
             assert not torch.allclose(wrapped(ids).logits, fp32.model(ids).logits, atol=1e-3)
 
 
+def _ops(layer, x) -> set[str]:
+    """The aten operators one no-grad forward of ``layer`` on ``x`` runs."""
+    import torch
+    from torch.profiler import profile
+
+    with torch.no_grad(), profile() as prof:
+        layer(x)
+    return {event.key for event in prof.key_averages()}
+
+
+def test_output_layer_gets_a_contiguous_input(tiny_model, tmp_path):
+    import torch
+
+    from paft_ext.evaluation.compat import PaftHFChatModel
+
+    # upstream: a frozen weight and the strided last-position slice generate() takes go to a batched product that
+    # copies the weight per row; a weight that requires grad folds into one mm (fails when torch changes this)
+    layer = torch.nn.Linear(16, 1000, bias=False).requires_grad_(False)
+    last = torch.randn(4, 3, 16)[:, -1:, :]
+    assert not last.is_contiguous()
+    assert "aten::bmm" in _ops(layer, last)
+    assert "aten::bmm" not in _ops(layer.requires_grad_(True), last)
+
+    # the fix: an evaluated adapter (peft froze its weights) gets a contiguous input, one mm, the same logits
+    adapter = _random_adapter(tiny_model, tmp_path / "adapter")
+    model = PaftHFChatModel(path=str(tiny_model), tokenizer_path=str(adapter), peft_path=str(adapter),
+                            model_kwargs={"torch_dtype": "float32", "device_map": "cpu"},
+                            generation_kwargs={"do_sample": False}, stop_words=["<|im_end|>"]).model
+    head = model.get_output_embeddings()
+    assert not head.weight.requires_grad
+    hidden = torch.randn(4, 3, head.in_features)[:, -1:, :]
+    ops = _ops(head, hidden)
+    assert "aten::bmm" not in ops and "aten::mm" in ops
+    with torch.no_grad():
+        assert torch.allclose(head(hidden), hidden.contiguous() @ head.weight.T, atol=1e-6)
+
+
 def test_settings_from_env_and_file(tmp_path):
     settings_file = tmp_path / "eval.yaml"
     settings_file.write_text("tasks: [piqa]\nprompts: 5\nadapters: {paft: saves/x}\n")

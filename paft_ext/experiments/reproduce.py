@@ -89,6 +89,7 @@ class Runner(SelectionStages):
         start = time.perf_counter()
         info = body()
         info["seconds"] = round(time.perf_counter() - start, 2)
+        info["commit"] = git_commit()  # a resumed run can span commits: each stage says which code produced it
         write_lines(self.stage_file(stage), [json.dumps(info, indent=1)])
         self.log(f"[table1] {stage}: done in {info['seconds']:.0f} s")
         if self.after_stage is not None:
