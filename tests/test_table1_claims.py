@@ -10,7 +10,7 @@ import pytest
 
 from paft_ext.evaluation.bootstrap import correctness, difference, paired_bootstrap
 from paft_ext.evaluation.prompt_results import PromptResult
-from paft_ext.experiments.claims import check_claims
+from paft_ext.experiments.claims import Claim, check_claims, claims_markdown
 
 
 def _row(model: str, prompt_set: str, mean: float, spread: float, worst: float, no_answer: float = 0.0) -> dict:
@@ -93,3 +93,12 @@ def test_bootstrap_refuses_prompts_with_different_questions():
     results = [_result("fixed", 0, "1111"), _result("fixed", 1, "11110")]
     with pytest.raises(ValueError, match="different numbers of questions"):
         correctness(results, "sst2", "test")
+
+
+def test_claims_table_keeps_a_pipe_inside_its_cell():
+    """``|PAFT gap| ≤ |fixed gap| / 3`` must not split the Markdown row into extra columns."""
+    table = claims_markdown([Claim("sst2", "test", "gap", "|PAFT gap| ≤ |fixed gap| / 3", "PAFT +2.00", False)])
+    row = table.splitlines()[2]
+    unescaped = row.replace("\\|", "")
+    assert unescaped.count("|") == 7  # six cells
+    assert "\\|PAFT gap\\| ≤ \\|fixed gap\\| / 3" in row

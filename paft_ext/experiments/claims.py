@@ -81,7 +81,10 @@ def _or_dash(value: Estimate | None) -> str:
 
 
 def claims_markdown(claims: list[Claim]) -> str:
+    """The claims as a Markdown table; a ``|`` inside a cell (``|PAFT gap|``) is escaped so it stays one cell."""
+    def cells(*values: str) -> str:
+        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+
     lines = ["| Task | Unseen set | Claim | Goal | Measured | Holds |", "|---|---|---|---|---|---|"]
-    lines += [f"| {c.task} | {c.prompt_set} | {c.name} | {c.goal} | {c.measured} | {'yes' if c.holds else 'no'} |"
-              for c in claims]
+    lines += [cells(c.task, c.prompt_set, c.name, c.goal, c.measured, "yes" if c.holds else "no") for c in claims]
     return "\n".join(lines) + "\n"
