@@ -1,7 +1,7 @@
 """Reproduce the paper's Table 1 (base model, LoRA + user-specified prompt, LoRA + TopAccuracy prompt, PAFT) for a
 preset, resumably: rerun the same command after an interruption and finished stages are skipped.
 
-    python scripts/reproduce_table1.py --preset cpu              # SST-2 on the embedded default model, ~1.7 h
+    python scripts/reproduce_table1.py --preset cpu              # SST-2 on the embedded default model, ~2 h
     python scripts/reproduce_table1.py --preset small            # PIQA/WinoGrande at chance level (kept), ~2 h
     python scripts/reproduce_table1.py --preset paper            # Meta-Llama-3-8B on one GPU, the paper's setting
     python scripts/reproduce_table1.py --preset cpu --max-out-len 64   # answers as free text: the timing table's
