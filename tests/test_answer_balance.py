@@ -74,6 +74,26 @@ def test_the_report_shows_the_balance_of_a_run(tmp_path):
     assert rows["collapsed"]["collapse"] is True and rows["collapsed"]["collapse_letter"] == "A"
     # fine: answers A 3 / B 5: 62.5 − 50 = 12.5, not a collapse
     assert rows["fine"]["collapse"] is False and rows["fine"]["balanced_accuracy"] == pytest.approx(87.5)
+    # per prompt (golds A A B B): collapsed answers AAAA (A 100 vs 50) and AAAB (A 75 vs 50) — both prompts collapse;
+    # fine answers AABB (balanced) and ABBB (B 75 vs 50) — its second prompt collapses toward B on its own
+    assert (rows["collapsed"]["collapsed_prompts"], rows["collapsed"]["collapsed_prompt_ids"]) == (2, "p0 p1")
+    assert (rows["fine"]["collapsed_prompts"], rows["fine"]["collapsed_prompt_ids"]) == (1, "p1")
     text = (tmp_path / "report" / "report.md").read_text()
     assert "| collapsed | sst2 |" in text and "**yes: A**" in text
+    assert "| 2 of 2: p0 p1 |" in text and "| 1 of 2: p1 |" in text
     assert "collapse" in (tmp_path / "report" / "report.csv").read_text().splitlines()[0]
+
+
+def test_a_set_balanced_overall_can_hide_prompts_that_answer_one_letter():
+    from types import SimpleNamespace
+
+    from paft_ext.evaluation.answer_balance import collapsed_prompts, pooled_balance
+
+    golds = "A|A|B|B"
+    results = [SimpleNamespace(prompt_id="all-a", item_golds=golds, item_answers="A|A|A|A"),
+               SimpleNamespace(prompt_id="all-b", item_golds=golds, item_answers="B|B|B|B"),
+               SimpleNamespace(prompt_id="good", item_golds=golds, item_answers="A|A|B|B")]
+    pooled = pooled_balance(results, "AB")
+    assert pooled.answer_share == {"A": 50.0, "B": 50.0, "none": 0.0} and not pooled.collapse  # 6 A, 6 B of 12
+    assert collapsed_prompts(results, "AB") == ["all-a", "all-b"]
+    assert collapsed_prompts([SimpleNamespace(prompt_id="x", item_golds="", item_answers="")], "AB") is None

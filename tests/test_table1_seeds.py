@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from paft_ext.evaluation.bootstrap import difference, estimate
-from paft_ext.experiments.table1_seeds import over_seeds, seed_bootstrap
+from paft_ext.experiments.table1_seeds import over_seeds, seed_bootstrap, seeds_markdown
 
 
 def test_the_interval_resamples_seeds_not_only_questions():
@@ -50,13 +50,17 @@ def test_methods_missing_in_a_seed_are_left_out_and_question_counts_must_agree()
 
 def test_over_seeds_gives_per_seed_values_mean_and_sd():
     rows = {0: [{"model": "paft", "task": "sst2", "prompt_set": "test", "mean": 80.0, "std_pop": 2.0,
-                 "spread_beyond_noise": 1.0, "min": 75.0, "balanced_accuracy": 79.0, "no_answer_pct": 0.0}],
+                 "spread_beyond_noise": 1.0, "min": 75.0, "balanced_accuracy": 79.0, "no_answer_pct": 0.0,
+                 "collapsed_prompts": 2}],
             1: [{"model": "paft", "task": "sst2", "prompt_set": "test", "mean": 90.0, "std_pop": 4.0,
-                 "spread_beyond_noise": 3.0, "min": 85.0, "balanced_accuracy": 91.0, "no_answer_pct": 1.0},
+                 "spread_beyond_noise": 3.0, "min": 85.0, "balanced_accuracy": 91.0, "no_answer_pct": 1.0,
+                 "collapsed_prompts": 0},
                 {"model": "paft", "task": "AVERAGE", "prompt_set": "test", "mean": 90.0}]}
     (row,) = over_seeds(rows)
     assert row["seeds"] == [0, 1] and row["mean_per_seed"] == [80.0, 90.0]
     assert row["mean"] == 85.0 and row["mean_sd"] == pytest.approx(statistics.stdev([80, 90]))
     assert row["min"] == 80.0 and row["spread_beyond_noise"] == 2.0
+    assert row["collapsed_prompts_per_seed"] == [2, 0]
+    assert "| 2 / 0 |" in seeds_markdown([row], ["test"])
     (single,) = over_seeds({0: rows[0]})
     assert math.isnan(single["mean_sd"])

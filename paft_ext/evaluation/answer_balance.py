@@ -6,7 +6,10 @@ prompts — robust in the report, broken in fact. So every report of a choice ta
 
 * accuracy per gold class (questions whose gold is A, B, …) and **balanced accuracy**, their unweighted mean;
 * each letter's share among the answers next to its share among the golds (``none``: no letter extracted);
-* **collapse**: some letter's answer share exceeds its gold share by more than :data:`COLLAPSE_POINTS`.
+* **collapse**: some letter's answer share exceeds its gold share by more than :data:`COLLAPSE_POINTS`;
+* **collapsed prompts**: the prompts under which the model collapses on that prompt's items alone — a model can be
+  balanced over a whole set and still answer one letter to everything under one wording (the prompt sensitivity
+  PAFT is meant to remove), which the pooled flag averages away.
 
 Letters are the original options (answers of option-order variants are already mapped back before this sees them).
 """
@@ -76,18 +79,31 @@ def pooled_balance(results: Iterable, letters: str) -> AnswerBalance | None:
     return answer_balance(golds, answers, letters) if golds else None
 
 
+def collapsed_prompts(results: Iterable, letters: str) -> list[str] | None:
+    """Ids of the ``results`` (PromptResults of one model and prompt set) whose own items collapse, or None when they
+    carry no per-item golds."""
+    collapsed = []
+    for r in results:
+        if not r.item_golds:
+            return None
+        if answer_balance(r.item_golds.split("|"), r.item_answers.split("|"), letters).collapse:
+            collapsed.append(r.prompt_id)
+    return collapsed
+
+
 def _shares(shares: dict[str, float]) -> str:
     return " ".join(f"{k}:{v:.1f}" for k, v in shares.items())
 
 
-def balance_columns(balance: AnswerBalance | None) -> dict:
-    """Flat report columns (empty when unknown), for summary rows and CSVs."""
-    if balance is None:
+def balance_columns(balance: AnswerBalance | None, collapsed: list[str] | None = None) -> dict:
+    """Flat report columns (empty when unknown), for summary rows and CSVs; ``collapsed``: the collapsed prompts."""
+    if balance is None or collapsed is None:
         return {"balanced_accuracy": None, "accuracy_per_gold": "", "answer_share": "", "gold_share": "",
-                "collapse": None, "collapse_letter": ""}
+                "collapse": None, "collapse_letter": "", "collapsed_prompts": None, "collapsed_prompt_ids": ""}
     return {"balanced_accuracy": balance.balanced_accuracy, "accuracy_per_gold": _shares(balance.accuracy_per_gold),
             "answer_share": _shares(balance.answer_share), "gold_share": _shares(balance.gold_share),
-            "collapse": balance.collapse, "collapse_letter": balance.collapse_letter}
+            "collapse": balance.collapse, "collapse_letter": balance.collapse_letter,
+            "collapsed_prompts": len(collapsed), "collapsed_prompt_ids": " ".join(collapsed)}
 
 
 def balance_markdown(rows: list[dict]) -> str:
@@ -97,10 +113,13 @@ def balance_markdown(rows: list[dict]) -> str:
         return ""
     lines = ["", f"Answer balance (all items of all prompts): accuracy per gold letter, balanced accuracy (their "
              f"mean), each letter's share of the answers next to its share of the golds; collapse = a letter "
-             f"answered more than {COLLAPSE_POINTS:.0f} points above its gold share.", "",
+             f"answered more than {COLLAPSE_POINTS:.0f} points above its gold share; collapsed prompts = prompts "
+             f"under which that holds on the prompt's own items.", "",
              "| model | task | prompt_set | accuracy | balanced accuracy | accuracy per gold | answer share | "
-             "gold share | collapse |", "|---|---|---|---|---|---|---|---|---|"]
+             "gold share | collapse | collapsed prompts |", "|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['model']} | {r['task']} | {r['prompt_set']} | {r['mean']:.2f} | {r['balanced_accuracy']:.2f} | "
               f"{r['accuracy_per_gold']} | {r['answer_share']} | {r['gold_share']} | "
-              f"{'**yes: ' + r['collapse_letter'] + '**' if r['collapse'] else 'no'} |" for r in mine]
+              f"{'**yes: ' + r['collapse_letter'] + '**' if r['collapse'] else 'no'} | "
+              f"{r['collapsed_prompts']} of {r['prompts']}"
+              f"{': ' + r['collapsed_prompt_ids'] if r['collapsed_prompts'] else ''} |" for r in mine]
     return "\n".join(lines) + "\n"

@@ -49,6 +49,7 @@ def over_seeds(per_seed_rows: dict[int, list[dict]]) -> list[dict]:
             row[f"{stat}_per_seed"] = values
             row[stat] = statistics.fmean(values) if values else math.nan
             row[f"{stat}_sd"] = statistics.stdev(values) if len(values) > 1 else math.nan
+        row["collapsed_prompts_per_seed"] = [r.get("collapsed_prompts") for r in by_seed.values()]
         out.append(row)
     return out
 
@@ -99,12 +100,14 @@ def seed_boots(per_seed_results: dict[int, list[PromptResult]], tasks: tuple[str
 def seeds_markdown(rows: list[dict], prompt_set_order: list[str]) -> str:
     """One line per method and prompt set: per-seed means, and mean ± sd over seeds of each statistic."""
     lines = ["| Prompt set | Method | seeds | mean per seed | mean | std over prompts | noise-corrected spread | "
-             "worst prompt | balanced accuracy | no answer % |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "worst prompt | balanced accuracy | no answer % | collapsed prompts per seed |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     order = {s: i for i, s in enumerate(prompt_set_order)}
     for row in sorted(rows, key=lambda r: (r["task"], order.get(r["prompt_set"], 99), METHODS.index(r["model"]))):
         lines.append(f"| {row['prompt_set']} | {METHOD_TITLES[row['model']]} | {len(row['seeds'])} | "
                      + " / ".join(f"{v:.2f}" for v in row["mean_per_seed"]) + " | "
-                     + " | ".join(_fmt(row[f"{stat}_per_seed"]) for stat in SEED_STATS) + " |")
+                     + " | ".join(_fmt(row[f"{stat}_per_seed"]) for stat in SEED_STATS) + " | "
+                     + " / ".join("–" if n is None else str(n) for n in row["collapsed_prompts_per_seed"]) + " |")
     return "\n".join(lines) + "\n"
 
 
