@@ -63,19 +63,28 @@ def answer_balance(golds: Sequence[str], answers: Sequence[str], letters: str) -
                          gold_share=gold_share, collapse_letter=worst if excess[worst] > COLLAPSE_POINTS else "")
 
 
+def _items(result) -> tuple[list[str], list[str]] | None:
+    """A PromptResult's per-item golds and answers, or None when it carries no per-item golds (older per-prompt
+    files, number tasks)."""
+    if not result.item_golds:
+        return None
+    golds, answers = result.item_golds.split("|"), result.item_answers.split("|")
+    if len(golds) != len(answers):
+        raise ValueError(f"{result.model} / {result.prompt_id}: {len(golds)} golds but {len(answers)} answers")
+    return golds, answers
+
+
 def pooled_balance(results: Iterable, letters: str) -> AnswerBalance | None:
     """The balance of every item of ``results`` (PromptResults with per-item golds and answers), or None when they
-    carry no per-item golds (older per-prompt files, number tasks)."""
+    carry no per-item golds."""
     golds: list[str] = []
     answers: list[str] = []
     for r in results:
-        if not r.item_golds:
+        items = _items(r)
+        if items is None:
             return None
-        mine, theirs = r.item_golds.split("|"), r.item_answers.split("|")
-        if len(mine) != len(theirs):
-            raise ValueError(f"{r.model} / {r.prompt_id}: {len(mine)} golds but {len(theirs)} answers")
-        golds += mine
-        answers += theirs
+        golds += items[0]
+        answers += items[1]
     return answer_balance(golds, answers, letters) if golds else None
 
 
@@ -84,9 +93,10 @@ def collapsed_prompts(results: Iterable, letters: str) -> list[str] | None:
     carry no per-item golds."""
     collapsed = []
     for r in results:
-        if not r.item_golds:
+        items = _items(r)
+        if items is None:
             return None
-        if answer_balance(r.item_golds.split("|"), r.item_answers.split("|"), letters).collapse:
+        if answer_balance(*items, letters).collapse:
             collapsed.append(r.prompt_id)
     return collapsed
 
@@ -95,8 +105,12 @@ def _shares(shares: dict[str, float]) -> str:
     return " ".join(f"{k}:{v:.1f}" for k, v in shares.items())
 
 
-def balance_columns(balance: AnswerBalance | None, collapsed: list[str] | None = None) -> dict:
-    """Flat report columns (empty when unknown), for summary rows and CSVs; ``collapsed``: the collapsed prompts."""
+def balance_columns(results: list, letters: str | None) -> dict:
+    """Flat report columns of one model and prompt set's ``results``, for summary rows and CSVs: the pooled balance
+    and the collapsed prompts (empty when unknown: ``letters`` None for a task without options, or no per-item
+    golds)."""
+    balance = pooled_balance(results, letters) if letters else None
+    collapsed = collapsed_prompts(results, letters) if balance is not None else None
     if balance is None or collapsed is None:
         return {"balanced_accuracy": None, "accuracy_per_gold": "", "answer_share": "", "gold_share": "",
                 "collapse": None, "collapse_letter": "", "collapsed_prompts": None, "collapsed_prompt_ids": ""}

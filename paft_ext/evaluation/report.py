@@ -30,7 +30,7 @@ from paft_ext.pools.store import Prompt, load_pool
 from paft_ext.tasks import TASKS, TaskSpec
 from paft_ext.tasks.answers import extract_choice, extract_choice_strict, original_letter
 
-from .answer_balance import balance_columns, balance_markdown, collapsed_prompts, pooled_balance
+from .answer_balance import balance_columns, balance_markdown
 from .circular import circular_markdown
 from .completeness import describe_missing, missing_predictions, recorded_settings
 from .consistency import consistency_markdown
@@ -185,9 +185,7 @@ def summarise(results: list[PromptResult], *, expected: dict[tuple[str, str], in
             "seconds": sum(seconds) if seconds else None,
             "s_per_item": sum(seconds) / sum(r.questions for r in group if r.seconds is not None) if seconds else None,
             "opencompass_mismatch": mismatch,
-            **(balance_columns(pooled_balance(group, TASKS[task_name].choices),
-                               collapsed_prompts(group, TASKS[task_name].choices))
-               if TASKS[task_name].answer_kind == "choice" else balance_columns(None)),
+            **balance_columns(group, TASKS[task_name].choices if TASKS[task_name].answer_kind == "choice" else None),
         })
     for model, prompt_set in sorted({(r["model"], r["prompt_set"]) for r in rows}):
         mine = [r for r in rows if (r["model"], r["prompt_set"]) == (model, prompt_set)]
