@@ -10,9 +10,9 @@
 # Knobs: PAFT_TASK (sst2), PAFT_MAIN_PROMPTS (first 10 prompts of `test` and of `seen_probe`), PAFT_MAIN_QUESTIONS
 # (first 40 of the 100 prepared questions), PAFT_MAIN_MAX_OUT (4 tokens), PAFT_MAIN_DTYPE (evaluation weights:
 # bfloat16, 2.5x faster here with 197 of 200 base model outputs unchanged, results/bench_eval_throughput.md; float32
-# for exact predictions), PAFT_MAIN_PARALLEL (1: the two trainings side by side, one thread each — on 2 cores 28 %
-# faster than one after the other, and the adapter is bit-identical to a 2-thread run, results/main_job_sst2/README.md;
-# 0: one after the other with every thread).
+# for exact predictions), PAFT_MAIN_PARALLEL (1: the two trainings side by side, one thread each — on 2 cores 778 s
+# instead of 892 s one after the other, with bit-identical adapters, results/main_job_sst2/README.md; 0: one after
+# the other with every thread).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TASK="${PAFT_TASK:-sst2}"

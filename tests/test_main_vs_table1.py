@@ -46,8 +46,21 @@ def test_seeds_are_read_on_the_main_jobs_prompts_and_first_questions(runs):
     [diff] = difference(list(rows.values()), "paft", "fixed")
     assert (diff["main"], diff["seed0"], diff["seed1"]) == (25.0, 25.0, 37.5)
     table = markdown([rows["fixed"], diff], [0, 1], "seed 42")
+    assert {line.count("|") for line in table} == {9}  # header, separator and rows: 8 columns
     assert table[2] == "| fixed | test | 2 × 4 | 62.50 | 50.00 | 62.50 | 56.25 ± 8.84 | yes |"
     assert table[3] == "| paft − fixed | test | 2 × 4 | 25.00 | 25.00 | 37.50 | 31.25 ± 8.84 | yes |"
+
+
+def test_a_model_one_seed_never_read_is_left_out_of_that_seed(runs, tmp_path):
+    main, seeds = runs
+    with_base = _write(tmp_path / "main_base.csv", [("base", "test", "p1", "0100", GOLDS4), ("fixed", "test", "p1",
+                                                                                            "1100", GOLDS4)])
+    base0 = _write(tmp_path / "s0_base.csv", [("base", "test", "p1", "000000", GOLDS6),
+                                              ("fixed", "test", "p1", "111100", GOLDS6)])
+    rows = {r["model"]: r for r in compare(with_base, {0: base0, 1: seeds[1]})}  # seed 1 has no base reading
+    assert rows["base"]["seed0"] == 0.0 and "seed1" not in rows["base"]
+    assert markdown([rows["base"]], [0, 1], "x")[2] == "| base | test | 1 × 4 | 25.00 | 0.00 | – | 0.00 | no |"
+    assert markdown([rows["base"]], [1], "x")[2] == "| base | test | 1 × 4 | 25.00 | – | – | – |"
 
 
 def test_other_questions_or_a_missing_prompt_are_refused(runs, tmp_path):

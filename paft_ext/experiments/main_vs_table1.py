@@ -30,7 +30,8 @@ def _accuracy(correct: str) -> float:
 
 def compare(main: Path, seeds: Mapping[int, Path]) -> list[dict]:
     """Per model and prompt set of the main job: its mean accuracy over its prompts, and each Table 1 seed's mean on
-    the same prompts and the first as many questions. Raises if a seed lacks a prompt or its questions differ."""
+    the same prompts and the first as many questions (no entry for a seed that never read the model: Table 1 reads the
+    base model in one seed). Raises if a seed that read the model lacks a prompt, or its questions differ."""
     mine = read_items(main)
     theirs = {seed: read_items(path) for seed, path in seeds.items()}
     groups: dict[tuple[str, str], list[str]] = {}
@@ -41,6 +42,8 @@ def compare(main: Path, seeds: Mapping[int, Path]) -> list[dict]:
         row = {"model": model, "prompt_set": prompt_set, "prompts": len(prompt_ids),
                "main": statistics.fmean(_accuracy(mine[(model, prompt_set, p)][0]) for p in prompt_ids)}
         for seed, items in theirs.items():
+            if not any(key[0] == model for key in items):
+                continue
             values = []
             for prompt_id in prompt_ids:
                 correct, golds = mine[(model, prompt_set, prompt_id)]
@@ -74,11 +77,13 @@ def markdown(rows: list[dict], seeds: list[int], main_label: str) -> list[str]:
     """A table of the rows, with Table 1's seed range and whether the main job lies inside it."""
     lines = [f"| model | prompt set | prompts × questions | main job ({main_label}) | "
              + " | ".join(f"Table 1 seed {s}" for s in seeds) + " | Table 1 mean ± sd | main job inside seed range |",
-             "|---" * (5 + len(seeds)) + "|"]
+             "|---" * (6 + len(seeds)) + "|"]
     for row in rows:
-        values = [row[f"seed{s}"] for s in seeds]
-        spread = f"{statistics.fmean(values):.2f}" + (f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else "")
-        inside = "yes" if min(values) <= row["main"] <= max(values) else "no"
+        values = [row[f"seed{s}"] for s in seeds if f"seed{s}" in row]
+        spread = "–" if not values else f"{statistics.fmean(values):.2f}" + (
+            f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else "")
+        inside = "–" if not values else "yes" if min(values) <= row["main"] <= max(values) else "no"
+        cells = " | ".join(f"{row[f'seed{s}']:.2f}" if f"seed{s}" in row else "–" for s in seeds)
         lines.append(f"| {row['model']} | {row['prompt_set']} | {row['prompts']} × {row['questions']} | "
-                     f"{row['main']:.2f} | " + " | ".join(f"{v:.2f}" for v in values) + f" | {spread} | {inside} |")
+                     f"{row['main']:.2f} | {cells} | {spread} | {inside} |")
     return lines
