@@ -10,10 +10,11 @@ recipe's other keys (``--set key=value`` changes them for every setting), and re
 prompts and the user-specified prompt, 100 questions each (bf16). ``--design axes`` (default) varies one factor at a
 time around the reference K=4, T=3, N=all (the paper's defaults); ``--design full`` runs every combination.
 
-Resumable stage by stage (one work folder per setting and seed under ``outputs/ablation_cpu/``); the results
-(``results/ablation_cpu/``: ``runs.csv``, ``summary.csv``, ``ablation.md``, plots of accuracy and spread against
-the pool size and against K) are rebuilt from every finished reading after each stage and, with ``--commit``,
-committed.
+Two trainings run side by side, one thread each (``--side-by-side``; bit-identical adapters, ~13 % faster on 2
+cores), then their readings one after the other. Resumable stage by stage (one work folder per setting and seed
+under ``outputs/ablation_cpu/``); the results (``results/ablation_cpu/``: ``runs.csv``, ``summary.csv``,
+``ablation.md``, plots of accuracy and spread against the pool size and against K) are rebuilt from every finished
+reading after each stage and, with ``--commit``, committed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from table1_followups import parse_variant  # noqa: E402
-from validation_runs import ROOT, commit, reading, setting_folders, train_and_read, validation_runner  # noqa: E402
+from validation_runs import (  # noqa: E402
+    ROOT,
+    commit,
+    reading,
+    setting_folders,
+    train_and_read,
+    train_side_by_side,
+    validation_runner,
+)
 
 from paft_ext.data_files import write_csv, write_lines  # noqa: E402
 from paft_ext.evaluation.report import collect, summarise  # noqa: E402
@@ -174,6 +183,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work-dir", default=str(ROOT / "outputs" / "ablation_cpu"))
     parser.add_argument("--results", default=str(ROOT / "results" / "ablation_cpu"))
     parser.add_argument("--commit", action="store_true", help="commit the results folder after every stage")
+    parser.add_argument("--side-by-side", type=int, default=2,
+                        help="trainings run at once, one thread each (1: one after the other with every thread)")
     args = parser.parse_args(argv)
     extra = parse_variant(f"set:{args.set}")[2] if args.set else {}
     sizes = [None if n == "all" else int(n) for n in args.pool_sizes]
@@ -184,9 +195,12 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     command = ["python", "scripts/ablation_grid.py", *(argv if argv is not None else sys.argv[1:])]
     work, out = Path(args.work_dir), Path(args.results)
-    for name, (k, t, n) in settings.items():
-        for seed in args.seeds:
-            runner = validation_runner("ablation", name, overrides_of(k, t, n, extra), seed, work, command)
+    jobs = [(name, seed) for name in settings for seed in args.seeds]
+    for start in range(0, len(jobs), max(1, args.side_by_side)):
+        chunk = [(validation_runner("ablation", name, overrides_of(*settings[name], extra), seed, work, command),
+                  name, seed) for name, seed in jobs[start:start + max(1, args.side_by_side)]]
+        train_side_by_side([(runner, "paft") for runner, _, _ in chunk])
+        for runner, name, seed in chunk:
             train_and_read(runner, "paft")
             if name in args.test:
                 runner._stage("test_sst2_paft", lambda r=runner: read_on_test(r, args.test_prompts))

@@ -9,7 +9,8 @@ rows in the same order), and PAFT with ``paft_option_order: true``, ``paft_optio
 ``paft_max_shots: 2`` (its own folder, same rows and seed). Every adapter is read on the first ``--prompts`` prompts
 of ``test`` and ``test_indep`` as shipped and as ``paft-ext pools perturb`` variants built once (seeded):
 ``option_order``, ``symbols``, ``kshot`` (2 solved training records) and ``--circular`` (every rotation, for
-CircularEval), 100 questions each. Resumable stage by stage (``outputs/structure/<task>/``); ``--commit`` commits
+CircularEval), 100 questions each. Trainings run two at a time, one thread each (``--side-by-side``; bit-identical
+adapters), then the readings. Resumable stage by stage (``outputs/structure/<task>/``); ``--commit`` commits
 ``results/structure/<task>/`` (readings.csv, structure.md, accuracy_per_kind.png) after every reading.
 
 The issue's goal, checked in structure.md: with structure draws, every variant kind within 3 points of the shipped
@@ -26,7 +27,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from validation_runs import ROOT, commit, train_and_read, validation_runner  # noqa: E402
+from validation_runs import ROOT, commit, train_and_read, train_side_by_side, validation_runner  # noqa: E402
 
 from paft_ext.data_files import write_csv, write_lines  # noqa: E402
 from paft_ext.evaluation.circular import circular_rows  # noqa: E402
@@ -186,24 +187,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--prompts", type=int, default=5, help="first N prompts of test and of test_indep")
     parser.add_argument("--commit", action="store_true")
+    parser.add_argument("--side-by-side", type=int, default=2,
+                        help="trainings run at once, one thread each (1: one after the other with every thread)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     command = ["python", "scripts/structure_evidence.py", *(argv if argv is not None else sys.argv[1:])]
     work, out = ROOT / "outputs" / "structure" / args.task, ROOT / "results" / "structure" / args.task
     files = [str(f) for f in variant_files(args.task, ("test", "test_indep"), args.prompts, work / "variants")]
     rows: list[dict] = []
+    width = max(1, args.side_by_side)
     for seed in args.seeds:
-        for arm, overrides in (("plain", {}), ("structure", STRUCTURE)):
-            runner = validation_runner("structure", arm, overrides, seed, work, command, prompt_sets=files)
-            for folder_arm, method in ARMS:
-                if folder_arm != arm:
-                    continue
-                train_and_read(runner, method)
-                rows = [r for s in args.seeds for a, m in ARMS
-                        for r in readings(work / f"{a}_s{s}", m, args.task, s, a)]
-                write_results(rows, out, command)
-                if args.commit:
-                    commit(out, f"Structure evidence ({args.task}): seed {seed}, {TITLES[(arm, method)]} read")
+        runners = {arm: validation_runner("structure", arm, overrides, seed, work, command, prompt_sets=files)
+                   for arm, overrides in (("plain", {}), ("structure", STRUCTURE))}
+        jobs = [(runners[arm], method) for arm, method in ARMS]
+        for start in range(0, len(jobs), width):
+            train_side_by_side(jobs[start:start + width])
+        for arm, method in ARMS:
+            train_and_read(runners[arm], method)
+            rows = [r for s in args.seeds for a, m in ARMS for r in readings(work / f"{a}_s{s}", m, args.task, s, a)]
+            write_results(rows, out, command)
+            if args.commit:
+                commit(out, f"Structure evidence ({args.task}): seed {seed}, {TITLES[(arm, method)]} read")
     print((out / "structure.md").read_text())
 
 

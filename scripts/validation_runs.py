@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from paft_ext.evaluation.report import collect, summarise
@@ -48,6 +51,30 @@ def train_and_read(runner: Runner, method: str) -> None:
     task = runner.tasks[0]
     runner._stage(f"train_{task.name}_{method}", lambda: runner.train(task, method))
     runner._stage(f"eval_{task.name}_{method}", lambda: runner.evaluate(task, method))
+
+
+def train_side_by_side(jobs: Sequence[tuple[Runner, str]]) -> None:
+    """Train the (runner, method) jobs not finished yet at once, one thread each. On these 2 cores two 300-step
+    trainings side by side took 778 s where one after the other (both threads each) took 892 s, and gave bit-identical
+    adapters (``results/main_job_sst2/README.md``). A lone job is left to :func:`train_and_read` (every thread).
+    Waits for every training, then raises the first failure."""
+    pending = [(r, m) for r, m in jobs if r.finished(f"train_{r.tasks[0].name}_{m}") is None]
+    if len(pending) < 2:
+        return
+    previous = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"  # read by every training subprocess (Runner.train passes os.environ)
+    try:
+        with ThreadPoolExecutor(len(pending)) as pool:
+            futures = [pool.submit(r._stage, f"train_{r.tasks[0].name}_{m}", partial(r.train, r.tasks[0], m))
+                       for r, m in pending]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+    finally:
+        if previous is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = previous
+    if errors:
+        raise errors[0]
 
 
 def reading(folder: Path, method: str, task: str = "sst2", with_questions: bool = False) -> dict | None:
