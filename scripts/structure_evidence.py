@@ -20,6 +20,7 @@ form, CircularEval accuracy ≥ 80 %, and on the shipped form no more than 1 poi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -31,10 +32,12 @@ from validation_runs import ROOT, commit, train_and_read, train_side_by_side, va
 
 from paft_ext.data_files import write_csv, write_lines  # noqa: E402
 from paft_ext.evaluation.circular import circular_rows  # noqa: E402
+from paft_ext.evaluation.prompt_sets import dataset_abbr, parse_prompt_set  # noqa: E402
 from paft_ext.evaluation.report import collect, summarise  # noqa: E402
 from paft_ext.experiments.reproduce import stage_record  # noqa: E402
 from paft_ext.pools.store import load_pool, write_pool  # noqa: E402
 from paft_ext.tasks import get_task  # noqa: E402
+from paft_ext.tasks.answers import extract_choice_strict, original_letter  # noqa: E402
 
 STRUCTURE = {"paft_option_order": True, "paft_option_symbols": ["AB", "12", "ab"], "paft_max_shots": 2}
 KINDS = ("shipped", "option_order", "symbols", "kshot", "circular")
@@ -69,6 +72,24 @@ def kind_of(prompt_set: str) -> tuple[str, str]:
     return name, kind or "shipped"
 
 
+def letter_slips(run: Path, method: str, task_name: str, prompt_set: str) -> tuple[float, float]:
+    """For a symbol variant file: the % of answers given in the task's own letters instead of the symbols shown (``A``
+    where the prompt labels the options a/b or 1/2), and the % of answers that are such a letter naming the right
+    option. Strict scoring counts these as no answer; they tell a model that knows the answer but not the format
+    from one that does not know it."""
+    task, prompt_sets = get_task(task_name), parse_prompt_set(prompt_set)
+    slips = right = total = 0
+    for index, prompt in enumerate(load_pool(Path(prompt_set), task.fields)):
+        path = run / "predictions" / method / f"{dataset_abbr(task.opencompass_abbr, prompt_sets, index)}.json"
+        for item in json.loads(path.read_text()).values():
+            total += 1
+            letter = "" if extract_choice_strict(item["prediction"], prompt.symbols) else extract_choice_strict(
+                item["prediction"], task.choices)
+            slips += bool(letter)
+            right += bool(letter) and original_letter(letter, task.choices, prompt.option_order) == item["gold"]
+    return 100 * slips / total, 100 * right / total
+
+
 def readings(folder: Path, method: str, task: str, seed: int, arm: str) -> list[dict]:
     """Per variant file of one finished evaluation: mean accuracy (and CircularEval for the circular file)."""
     done = stage_record(folder, f"eval_{task}_{method}")
@@ -86,6 +107,9 @@ def readings(folder: Path, method: str, task: str, seed: int, arm: str) -> list[
                  "balanced_accuracy": row.get("balanced_accuracy"), "collapse": row.get("collapse")}
         if kind == "circular":
             found["circular_accuracy"] = circular.get(row["prompt_set"], {}).get("circular_accuracy")
+        if kind == "symbols":
+            found["task_letters"], found["task_letters_right"] = letter_slips(
+                Path(done["opencompass_run"]), method, task, row["prompt_set"])
         rows.append(found)
     return rows
 
@@ -101,10 +125,14 @@ def summary(rows: list[dict]) -> list[dict]:
         means = [r["mean"] for r in mine.values()]
         drops = [mine[s]["mean"] - shipped[s] for s in mine if s in shipped]
         circ = [r["circular_accuracy"] for r in mine.values() if r.get("circular_accuracy") is not None]
+        slips = [(r["task_letters"], r["task_letters_right"]) for r in mine.values()
+                 if r.get("task_letters") is not None]
         out.append({"arm": arm, "unseen_set": unseen, "kind": kind, "seeds": len(means),
                     "mean": statistics.fmean(means), "sd": statistics.stdev(means) if len(means) > 1 else None,
                     "vs_shipped": statistics.fmean(drops) if drops else None,
-                    "circular_accuracy": statistics.fmean(circ) if circ else None})
+                    "circular_accuracy": statistics.fmean(circ) if circ else None,
+                    "task_letters": statistics.fmean(a for a, _ in slips) if slips else None,
+                    "task_letters_right": statistics.fmean(b for _, b in slips) if slips else None})
     return out
 
 
@@ -142,15 +170,20 @@ def _holds(ok: bool) -> str:
 def write_results(rows: list[dict], out: Path, command: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "readings.csv", rows, ["seed", "arm", "unseen_set", "kind", "mean", "prompts", "questions",
-                                           "balanced_accuracy", "collapse", "circular_accuracy"])
+                                           "balanced_accuracy", "collapse", "circular_accuracy", "task_letters",
+                                           "task_letters_right"])
     table = summary(rows)
     lines = ["# Structure draws: accuracy per variant kind (seeds as the unit)", "",
              f"Command: `{' '.join(command)}`. Seeds read: {sorted({r['seed'] for r in rows})}. Mean ± sd over seeds; "
-             "`vs shipped`: the variant's mean minus the same arm's shipped-form mean, per seed, averaged.", "",
-             "| arm | unseen set | kind | seeds | mean ± sd | vs shipped | CircularEval |",
-             "|---|---|---|---|---|---|---|"]
+             "`vs shipped`: the variant's mean minus the same arm's shipped-form mean, per seed, averaged. "
+             "`A/B for symbols` (symbol variants): % of answers in the task's letters instead of the symbols shown "
+             "(scored as no answer), and in brackets % that name the right option that way.", "",
+             "| arm | unseen set | kind | seeds | mean ± sd | vs shipped | CircularEval | A/B for symbols |",
+             "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['arm']} | {r['unseen_set']} | {r['kind']} | {r['seeds']} | {_mean_sd(r)} | "
-              f"{_num(r['vs_shipped'], '+')} | {_num(r['circular_accuracy'])} |" for r in table]
+              f"{_num(r['vs_shipped'], '+')} | {_num(r['circular_accuracy'])} | "
+              + ("–" if r.get("task_letters") is None else f"{r['task_letters']:.2f} ({r['task_letters_right']:.2f})")
+              + " |" for r in table]
     lines += ["", "Goals for PAFT + structure (issue 28):", "", *goal_lines(table)]
     write_lines(out / "structure.md", lines)
     plot(table, out / "accuracy_per_kind.png")

@@ -60,3 +60,23 @@ def test_summary_and_goals(driver):
     rows[5] = _row(1, "PAFT + structure", "symbols", 83.0)
     (line,) = driver.goal_lines(driver.summary(rows))
     assert "largest |variant − shipped| 3.50 (goal ≤ 3): does not hold" in line
+
+
+def test_letter_slips_count_answers_in_the_tasks_letters_instead_of_the_shown_symbols(driver, tmp_path):
+    import json
+
+    from paft_ext.evaluation.prompt_sets import dataset_abbr, parse_prompt_set
+    from paft_ext.pools.store import Prompt, write_pool
+
+    pool = tmp_path / "unseen_test.symbols.jsonl"
+    write_pool(pool, [Prompt("p~symbols", "{sentence}\n1 - {A}\n2 - {B}\nAnswer:", "test", symbols="12"),
+                      Prompt("q~symbols", "{sentence}\na) {A}\nb) {B}\nAnswer:", "test", symbols="ab")])
+    answers = [[("1", "A"), ("B", "B"), ("A", "B"), ("banana", "A")],  # 12: one slip right (B), one wrong (A)
+               [("b", "B"), ("A", "A"), ("a", "B"), ("B.", "B")]]  # ab: slips "A" right, "B." right; "a" is a symbol
+    run = tmp_path / "run"
+    for index, items in enumerate(answers):
+        path = run / "predictions" / "paft" / f"{dataset_abbr('sst2', parse_prompt_set(str(pool)), index)}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({str(i): {"prediction": p, "gold": g} for i, (p, g) in enumerate(items)}))
+    # 8 answers: slips "B", "A" (first prompt), "A", "B." (second) = 4 -> 50 %; right: "B", "A", "B." = 3 -> 37.5 %
+    assert driver.letter_slips(run, "paft", "sst2", str(pool)) == (50.0, 37.5)
