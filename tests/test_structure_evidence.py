@@ -80,3 +80,16 @@ def test_letter_slips_count_answers_in_the_tasks_letters_instead_of_the_shown_sy
         path.write_text(json.dumps({str(i): {"prediction": p, "gold": g} for i, (p, g) in enumerate(items)}))
     # 8 answers: slips "B", "A" (first prompt), "A", "B." (second) = 4 -> 50 %; right: "B", "A", "B." = 3 -> 37.5 %
     assert driver.letter_slips(run, "paft", "sst2", str(pool)) == (50.0, 37.5)
+
+
+def test_pilot_table_from_known_readings(tmp_path):
+    spec = importlib.util.spec_from_file_location("structure_pilot", SCRIPT.with_name("structure_pilot.py"))
+    pilot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pilot)
+    rows = {"none": {"train_loss": 0.2376, "shipped": (88.2, 88.15), "option_order": (11.4, 11.6)},
+            "order": {"train_loss": 0.5, "shipped": (70.0, 69.5)}}
+    pilot.write_pilot(rows, tmp_path, ["python", "x"])
+    table = (tmp_path / "pilot.md").read_text().splitlines()[-2:]
+    assert table == ["| none | 0.2376 | 88.20 (88.15) | 11.40 (11.60) | – | – |",
+                     "| order | 0.5000 | 70.00 (69.50) | – | – | – |"]
+    assert pilot.DRAWS["order"] == {"paft_option_order": True} and set(pilot.DRAWS) == {"order", "symbols", "shots"}
