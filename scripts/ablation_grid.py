@@ -196,10 +196,11 @@ def main(argv: list[str] | None = None) -> None:
     command = ["python", "scripts/ablation_grid.py", *(argv if argv is not None else sys.argv[1:])]
     work, out = Path(args.work_dir), Path(args.results)
     jobs = [(name, seed) for name in settings for seed in args.seeds]
-    for start in range(0, len(jobs), max(1, args.side_by_side)):
+    width = max(1, args.side_by_side)
+    for start in range(0, len(jobs), width):  # a group trains at once, then its readings: each group ends read
         chunk = [(validation_runner("ablation", name, overrides_of(*settings[name], extra), seed, work, command),
-                  name, seed) for name, seed in jobs[start:start + max(1, args.side_by_side)]]
-        train_side_by_side([(runner, "paft") for runner, _, _ in chunk])
+                  name, seed) for name, seed in jobs[start:start + width]]
+        train_side_by_side([(runner, "paft") for runner, _, _ in chunk], width)
         for runner, name, seed in chunk:
             train_and_read(runner, "paft")
             if name in args.test:

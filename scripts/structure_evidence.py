@@ -5,13 +5,14 @@ unit, read on unseen prompts in their shipped form and in option-order, symbol, 
 
 Per seed (``seed`` and ``paft_seed``: LoRA init, data order, schedule) and the ``cpu`` recipe on Table 1 ``cpu``'s
 rows: fixed and PAFT trained through the hook as in ``select_cpu_recipe.py`` (one work folder, so both see the same
-rows in the same order), and PAFT with ``paft_option_order: true``, ``paft_option_symbols: [AB, "12", ab]`` and
-``paft_max_shots: 2`` (its own folder, same rows and seed). Every adapter is read on the first ``--prompts`` prompts
-of ``test`` and ``test_indep`` as shipped and as ``paft-ext pools perturb`` variants built once (seeded):
-``option_order``, ``symbols``, ``kshot`` (2 solved training records) and ``--circular`` (every rotation, for
-CircularEval), 100 questions each. Trainings run two at a time, one thread each (``--side-by-side``; bit-identical
-adapters), then the readings. Resumable stage by stage (``outputs/structure/<task>/``); ``--commit`` commits
-``results/structure/<task>/`` (readings.csv, structure.md, accuracy_per_kind.png) after every reading.
+rows in the same order), and PAFT with the generated ``structure`` YAML's keys (``paft_option_order: true``,
+``paft_option_symbols: [AB, "12", ab]`` for two options, ``paft_max_shots: 2``; its own folder, same rows and seed).
+Every adapter is read on the first ``--prompts`` prompts of ``test`` and ``test_indep`` as shipped and as
+``paft-ext pools perturb`` variants built once (seeded): ``option_order``, ``symbols``, ``kshot`` (2 solved training
+records) and ``--circular`` (every rotation, for CircularEval), 100 questions each. Trainings run two at a time, one
+thread each (``--side-by-side``; bit-identical adapters), then the readings. Resumable stage by stage
+(``outputs/structure/<task>/``); ``--commit`` commits ``results/structure/<task>/`` (readings.csv, structure.md,
+accuracy_per_kind.png) after every reading.
 
 The issue's goal, checked in structure.md: with structure draws, every variant kind within 3 points of the shipped
 form, CircularEval accuracy ≥ 80 %, and on the shipped form no more than 1 point below PAFT without them.
@@ -30,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from validation_runs import ROOT, commit, train_and_read, train_side_by_side, validation_runner  # noqa: E402
 
+from paft_ext.configs.recipes import structure_keys  # noqa: E402
 from paft_ext.data_files import write_csv, write_lines  # noqa: E402
 from paft_ext.evaluation.circular import circular_rows  # noqa: E402
 from paft_ext.evaluation.prompt_sets import dataset_abbr, parse_prompt_set  # noqa: E402
@@ -39,7 +41,6 @@ from paft_ext.pools.store import load_pool, write_pool  # noqa: E402
 from paft_ext.tasks import get_task  # noqa: E402
 from paft_ext.tasks.answers import extract_choice_strict, original_letter  # noqa: E402
 
-STRUCTURE = {"paft_option_order": True, "paft_option_symbols": ["AB", "12", "ab"], "paft_max_shots": 2}
 KINDS = ("shipped", "option_order", "symbols", "kshot", "circular")
 ARMS = (("plain", "fixed"), ("plain", "paft"), ("structure", "paft"))  # (work folder, method)
 TITLES = {("plain", "fixed"): "fixed prompt", ("plain", "paft"): "PAFT", ("structure", "paft"): "PAFT + structure"}
@@ -228,13 +229,10 @@ def main(argv: list[str] | None = None) -> None:
     work, out = ROOT / "outputs" / "structure" / args.task, ROOT / "results" / "structure" / args.task
     files = [str(f) for f in variant_files(args.task, ("test", "test_indep"), args.prompts, work / "variants")]
     rows: list[dict] = []
-    width = max(1, args.side_by_side)
     for seed in args.seeds:
         runners = {arm: validation_runner("structure", arm, overrides, seed, work, command, prompt_sets=files)
-                   for arm, overrides in (("plain", {}), ("structure", STRUCTURE))}
-        jobs = [(runners[arm], method) for arm, method in ARMS]
-        for start in range(0, len(jobs), width):
-            train_side_by_side(jobs[start:start + width])
+                   for arm, overrides in (("plain", {}), ("structure", structure_keys(get_task(args.task))))}
+        train_side_by_side([(runners[arm], method) for arm, method in ARMS], args.side_by_side)
         for arm, method in ARMS:
             train_and_read(runners[arm], method)
             rows = [r for s in args.seeds for a, m in ARMS for r in readings(work / f"{a}_s{s}", m, args.task, s, a)]

@@ -22,13 +22,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from structure_evidence import kind_of, variant_files  # noqa: E402
 from validation_runs import ROOT, train_and_read, train_side_by_side, validation_runner  # noqa: E402
 
+from paft_ext.configs.recipes import structure_keys  # noqa: E402
 from paft_ext.data_files import write_lines  # noqa: E402
 from paft_ext.evaluation.report import collect, summarise  # noqa: E402
 from paft_ext.experiments.reproduce import stage_record  # noqa: E402
+from paft_ext.tasks import get_task  # noqa: E402
 
-DRAWS = {"order": {"paft_option_order": True}, "symbols": {"paft_option_symbols": ["AB", "12", "ab"]},
-         "shots": {"paft_max_shots": 2}}
+DRAWS = {"order": "paft_option_order", "symbols": "paft_option_symbols", "shots": "paft_max_shots"}
 PILOT_KINDS = ("shipped", "option_order", "symbols", "kshot")
+
+
+def draw_overrides(task: str, name: str) -> dict:
+    """The one key of draw ``name`` with its value in the generated ``structure`` YAML (:func:`structure_keys`, which
+    the structure run trains with all at once), so the pilot's draws are exactly the ones that run combines."""
+    key = DRAWS[name]
+    return {key: structure_keys(get_task(task))[key]}
 
 
 def pilot_reading(folder: Path, task: str) -> dict | None:
@@ -69,12 +77,9 @@ def main(argv: list[str] | None = None) -> None:
     variants = ROOT / "outputs" / "structure" / args.task / "variants"
     files = [str(f) for f in variant_files(args.task, ("test",), 5, variants) if kind_of(str(f))[1] in PILOT_KINDS]
     work, out = ROOT / "outputs" / "structure_pilot" / args.task, ROOT / "results" / "structure" / args.task
-    runners = {name: validation_runner("structure_pilot", name, DRAWS[name], args.seed, work, command,
-                                       prompt_sets=files) for name in args.draws}
-    jobs = [(runner, "paft") for runner in runners.values()]
-    width = max(1, args.side_by_side)
-    for start in range(0, len(jobs), width):
-        train_side_by_side(jobs[start:start + width])
+    runners = {name: validation_runner("structure_pilot", name, draw_overrides(args.task, name), args.seed, work,
+                                       command, prompt_sets=files) for name in args.draws}
+    train_side_by_side([(runner, "paft") for runner in runners.values()], args.side_by_side)
     rows: dict[str, dict] = {}
     for name in ("none", *args.draws, "all"):
         if name in runners:

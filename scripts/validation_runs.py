@@ -46,27 +46,40 @@ def validation_runner(study: str, name: str, overrides: dict, seed: int, work: P
     return runner
 
 
+def _train_stage(runner: Runner, method: str) -> str:
+    return f"train_{runner.tasks[0].name}_{method}"
+
+
+def _train(runner: Runner, method: str) -> None:
+    runner._stage(_train_stage(runner, method), partial(runner.train, runner.tasks[0], method))
+
+
 def train_and_read(runner: Runner, method: str) -> None:
     """Train ``method`` and read it (finished stages are skipped)."""
     task = runner.tasks[0]
-    runner._stage(f"train_{task.name}_{method}", lambda: runner.train(task, method))
+    _train(runner, method)
     runner._stage(f"eval_{task.name}_{method}", lambda: runner.evaluate(task, method))
 
 
-def train_side_by_side(jobs: Sequence[tuple[Runner, str]]) -> None:
-    """Train the (runner, method) jobs not finished yet at once, one thread each. On these 2 cores two 300-step
-    trainings side by side took 778 s where one after the other (both threads each) took 892 s, and gave bit-identical
-    adapters (``results/main_job_sst2/README.md``). A lone job is left to :func:`train_and_read` (every thread).
-    Waits for every training, then raises the first failure."""
-    pending = [(r, m) for r, m in jobs if r.finished(f"train_{r.tasks[0].name}_{m}") is None]
-    if len(pending) < 2:
-        return
+def train_side_by_side(jobs: Sequence[tuple[Runner, str]], width: int = 2) -> None:
+    """Train the (runner, method) jobs not finished yet ``width`` at a time, one thread each. On these 2 cores two
+    300-step trainings side by side took 778 s where one after the other (both threads each) took 892 s, and gave
+    bit-identical adapters (``results/main_job_sst2/README.md``). A group of one, or ``width`` 1, is left to
+    :func:`train_and_read` (every thread). Each group waits for all its trainings, then raises the first failure."""
+    pending = [(r, m) for r, m in jobs if r.finished(_train_stage(r, m)) is None]
+    width = max(1, width)
+    for start in range(0, len(pending), width):
+        group = pending[start:start + width]
+        if len(group) > 1:
+            _train_at_once(group)
+
+
+def _train_at_once(group: Sequence[tuple[Runner, str]]) -> None:
     previous = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = "1"  # read by every training subprocess (Runner.train passes os.environ)
     try:
-        with ThreadPoolExecutor(len(pending)) as pool:
-            futures = [pool.submit(r._stage, f"train_{r.tasks[0].name}_{m}", partial(r.train, r.tasks[0], m))
-                       for r, m in pending]
+        with ThreadPoolExecutor(len(group)) as pool:
+            futures = [pool.submit(_train, r, m) for r, m in group]
         errors = [f.exception() for f in futures if f.exception() is not None]
     finally:
         if previous is None:

@@ -71,3 +71,19 @@ def test_a_failure_is_raised_after_the_other_training_finished(tmp_path):
         train_side_by_side([(a, "fixed"), (b, "paft")])
     assert a.finished("train_sst2_fixed") is None
     assert b.finished("train_sst2_paft")["ok"] is True
+
+
+def test_jobs_train_in_groups_of_width_and_a_lone_one_is_left_to_train_and_read(tmp_path):
+    both = threading.Barrier(2, timeout=20)
+    calls = []
+
+    def train(task, method):
+        both.wait()  # a group of three would break the barrier; a group of one would wait in vain
+        calls.append(method)
+        return {}
+
+    a, b, c = _runners(tmp_path, 3, train)
+    train_side_by_side([(a, "fixed"), (b, "paft"), (c, "structure")], width=2)
+    assert sorted(calls) == ["fixed", "paft"] and c.finished("train_sst2_structure") is None
+    train_side_by_side([(c, "structure")], width=1)
+    assert c.finished("train_sst2_structure") is None

@@ -92,4 +92,5 @@ def test_pilot_table_from_known_readings(tmp_path):
     table = (tmp_path / "pilot.md").read_text().splitlines()[-2:]
     assert table == ["| none | 0.2376 | 88.20 (88.15) | 11.40 (11.60) | – | – |",
                      "| order | 0.5000 | 70.00 (69.50) | – | – | – |"]
-    assert pilot.DRAWS["order"] == {"paft_option_order": True} and set(pilot.DRAWS) == {"order", "symbols", "shots"}
+    assert pilot.draw_overrides("sst2", "order") == {"paft_option_order": True}
+    assert set(pilot.DRAWS) == {"order", "symbols", "shots"}
