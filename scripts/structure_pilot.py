@@ -8,12 +8,19 @@ seed's plain PAFT adapter from the structure run — on the first 5 ``test`` pro
 symbol and 2-shot variants (the structure run's variant files), 100 questions each, bf16. Writes
 ``results/structure/<task>/pilot.md``; resumable (``outputs/structure_pilot/<task>/``).
 
+One draw at a time learned nothing either in 300 steps, so the second pilot asks whether the draws (``all``: the three
+together) learn with longer training (``--epochs``, 3 in the recipe) or with a share of windows that keep the
+dataset's own fixed prompt and structure (``--canonical-ratio``, ``paft_canonical_ratio``); a setting's name carries
+both (``all_e9_c0.5``), and the table gives the mean training loss of the last 50 steps beside the run's mean.
+
     python scripts/structure_pilot.py --task sst2 --seed 0
+    python scripts/structure_pilot.py --task sst2 --seed 0 --draws all --epochs 9 --canonical-ratio 0 0.5
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -30,13 +37,41 @@ from paft_ext.tasks import get_task  # noqa: E402
 
 DRAWS = {"order": "paft_option_order", "symbols": "paft_option_symbols", "shots": "paft_max_shots"}
 PILOT_KINDS = ("shipped", "option_order", "symbols", "kshot")
+TAIL_STEPS = 50
+RECIPE_EPOCHS = 3
 
 
 def draw_overrides(task: str, name: str) -> dict:
-    """The one key of draw ``name`` with its value in the generated ``structure`` YAML (:func:`structure_keys`, which
-    the structure run trains with all at once), so the pilot's draws are exactly the ones that run combines."""
-    key = DRAWS[name]
-    return {key: structure_keys(get_task(task))[key]}
+    """The key of draw ``name`` (``all``: every draw) with its value in the generated ``structure`` YAML
+    (:func:`structure_keys`, which the structure run trains with all at once), so the pilot's draws are exactly the
+    ones that run combines."""
+    keys = structure_keys(get_task(task))
+    return dict(keys) if name == "all" else {DRAWS[name]: keys[DRAWS[name]]}
+
+
+def setting_name(draw: str, epochs: int, canonical_ratio: float) -> str:
+    """``draw`` with what differs from the recipe: ``_e<epochs>``, ``_c<ratio>``."""
+    return draw + (f"_e{epochs}" if epochs != RECIPE_EPOCHS else "") + (f"_c{canonical_ratio:g}" if canonical_ratio
+                                                                           else "")
+
+
+def setting_overrides(task: str, draw: str, epochs: int, canonical_ratio: float) -> dict:
+    extra = {"num_train_epochs": float(epochs)} if epochs != RECIPE_EPOCHS else {}
+    return {**draw_overrides(task, draw), **extra,
+            **({"paft_canonical_ratio": canonical_ratio} if canonical_ratio else {})}
+
+
+def tail_loss(train_dir: Path, steps: int = TAIL_STEPS) -> float | None:
+    """Mean logged training loss over the last ``steps`` optimizer steps (``trainer_log.jsonl``): the run's mean
+    hides a late drop."""
+    log = train_dir / "trainer_log.jsonl"
+    if not log.is_file():
+        return None
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    logged = [(e["current_steps"], e["loss"]) for e in entries if "loss" in e]
+    last = logged[-1][0] if logged else 0
+    tail = [loss for step, loss in logged if step > last - steps]
+    return sum(tail) / len(tail) if tail else None
 
 
 def pilot_reading(folder: Path, task: str) -> dict | None:
@@ -44,7 +79,7 @@ def pilot_reading(folder: Path, task: str) -> dict | None:
     trained, done = (stage_record(folder, f"{stage}_{task}_paft") for stage in ("train", "eval"))
     if trained is None or done is None:
         return None
-    found = {"train_loss": trained["train_loss"]}
+    found = {"train_loss": trained["train_loss"], "tail_loss": tail_loss(folder / "train" / task / "paft")}
     for row in summarise(collect(Path(done["opencompass_run"]))):
         unseen, kind = kind_of(row["prompt_set"])
         if row["task"] != "AVERAGE" and unseen == "test":
@@ -57,11 +92,15 @@ def write_pilot(rows: dict[str, dict], out: Path, command: list[str]) -> None:
              f"Command: `{' '.join(command)}`. PAFT on the `cpu` recipe with one structure draw each (same rows and "
              "seed), read on the first 5 `test` prompts as shipped and as variants, 100 questions each; accuracy "
              "(balanced accuracy) in %. `none`: plain PAFT, `all`: the three draws together (both from "
-             "`structure_evidence.py`).", "",
-             "| draws | train loss | " + " | ".join(PILOT_KINDS) + " |", "|---" * (2 + len(PILOT_KINDS)) + "|"]
+             "`structure_evidence.py`); `_e9`: 9 epochs (900 steps) instead of 3, `_c0.5`: half the windows keep "
+             f"the fixed prompt and shipped structure. Loss: the run's mean, and the mean of its last {TAIL_STEPS} "
+             "steps.", "",
+             "| draws | train loss | last-50 loss | " + " | ".join(PILOT_KINDS) + " |",
+             "|---" * (3 + len(PILOT_KINDS)) + "|"]
     for name, found in rows.items():
         cells = [f"{found[k][0]:.2f} ({found[k][1]:.2f})" if k in found else "–" for k in PILOT_KINDS]
-        lines.append(f"| {name} | {found['train_loss']:.4f} | " + " | ".join(cells) + " |")
+        tail = "–" if found.get("tail_loss") is None else f"{found['tail_loss']:.4f}"
+        lines.append(f"| {name} | {found['train_loss']:.4f} | {tail} | " + " | ".join(cells) + " |")
     write_lines(out / "pilot.md", lines)
 
 
@@ -69,7 +108,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="sst2")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--draws", nargs="+", choices=list(DRAWS), default=list(DRAWS))
+    parser.add_argument("--draws", nargs="+", choices=[*DRAWS, "all"], default=list(DRAWS))
+    parser.add_argument("--epochs", type=int, default=RECIPE_EPOCHS)
+    parser.add_argument("--canonical-ratio", type=float, nargs="+", default=[0.0])
     parser.add_argument("--side-by-side", type=int, default=2)
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -77,11 +118,15 @@ def main(argv: list[str] | None = None) -> None:
     variants = ROOT / "outputs" / "structure" / args.task / "variants"
     files = [str(f) for f in variant_files(args.task, ("test",), 5, variants) if kind_of(str(f))[1] in PILOT_KINDS]
     work, out = ROOT / "outputs" / "structure_pilot" / args.task, ROOT / "results" / "structure" / args.task
-    runners = {name: validation_runner("structure_pilot", name, draw_overrides(args.task, name), args.seed, work,
-                                       command, prompt_sets=files) for name in args.draws}
+    settings = {setting_name(d, args.epochs, r): setting_overrides(args.task, d, args.epochs, r)
+                for d in args.draws for r in args.canonical_ratio}
+    settings.pop("all", None)  # the structure run's own adapter (below)
+    runners = {name: validation_runner("structure_pilot", name, overrides, args.seed, work, command,
+                                       prompt_sets=files) for name, overrides in settings.items()}
     train_side_by_side([(runner, "paft") for runner in runners.values()], args.side_by_side)
+    earlier = sorted(p.name.removesuffix(f"_s{args.seed}") for p in work.glob(f"*_s{args.seed}") if p.is_dir())
     rows: dict[str, dict] = {}
-    for name in ("none", *args.draws, "all"):
+    for name in dict.fromkeys(("none", *earlier, *runners, "all")):
         if name in runners:
             train_and_read(runners[name], "paft")
             found = pilot_reading(runners[name].work, args.task)
