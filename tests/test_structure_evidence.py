@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -82,15 +83,40 @@ def test_letter_slips_count_answers_in_the_tasks_letters_instead_of_the_shown_sy
     assert driver.letter_slips(run, "paft", "sst2", str(pool)) == (50.0, 37.5)
 
 
-def test_pilot_table_from_known_readings(tmp_path):
+def _pilot():
     spec = importlib.util.spec_from_file_location("structure_pilot", SCRIPT.with_name("structure_pilot.py"))
     pilot = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(pilot)
-    rows = {"none": {"train_loss": 0.2376, "shipped": (88.2, 88.15), "option_order": (11.4, 11.6)},
-            "order": {"train_loss": 0.5, "shipped": (70.0, 69.5)}}
+    return pilot
+
+
+def test_pilot_table_from_known_readings(tmp_path):
+    pilot = _pilot()
+    rows = {"none": {"train_loss": 0.2376, "tail_loss": 0.0449, "shipped": (88.2, 88.15), "option_order": (11.4, 11.6)},
+            "order": {"train_loss": 0.5, "tail_loss": None, "shipped": (70.0, 69.5)}}
     pilot.write_pilot(rows, tmp_path, ["python", "x"])
     table = (tmp_path / "pilot.md").read_text().splitlines()[-2:]
-    assert table == ["| none | 0.2376 | 88.20 (88.15) | 11.40 (11.60) | – | – |",
-                     "| order | 0.5000 | 70.00 (69.50) | – | – | – |"]
+    assert table == ["| none | 0.2376 | 0.0449 | 88.20 (88.15) | 11.40 (11.60) | – | – |",
+                     "| order | 0.5000 | – | 70.00 (69.50) | – | – | – |"]
     assert pilot.draw_overrides("sst2", "order") == {"paft_option_order": True}
     assert set(pilot.DRAWS) == {"order", "symbols", "shots"}
+
+
+def test_pilot_settings_name_and_set_what_differs_from_the_recipe():
+    pilot = _pilot()
+    assert pilot.setting_name("order", 3, 0.0) == "order"
+    assert pilot.setting_name("all", 9, 0.5) == "all_e9_c0.5"
+    everything = {"paft_option_order": True, "paft_option_symbols": ["AB", "12", "ab"], "paft_max_shots": 2}
+    assert pilot.setting_overrides("sst2", "all", 3, 0.0) == everything
+    assert pilot.setting_overrides("sst2", "all", 9, 0.25) == {**everything, "num_train_epochs": 9.0,
+                                                               "paft_canonical_ratio": 0.25}
+
+
+def test_tail_loss_averages_the_logged_losses_of_the_last_steps(tmp_path):
+    pilot = _pilot()
+    assert pilot.tail_loss(tmp_path) is None
+    lines = [{"current_steps": s, "loss": loss} for s, loss in ((5, 0.9), (50, 0.5), (55, 0.3), (100, 0.1))]
+    lines.insert(2, {"current_steps": 52, "eval_loss": 7.0})  # no training loss: skipped
+    (tmp_path / "trainer_log.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    assert pilot.tail_loss(tmp_path) == pytest.approx((0.3 + 0.1) / 2)  # steps 51..100
+    assert pilot.tail_loss(tmp_path, steps=96) == pytest.approx((0.9 + 0.5 + 0.3 + 0.1) / 4)
