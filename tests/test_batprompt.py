@@ -88,3 +88,22 @@ def test_without_a_better_proposal_the_fixed_prompt_stays_and_says_so(config, fa
     assert [c.problems != [] for c in result.candidates] == [False, True]
     with pytest.raises(ValueError, match="needs 7 training records, got 6"):
         select_batprompt(get_task("sst2"), _records(6), _base_model, config, tmp_path / "c", [], BatSettings(7))
+
+
+def test_local_llm_config_points_at_the_server_and_holds_no_key(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    from paft_ext.pools.generation_config import load_generation_config
+
+    script = Path(__file__).parents[1] / "scripts" / "with_local_llm.py"
+    spec = importlib.util.spec_from_file_location("with_local_llm", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    path = tmp_path / "cfg" / "local.yaml"
+    module.write_config(path, "http://127.0.0.1:41703/v1", 0.7, 400)
+    (gen,) = load_generation_config(path).generators
+    assert (gen.base_url, gen.model, gen.api_key_env) == ("http://127.0.0.1:41703/v1", "Qwen2.5-Coder-1.5B-Instruct",
+                                                          "PAFT_LOCAL_LLM_KEY")
+    assert (gen.temperature, gen.max_tokens, gen.name) == (0.7, 400, "qwen-coder-1.5b-t0.7")
+    assert "key:" not in path.read_text().replace("api_key_env:", "")
