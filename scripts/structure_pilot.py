@@ -87,14 +87,15 @@ def pilot_reading(folder: Path, task: str) -> dict | None:
     return found
 
 
-def write_pilot(rows: dict[str, dict], out: Path, command: list[str]) -> None:
-    lines = ["# Structure draws one at a time: can the embedded model learn them here? (pilot, one seed)", "",
-             f"Command: `{' '.join(command)}`. PAFT on the `cpu` recipe with one structure draw each (same rows and "
-             "seed), read on the first 5 `test` prompts as shipped and as variants, 100 questions each; accuracy "
-             "(balanced accuracy) in %. `none`: plain PAFT, `all`: the three draws together (both from "
-             "`structure_evidence.py`); `_e9`: 9 epochs (900 steps) instead of 3, `_c0.5`: half the windows keep "
-             f"the fixed prompt and shipped structure. Loss: the run's mean, and the mean of its last {TAIL_STEPS} "
-             "steps.", "",
+def write_pilot(rows: dict[str, dict], out: Path, commands: list[str]) -> None:
+    """``pilot.md``: one row per setting; ``commands``: the commands that trained the pilot's own settings."""
+    lines = ["# Structure draws: can the embedded model learn them here? (pilot, one seed)", "",
+             "Commands: " + "; ".join(f"`{c}`" for c in commands) + ". PAFT on the `cpu` recipe with the draws "
+             "named (same rows and seed), read on the first 5 `test` prompts as shipped and as variants, 100 "
+             "questions each; accuracy (balanced accuracy) in %. `none`: plain PAFT, `all`: the three draws "
+             "together (both from `structure_evidence.py`); `_e9`: 9 epochs (900 steps) instead of 3; `_c0.5`: "
+             "half the windows keep the fixed prompt and shipped structure. Loss: the run's mean, and the mean of "
+             f"its last {TAIL_STEPS} steps.", "",
              "| draws | train loss | last-50 loss | " + " | ".join(PILOT_KINDS) + " |",
              "|---" * (3 + len(PILOT_KINDS)) + "|"]
     for name, found in rows.items():
@@ -126,16 +127,20 @@ def main(argv: list[str] | None = None) -> None:
     train_side_by_side([(runner, "paft") for runner in runners.values()], args.side_by_side)
     earlier = sorted(p.name.removesuffix(f"_s{args.seed}") for p in work.glob(f"*_s{args.seed}") if p.is_dir())
     rows: dict[str, dict] = {}
+    commands = []
     for name in dict.fromkeys(("none", *earlier, *runners, "all")):
         if name in runners:
             train_and_read(runners[name], "paft")
-            found = pilot_reading(runners[name].work, args.task)
-        else:  # the structure run's own adapters, read there on these files among others
+        folder = work / f"{name}_s{args.seed}"
+        if folder.is_dir():
+            commands.append(" ".join(json.loads((folder / "run.json").read_text())["command"]))
+        else:  # none / all: the structure run's own adapters, read there on these files among others
             arm = "plain" if name == "none" else "structure"
-            found = pilot_reading(ROOT / "outputs" / "structure" / args.task / f"{arm}_s{args.seed}", args.task)
+            folder = ROOT / "outputs" / "structure" / args.task / f"{arm}_s{args.seed}"
+        found = pilot_reading(folder, args.task)
         if found is not None:
             rows[name] = found
-        write_pilot(rows, out, command)
+        write_pilot(rows, out, list(dict.fromkeys(commands)))
     print((out / "pilot.md").read_text())
 
 

@@ -94,8 +94,10 @@ def test_pilot_table_from_known_readings(tmp_path):
     pilot = _pilot()
     rows = {"none": {"train_loss": 0.2376, "tail_loss": 0.0449, "shipped": (88.2, 88.15), "option_order": (11.4, 11.6)},
             "order": {"train_loss": 0.5, "tail_loss": None, "shipped": (70.0, 69.5)}}
-    pilot.write_pilot(rows, tmp_path, ["python", "x"])
-    table = (tmp_path / "pilot.md").read_text().splitlines()[-2:]
+    pilot.write_pilot(rows, tmp_path, ["python x --draws order", "python x --draws all"])
+    text = (tmp_path / "pilot.md").read_text()
+    assert "Commands: `python x --draws order`; `python x --draws all`." in text
+    table = text.splitlines()[-2:]
     assert table == ["| none | 0.2376 | 0.0449 | 88.20 (88.15) | 11.40 (11.60) | – | – |",
                      "| order | 0.5000 | – | 70.00 (69.50) | – | – | – |"]
     assert pilot.draw_overrides("sst2", "order") == {"paft_option_order": True}
