@@ -10,8 +10,9 @@ symbol and 2-shot variants (the structure run's variant files), 100 questions ea
 
 One draw at a time learned nothing either in 300 steps, so the second pilot asks whether the draws (``all``: the three
 together) learn with longer training (``--epochs``, 3 in the recipe) or with a share of windows that keep the
-dataset's own fixed prompt and structure (``--canonical-ratio``, ``paft_canonical_ratio``); a setting's name carries
-both (``all_e9_c0.5``), and the table gives the mean training loss of the last 50 steps beside the run's mean.
+dataset's own fixed prompt and structure (``--canonical-ratio``, ``paft_canonical_ratio``) or their pool prompt with
+the shipped structure (``--structure-ratio``, ``paft_structure_ratio``); a setting's name carries each
+(``all_e9_c0.5``, ``all_r0.5``), and the table gives the mean training loss of the last 50 steps beside the run's mean.
 
     python scripts/structure_pilot.py --task sst2 --seed 0
     python scripts/structure_pilot.py --task sst2 --seed 0 --draws all --epochs 9 --canonical-ratio 0 0.5
@@ -49,16 +50,20 @@ def draw_overrides(task: str, name: str) -> dict:
     return dict(keys) if name == "all" else {DRAWS[name]: keys[DRAWS[name]]}
 
 
-def setting_name(draw: str, epochs: int, canonical_ratio: float) -> str:
-    """``draw`` with what differs from the recipe: ``_e<epochs>``, ``_c<ratio>``."""
-    return draw + (f"_e{epochs}" if epochs != RECIPE_EPOCHS else "") + (f"_c{canonical_ratio:g}" if canonical_ratio
-                                                                           else "")
+def setting_name(draw: str, epochs: int, canonical_ratio: float, structure_ratio: float = 1.0) -> str:
+    """``draw`` with what differs from the recipe: ``_e<epochs>``, ``_c<canonical ratio>``, ``_r<structure
+    ratio>``."""
+    return (draw + (f"_e{epochs}" if epochs != RECIPE_EPOCHS else "")
+            + (f"_c{canonical_ratio:g}" if canonical_ratio else "")
+            + (f"_r{structure_ratio:g}" if structure_ratio != 1.0 else ""))
 
 
-def setting_overrides(task: str, draw: str, epochs: int, canonical_ratio: float) -> dict:
+def setting_overrides(task: str, draw: str, epochs: int, canonical_ratio: float, structure_ratio: float = 1.0
+                      ) -> dict:
     extra = {"num_train_epochs": float(epochs)} if epochs != RECIPE_EPOCHS else {}
     return {**draw_overrides(task, draw), **extra,
-            **({"paft_canonical_ratio": canonical_ratio} if canonical_ratio else {})}
+            **({"paft_canonical_ratio": canonical_ratio} if canonical_ratio else {}),
+            **({"paft_structure_ratio": structure_ratio} if structure_ratio != 1.0 else {})}
 
 
 def tail_loss(train_dir: Path, steps: int = TAIL_STEPS) -> float | None:
@@ -94,7 +99,8 @@ def write_pilot(rows: dict[str, dict], out: Path, commands: list[str]) -> None:
              "named (same rows and seed), read on the first 5 `test` prompts as shipped and as variants, 100 "
              "questions each; accuracy (balanced accuracy) in %. `none`: plain PAFT, `all`: the three draws "
              "together (both from `structure_evidence.py`); `_e9`: 9 epochs (900 steps) instead of 3; `_c0.5`: "
-             "half the windows keep the fixed prompt and shipped structure. Loss: the run's mean, and the mean of "
+             "half the windows keep the fixed prompt and shipped structure; `_r0.5`: half the windows draw a "
+             "structure, the others keep the shipped one with their pool prompt. Loss: the run's mean, and the mean of "
              f"its last {TAIL_STEPS} steps.", "",
              "| draws | train loss | last-50 loss | " + " | ".join(PILOT_KINDS) + " |",
              "|---" * (3 + len(PILOT_KINDS)) + "|"]
@@ -112,6 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--draws", nargs="+", choices=[*DRAWS, "all"], default=list(DRAWS))
     parser.add_argument("--epochs", type=int, default=RECIPE_EPOCHS)
     parser.add_argument("--canonical-ratio", type=float, nargs="+", default=[0.0])
+    parser.add_argument("--structure-ratio", type=float, nargs="+", default=[1.0],
+                        help="paft_structure_ratio: the share of windows that draw a structure")
     parser.add_argument("--side-by-side", type=int, default=2)
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -119,8 +127,8 @@ def main(argv: list[str] | None = None) -> None:
     variants = ROOT / "outputs" / "structure" / args.task / "variants"
     files = [str(f) for f in variant_files(args.task, ("test",), 5, variants) if kind_of(str(f))[1] in PILOT_KINDS]
     work, out = ROOT / "outputs" / "structure_pilot" / args.task, ROOT / "results" / "structure" / args.task
-    settings = {setting_name(d, args.epochs, r): setting_overrides(args.task, d, args.epochs, r)
-                for d in args.draws for r in args.canonical_ratio}
+    settings = {setting_name(d, args.epochs, c, r): setting_overrides(args.task, d, args.epochs, c, r)
+                for d in args.draws for c in args.canonical_ratio for r in args.structure_ratio}
     settings.pop("all", None)  # the structure run's own adapter (below)
     runners = {name: validation_runner("structure_pilot", name, overrides, args.seed, work, command,
                                        prompt_sets=files) for name, overrides in settings.items()}

@@ -12,7 +12,7 @@ import pytest
 from datasets import Dataset
 
 from paft_ext.core.config import PaftConfigError, build_config
-from paft_ext.core.schedule import Geometry, ScheduleSpec, build_schedule
+from paft_ext.core.schedule import CANONICAL, Geometry, ScheduleSpec, build_schedule
 from paft_ext.core.structure import WindowStructure, option_layout, render_one, render_with_shots
 from paft_ext.core.trace import identify_prompts
 from paft_ext.llamafactory.aligned_rows import FIELDS_COLUMN, render_train
@@ -115,6 +115,23 @@ def test_a_schedule_without_structure_keeps_its_digest_from_before_structure_exi
     assert _spec().digest() == "268dc19863a5dbede98854143edff8f0ef6362d4e68c1efa239f4254e41a9f5c"
 
 
+def test_structure_ratio_keeps_an_exact_seeded_share_of_windows_and_leaves_the_others_draws_as_they_were():
+    keys = {"letters": "ABCD", "option_order": True, "option_symbols": ("ABCD", "1234"), "max_shots": 2}
+    full = build_schedule(_spec(**keys, canonical_ratio=0.5))
+    half = build_schedule(_spec(**keys, canonical_ratio=0.5, structure_ratio=0.5))
+    plain = WindowStructure("ABCD", "ABCD", 0)
+    canonical = [w["prompt_index"] == CANONICAL for w in half.windows()]
+    assert canonical == [w["prompt_index"] == CANONICAL for w in full.windows()] and sum(canonical) == 3
+    same = [a == b for a, b in zip(half.structure.windows, full.structure.windows, strict=True)]
+    assert all(s or b == plain for s, b in zip(same, half.structure.windows, strict=True))
+    drawn = [i for i, b in enumerate(half.structure.windows) if not canonical[i] and b != plain]
+    assert all(full.structure.windows[i] != plain for i in range(6) if not canonical[i])  # (so drawn is countable)
+    assert len(drawn) == 2  # round(0.5 · 3) of the 3 windows that are not canonical; the third keeps AB…, 0 shots
+    assert half.spec.digest() != full.spec.digest() and "structure_ratio" not in full.spec.as_dict()
+    with pytest.raises(ValueError, match="paft_structure_ratio"):
+        build_schedule(_spec(**keys, structure_ratio=0.0))
+
+
 def test_render_train_remaps_each_row_answer_and_shows_its_symbols():
     pool = [Prompt("p0", "Goal {goal}\nA. {sol1}\nB. {sol2}\nAnswer with A or B.", "x")]
     rows = [{"goal": f"g{i}", "sol1": f"one {i}", "sol2": f"two {i}", "gold": "AB"[i % 2]} for i in range(6)]
@@ -147,6 +164,11 @@ def test_bad_structure_settings_are_refused_naming_the_key():
     assert (config.option_symbols, config.option_order, config.max_shots) == (("AB", "12"), True, 2)
     assert build_config({"pool": "p.jsonl", "option_symbols": ["AB", 12]}).option_symbols == ("AB", "12")
     assert option_layout(("goal", "sol1", "sol2")) == (("sol1", "sol2"), "AB")
+    with pytest.raises(PaftConfigError, match=r"paft_structure_ratio must be a number in \(0, 1\], got 0$"):
+        build_config({"pool": "p.jsonl", "option_order": True, "structure_ratio": 0})
+    with pytest.raises(PaftConfigError, match="paft_structure_ratio: .* but no draw is set"):
+        build_config({"pool": "p.jsonl", "structure_ratio": 0.5})
+    assert build_config({"pool": "p.jsonl", "max_shots": 1, "structure_ratio": "0.25"}).structure_ratio == 0.25
 
 
 def test_grpo_rows_carry_the_remapped_gold_and_rewards_score_the_shown_symbols():

@@ -112,6 +112,9 @@ def test_pilot_settings_name_and_set_what_differs_from_the_recipe():
     assert pilot.setting_overrides("sst2", "all", 3, 0.0) == everything
     assert pilot.setting_overrides("sst2", "all", 9, 0.25) == {**everything, "num_train_epochs": 9.0,
                                                                "paft_canonical_ratio": 0.25}
+    assert pilot.setting_name("all", 3, 0.0, 0.5) == "all_r0.5"
+    assert pilot.setting_overrides("sst2", "order", 3, 0.0, 0.5) == {"paft_option_order": True,
+                                                                     "paft_structure_ratio": 0.5}
 
 
 def test_tail_loss_averages_the_logged_losses_of_the_last_steps(tmp_path):

@@ -45,6 +45,7 @@ class PaftConfig:
     option_order: bool = False
     option_symbols: tuple[str, ...] = ()
     max_shots: int = 0
+    structure_ratio: float = 1.0  # share of the (non-canonical) windows that draw a structure; the rest keep it
 
     def __post_init__(self) -> None:
         for name in ("pool", "eval_prompt"):
@@ -94,6 +95,12 @@ class PaftConfig:
         shots = self.max_shots
         if isinstance(shots, bool) or not isinstance(shots, int) or not 0 <= shots <= 8:
             raise PaftConfigError(f"paft_max_shots must be an integer from 0 to 8, got {shots!r}")
+        share = self.structure_ratio
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 < share <= 1.0:
+            raise PaftConfigError(f"paft_structure_ratio must be a number in (0, 1], got {share!r}")
+        if share != 1.0 and not self.draws_structure:
+            raise PaftConfigError("paft_structure_ratio: the share of windows with structure draws, but no draw is "
+                                  "set (paft_option_order / paft_option_symbols / paft_max_shots)")
         if self.sampling == "loss_aware" and self.draws_structure:
             raise PaftConfigError("paft_option_order / paft_option_symbols / paft_max_shots: not with paft_sampling: "
                                   "loss_aware (its candidates are scored per prompt, not per structure)")
@@ -116,7 +123,7 @@ class PaftConfig:
             return {}
         check_symbol_sets(self.option_symbols, letters, "paft_option_symbols")
         return {"letters": letters, "option_order": self.option_order, "option_symbols": self.option_symbols,
-                "max_shots": self.max_shots}
+                "max_shots": self.max_shots, "structure_ratio": float(self.structure_ratio)}
 
     def training_pool(self, prompts: list, training_seed: int) -> list:
         """The prompts this run trains with: the pool, or its seeded ``paft_pool_size`` subset (seeded by
@@ -182,7 +189,7 @@ def build_config(values: dict[str, Any]) -> PaftConfig | None:
     if "option_symbols" in values:
         values = {**values, "option_symbols": _symbol_sets(values["option_symbols"])}
     kinds = {"window_steps": int, "seed": int, "epoch_reshuffle": bool, "trace": bool, "canonical_ratio": float,
-             "pool_size": int, "option_order": bool, "max_shots": int,
+             "structure_ratio": float, "pool_size": int, "option_order": bool, "max_shots": int,
              "sampling_candidates": int, "sampling_temperature": float, "sampling_floor": float, "sampling_ema": float}
     return PaftConfig(**{k: _coerce(k, v, kinds.get(k, str)) for k, v in values.items()})
 

@@ -74,6 +74,7 @@ class ScheduleSpec:
     option_order: bool = False
     option_symbols: tuple[str, ...] = ()
     max_shots: int = 0
+    structure_ratio: float = 1.0  # share of the windows (not kept canonical) that draw a structure
 
     @property
     def draws_structure(self) -> bool:
@@ -81,11 +82,14 @@ class ScheduleSpec:
 
     def as_dict(self) -> dict:
         """Every input, as stored in ``paft_schedule.json`` and cached-dataset metadata; the structure keys only
-        when set, so schedules without them keep the records and digests they had before those keys existed."""
+        when set (``structure_ratio`` only when below 1), so schedules without them keep the records and digests
+        they had before those keys existed."""
         values = asdict(self)
         if not self.draws_structure:
             for key in _STRUCTURE_KEYS:
                 values.pop(key)
+        if values.get("structure_ratio") == 1.0:
+            values.pop("structure_ratio")
         return values
 
     def digest(self) -> str:
@@ -93,7 +97,7 @@ class ScheduleSpec:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
 
 
-_STRUCTURE_KEYS = ("letters", "option_order", "option_symbols", "max_shots")
+_STRUCTURE_KEYS = ("letters", "option_order", "option_symbols", "max_shots", "structure_ratio")
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,8 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
         raise ValueError("the prompt pool is empty")
     if not 0.0 <= spec.canonical_ratio <= 1.0:
         raise ValueError(f"paft_canonical_ratio must be in [0, 1], got {spec.canonical_ratio}")
+    if not 0.0 < spec.structure_ratio <= 1.0:
+        raise ValueError(f"paft_structure_ratio must be in (0, 1], got {spec.structure_ratio}")
     strategy = get_strategy(spec.sampling)
     decided = strategy.draw is None  # loss_aware: candidates here, one picked per window during training
     if decided and (spec.candidates < 2 or spec.window_unit != "step"
@@ -210,5 +216,5 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
     structure = None
     if spec.draws_structure:
         structure = draw_structure(spec.letters, spec.option_order, spec.option_symbols, spec.max_shots, spec.seed,
-                                   order, spec.n_rows, window_of, draws == CANONICAL)
+                                   order, spec.n_rows, window_of, draws == CANONICAL, share=spec.structure_ratio)
     return Schedule(spec, order, draws[window_of], window_rows, structure=structure)

@@ -28,6 +28,7 @@ from paft_ext.tasks import fill_template
 
 _STRUCTURE_STREAM = 0x5354
 _SHOT_STREAM = 0x5348
+_SHARE_STREAM = 0x5352
 
 
 def option_layout(fields: Sequence[str]) -> tuple[tuple[str, ...], str]:
@@ -65,11 +66,26 @@ class Structure:
         return self.windows[int(self.window_of[position])]
 
 
+def kept_windows(identity: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """``identity`` plus, of the other windows, all but round(share · their number) seeded ones: the windows that
+    keep the shipped structure (an exact share, as ``paft_canonical_ratio``). The model on the CPU learned structure
+    draws only with such windows beside them (``results/structure/sst2/pilot.md``)."""
+    kept = identity.copy()
+    free = np.flatnonzero(~identity)
+    drawn = np.random.default_rng([seed, _SHARE_STREAM]).permutation(free)[:round(share * len(free))]
+    kept[free] = True
+    kept[drawn] = False
+    return kept
+
+
 def draw_structure(letters: str, option_order: bool, symbol_sets: Sequence[str], max_shots: int, seed: int,
-                   order: np.ndarray, n_rows: int, window_of: np.ndarray, identity: np.ndarray) -> Structure:
+                   order: np.ndarray, n_rows: int, window_of: np.ndarray, identity: np.ndarray,
+                   share: float = 1.0) -> Structure:
     """Seeded draws for every window (``identity[w]``: window w keeps the letters, order and no shots, as a window
-    of the dataset's own fixed prompt does) and ``max_shots`` distinct example rows for every position."""
+    of the dataset's own fixed prompt does; with ``share`` < 1 so do the other windows but that share of them) and
+    ``max_shots`` distinct example rows for every position. A window's draw does not depend on ``share``."""
     n_windows = len(identity)
+    identity = kept_windows(np.asarray(identity, dtype=bool), share, seed) if share < 1.0 else identity
     if max_shots and n_rows <= max_shots:
         raise StructureError(f"paft_max_shots {max_shots} needs more than {max_shots} training rows, got {n_rows}")
     rng = np.random.default_rng([seed, _STRUCTURE_STREAM])
