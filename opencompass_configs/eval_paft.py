@@ -5,20 +5,23 @@
 from mmengine.config import read_base
 
 with read_base():
+    from .datasets.paft_gsm8k import paft_gsm8k_datasets as _gsm8k
     from .datasets.paft_hellaswag import paft_hellaswag_datasets as _hellaswag
     from .datasets.paft_piqa import paft_piqa_datasets as _piqa
-    from .datasets.paft_winogrande import paft_winogrande_datasets as _winogrande
-    from .datasets.paft_race_middle import paft_race_middle_datasets as _race_middle
     from .datasets.paft_race_high import paft_race_high_datasets as _race_high
-    from .datasets.paft_gsm8k import paft_gsm8k_datasets as _gsm8k
-    from .datasets.paft_sst2 import paft_sst2_datasets as _sst2
+    from .datasets.paft_race_middle import paft_race_middle_datasets as _race_middle
     from .datasets.paft_sciq import paft_sciq_datasets as _sciq
+    from .datasets.paft_sst2 import paft_sst2_datasets as _sst2
+    from .datasets.paft_winogrande import paft_winogrande_datasets as _winogrande
 
 _paft = __import__("paft_ext.evaluation.run_config", fromlist=["models"])
 _local = __import__("paft_ext.evaluation.local_datasets", fromlist=["task_file_datasets"])
 _settings = _paft.load_settings()
 # the built-in tasks, then the tasks of the task files in PAFT_TASK_FILES (paft-ext --task-file)
-datasets = [*_hellaswag, *_piqa, *_winogrande, *_race_middle, *_race_high, *_gsm8k, *_sst2, *_sciq, *_local.task_file_datasets(_settings)]
+datasets = [
+    *_hellaswag, *_piqa, *_winogrande, *_race_middle, *_race_high, *_gsm8k, *_sst2, *_sciq,
+    *_local.task_file_datasets(_settings),
+]
 models = _paft.models(_settings)
 infer = _paft.infer(_settings)
 eval = _paft.evaluation(_settings)

@@ -67,7 +67,10 @@ _paft = __import__("paft_ext.evaluation.run_config", fromlist=["models"])
 _local = __import__("paft_ext.evaluation.local_datasets", fromlist=["task_file_datasets"])
 _settings = _paft.load_settings()
 # the built-in tasks, then the tasks of the task files in PAFT_TASK_FILES (paft-ext --task-file)
-datasets = [{lists}, *_local.task_file_datasets(_settings)]
+datasets = [
+    {lists},
+    *_local.task_file_datasets(_settings),
+]
 models = _paft.models(_settings)
 infer = _paft.infer(_settings)
 eval = _paft.evaluation(_settings)
@@ -84,7 +87,7 @@ def opencompass_files() -> dict[Path, str]:
                 OC_DATASET.format(header=header, module=module, stock=stock, task=task.name))
         files[Path("opencompass_configs") / "datasets" / f"paft_{task.name}.py"] = text
     task_names = [t.name for t in BUILT_IN]
-    imports = "\n".join(f"    from .datasets.paft_{t} import paft_{t}_datasets as _{t}" for t in task_names)
+    imports = "\n".join(f"    from .datasets.paft_{t} import paft_{t}_datasets as _{t}" for t in sorted(task_names))
     lists, names = ", ".join(f"*_{t}" for t in task_names), ", ".join(f"_{t}" for t in task_names)
     files[Path("opencompass_configs") / "eval_paft.py"] = OC_EVAL.format(header=header, imports=imports,
                                                                          lists=lists, names=names)
