@@ -88,11 +88,11 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def publish(work: Path, results: Path, preset, shared: Path) -> list[dict]:
-    """One run's results folder: run.json, the selection scores, the Table 1 report."""
+    """One run's results folder: run.json, the selection scores (BATprompt's proposals), the Table 1 report."""
     results.mkdir(parents=True, exist_ok=True)
     shutil.copy(work / "run.json", results / "run.json")
-    for scores in (shared / "select").glob("*_scores.csv"):
-        shutil.copy(scores, results / scores.name)
+    for kept in (*(shared / "select").glob("*_scores.csv"), *(shared / "select").glob("*_batprompt.json")):
+        shutil.copy(kept, results / kept.name)  # every scored prompt; BATprompt's proposals with why any was refused
     return write_table1(work, results, preset, tokenizer_path=str(shared / "chat_tokenizer"), shared=shared)
 
 

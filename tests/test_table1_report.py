@@ -93,3 +93,26 @@ def test_the_report_after_the_first_stage_needs_no_tokenizer_yet(tmp_path):
     (tmp_path / "stages").mkdir()
     (tmp_path / "stages" / "prepare.json").write_text('{"seconds": 0}')
     assert write_table1(tmp_path, tmp_path / "out", PRESET, tokenizer_path=str(tmp_path / "chat_tokenizer")) == []
+
+
+def test_publish_keeps_every_selection_record_beside_the_report(tmp_path, monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "reproduce_table1", Path(__file__).resolve().parents[1] / "scripts" / "reproduce_table1.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    calls = []
+    monkeypatch.setattr(script, "write_table1", lambda *args, **kwargs: calls.append(args) or [])
+    work, shared, out = tmp_path / "seed1", tmp_path / "seed0", tmp_path / "results"
+    work.mkdir()
+    (work / "run.json").write_text("{}")
+    (shared / "select").mkdir(parents=True)
+    files = {"piqa_scores.csv": "prompt,accuracy\n", "piqa_zopo_scores.csv": "z\n",
+             "piqa_batprompt.json": '[{"round": 1, "problems": ["missing placeholder(s) {A}"]}]'}
+    for name, text in {**files, "piqa_batprompt.partial": "x", "notes.txt": "y"}.items():
+        (shared / "select" / name).write_text(text)
+    script.publish(work, out, PRESET, shared)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*files, "run.json"])
+    assert all((out / name).read_text() == text for name, text in files.items())
+    assert calls == [(work, out, PRESET)]
