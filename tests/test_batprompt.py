@@ -107,3 +107,10 @@ def test_local_llm_config_points_at_the_server_and_holds_no_key(tmp_path):
                                                           "PAFT_LOCAL_LLM_KEY")
     assert (gen.temperature, gen.max_tokens, gen.name) == (0.7, 400, "qwen-coder-1.5b-t0.7")
     assert "key:" not in path.read_text().replace("api_key_env:", "")
+    module.write_config(path, "http://127.0.0.1:41704/v1", 0.7, 400)  # its own file: rewritten
+    assert load_generation_config(path).generators[0].base_url == "http://127.0.0.1:41704/v1"
+    own = tmp_path / "generators.yaml"
+    own.write_text("generators: []\n")
+    with pytest.raises(SystemExit, match="was not written by with_local_llm.py"):
+        module.write_config(own, "http://127.0.0.1:41703/v1", 0.7, 400)
+    assert own.read_text() == "generators: []\n"

@@ -130,6 +130,8 @@ def test_structure_ratio_keeps_an_exact_seeded_share_of_windows_and_leaves_the_o
     assert half.spec.digest() != full.spec.digest() and "structure_ratio" not in full.spec.as_dict()
     with pytest.raises(ValueError, match="paft_structure_ratio"):
         build_schedule(_spec(**keys, structure_ratio=0.0))
+    with pytest.raises(StructureError, match="paft_structure_ratio 0.1 of 3 windows rounds to none"):
+        build_schedule(_spec(**keys, canonical_ratio=0.5, structure_ratio=0.1))
 
 
 def test_render_train_remaps_each_row_answer_and_shows_its_symbols():

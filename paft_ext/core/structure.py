@@ -72,6 +72,9 @@ def kept_windows(identity: np.ndarray, share: float, seed: int) -> np.ndarray:
     draws only with such windows beside them (``results/structure/sst2/pilot.md``)."""
     kept = identity.copy()
     free = np.flatnonzero(~identity)
+    if len(free) and round(share * len(free)) == 0:
+        raise StructureError(f"paft_structure_ratio {share:g} of {len(free)} windows rounds to none: no window would "
+                             f"draw a structure; raise it or drop the structure keys")
     drawn = np.random.default_rng([seed, _SHARE_STREAM]).permutation(free)[:round(share * len(free))]
     kept[free] = True
     kept[drawn] = False
