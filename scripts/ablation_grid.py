@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from table1_followups import parse_variant  # noqa: E402
 from validation_runs import (  # noqa: E402
     ROOT,
-    commit,
     reading,
     setting_folders,
     train_and_read,
@@ -40,7 +39,7 @@ from validation_runs import (  # noqa: E402
 
 from paft_ext.data_files import write_csv, write_lines  # noqa: E402
 from paft_ext.evaluation.report import collect, summarise  # noqa: E402
-from paft_ext.experiments.reproduce import stage_record  # noqa: E402
+from paft_ext.experiments.reproduce import commit_folder, stage_record  # noqa: E402
 
 REFERENCE = (4, 3, None)  # K, T, N (None: the whole pool) — the paper's defaults
 TEST_SETS = ("test", "test_indep")
@@ -207,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
                 runner._stage("test_sst2_paft", lambda r=runner: read_on_test(r, args.test_prompts))
             write_results(work, out, args.pool_size)
             if args.commit:
-                commit(out, f"Ablation: {name}, seed {seed} read")
+                commit_folder(out, f"Ablation: {name}, seed {seed} read")
     write_results(work, out, args.pool_size)
     print((out / "ablation.md").read_text() if (out / "ablation.md").is_file() else "nothing finished yet")
 

@@ -26,12 +26,11 @@ import argparse
 import dataclasses
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 from paft_ext.experiments.presets import PRESETS
-from paft_ext.experiments.reproduce import Runner
+from paft_ext.experiments.reproduce import Runner, commit_folder
 from paft_ext.experiments.table1 import prompt_sets_of, read_per_prompt, write_table1
 from paft_ext.experiments.table1_seeds import write_seeds_report
 
@@ -122,7 +121,7 @@ def run_seeds(args, preset, work: Path, results: Path, command: list[str]) -> No
     def after_stage(stage: str) -> None:
         report()
         if args.commit:
-            commit(results, f"Table 1 {preset.name}, seeds {args.seeds}: {stage} finished")
+            commit_folder(results, f"Table 1 {preset.name}, seeds {args.seeds}: {stage} finished")
 
     for seed in args.seeds:
         runner = Runner(preset, work / f"seed{seed}", strict_sizes=args.strict_sizes,
@@ -136,13 +135,6 @@ def run_seeds(args, preset, work: Path, results: Path, command: list[str]) -> No
             runner.run(command)
     report()
     print((results / "table1_seeds.md").read_text())
-
-
-def commit(folder: Path, message: str) -> None:
-    """Commit ``folder`` alone (other changes in the tree stay uncommitted)."""
-    subprocess.run(["git", "add", "--", str(folder)], cwd=ROOT, check=True)
-    if subprocess.run(["git", "diff", "--cached", "--quiet", "--", str(folder)], cwd=ROOT).returncode:
-        subprocess.run(["git", "commit", "-q", "-m", message, "--", str(folder)], cwd=ROOT, check=True)
 
 
 if __name__ == "__main__":

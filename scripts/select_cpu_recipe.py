@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from table1_followups import parse_variant  # noqa: E402
 from validation_runs import (  # noqa: E402
     ROOT,
-    commit,
     reading,
     setting_folders,
     train_and_read,
@@ -38,6 +37,7 @@ from validation_runs import (  # noqa: E402
 )
 
 from paft_ext.data_files import write_csv, write_lines  # noqa: E402
+from paft_ext.experiments.reproduce import commit_folder  # noqa: E402
 from paft_ext.experiments.seed_spread import seed_spread  # noqa: E402
 
 # Each setting names its precision: the recipe's default changed (fp32, then bf16 from the lr1e-3_bf16 result on), and a
@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> None:
                 rows, recorded = finished_rows(work)
                 write_results(rows, out, recorded)
                 if args.commit:
-                    commit(out, f"Recipe selection: {name}, seed {seed}, {method} read on the validation prompts")
+                    commit_folder(out, f"Recipe selection: {name}, seed {seed}, {method} read on the validation "
+                                       "prompts")
     rows, recorded = finished_rows(work)
     write_results(rows, out, recorded)
     print((out / "recipe.md").read_text())

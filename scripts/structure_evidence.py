@@ -29,14 +29,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from validation_runs import ROOT, commit, train_and_read, train_side_by_side, validation_runner  # noqa: E402
+from validation_runs import ROOT, train_and_read, train_side_by_side, validation_runner  # noqa: E402
 
 from paft_ext.configs.recipes import structure_keys  # noqa: E402
 from paft_ext.data_files import write_csv, write_lines  # noqa: E402
 from paft_ext.evaluation.circular import circular_rows  # noqa: E402
 from paft_ext.evaluation.prompt_sets import dataset_abbr, parse_prompt_set  # noqa: E402
 from paft_ext.evaluation.report import collect, summarise  # noqa: E402
-from paft_ext.experiments.reproduce import stage_record  # noqa: E402
+from paft_ext.experiments.reproduce import commit_folder, stage_record  # noqa: E402
 from paft_ext.pools.store import load_pool, write_pool  # noqa: E402
 from paft_ext.tasks import get_task  # noqa: E402
 from paft_ext.tasks.answers import extract_choice_strict, original_letter  # noqa: E402
@@ -238,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
             rows = [r for s in args.seeds for a, m in ARMS for r in readings(work / f"{a}_s{s}", m, args.task, s, a)]
             write_results(rows, out, command)
             if args.commit:
-                commit(out, f"Structure evidence ({args.task}): seed {seed}, {TITLES[(arm, method)]} read")
+                commit_folder(out, f"Structure evidence ({args.task}): seed {seed}, {TITLES[(arm, method)]} read")
     print((out / "structure.md").read_text())
 
 

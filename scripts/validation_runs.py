@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -123,11 +122,3 @@ def setting_folders(work: Path) -> list[tuple[str, int, Path, dict]]:
             found.append((name, int(seed), folder, {k: v for k, v in recorded.items()
                                                     if k not in ("seed", "paft_seed")}))
     return sorted(found, key=lambda f: (f[0], f[1]))
-
-
-def commit(out: Path, message: str) -> None:
-    """Commit ``out`` alone (a stopped run loses at most its current stage)."""
-    subprocess.run(["git", "add", "--", str(out)], cwd=ROOT, check=True)
-    staged = subprocess.run(["git", "diff", "--cached", "--quiet", "--", str(out)], cwd=ROOT)
-    if staged.returncode:
-        subprocess.run(["git", "commit", "-q", "-m", message, "--", str(out)], cwd=ROOT, check=True)

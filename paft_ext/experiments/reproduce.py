@@ -300,6 +300,16 @@ def stage_record(work: Path, stage: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def commit_folder(folder: Path, message: str) -> None:
+    """Commit ``folder`` alone, in the git checkout that holds it (other changes in that tree stay uncommitted), so
+    a run started from a worktree can write and commit its results in the main checkout; nothing staged, nothing
+    committed. A stopped long run then loses at most its current stage."""
+    folder = Path(folder).resolve()
+    subprocess.run(["git", "add", "--", str(folder)], cwd=folder, check=True)
+    if subprocess.run(["git", "diff", "--cached", "--quiet", "--", str(folder)], cwd=folder).returncode:
+        subprocess.run(["git", "commit", "-q", "-m", message, "--", str(folder)], cwd=folder, check=True)
+
+
 def git_commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
