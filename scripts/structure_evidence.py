@@ -1,12 +1,16 @@
 """Structure draws, the evidence (issue 28): fixed-prompt SFT, PAFT, and PAFT with structure draws, seeds as the
 unit, read on unseen prompts in their shipped form and in option-order, symbol, k-shot and circular variants.
 
-    python scripts/structure_evidence.py --task sst2 --seeds 0 1 2 --commit
+    python scripts/structure_evidence.py --task sst2 --seeds 0 1 2 --commit \
+        --adopt 0:outputs/structure_pilot/sst2/all_e9_c0.5_s0
 
 Per seed (``seed`` and ``paft_seed``: LoRA init, data order, schedule) and the ``cpu`` recipe on Table 1 ``cpu``'s
 rows: fixed and PAFT trained through the hook as in ``select_cpu_recipe.py`` (one work folder, so both see the same
 rows in the same order), and PAFT with the generated ``structure`` YAML's keys (``paft_option_order: true``,
-``paft_option_symbols: [AB, "12", ab]`` for two options, ``paft_max_shots: 2``; its own folder, same rows and seed).
+``paft_option_symbols: [AB, "12", ab]`` for two options, ``paft_max_shots: 2``, and the ``cpu`` recipe's
+``structure_extra``: 9 epochs, half the windows on the fixed prompt and shipped structure, from the pilots; its own
+folder named after that setting, e.g. ``structure_e9_c0.5_s0``, same rows and seed). ``--adopt 0:<pilot folder>``
+takes a pilot's training of exactly that setting instead of training it again (refused unless it is the same).
 Every adapter is read on the first ``--prompts`` prompts of ``test`` and ``test_indep`` as shipped and as
 ``paft-ext pools perturb`` variants built once (seeded): ``option_order``, ``symbols``, ``kshot`` (2 solved training
 records) and ``--circular`` (every rotation, for CircularEval), 100 questions each. Trainings run two at a time, one
@@ -29,9 +33,15 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from validation_runs import ROOT, train_and_read, train_side_by_side, validation_runner  # noqa: E402
+from validation_runs import (  # noqa: E402
+    ROOT,
+    adopt_training,
+    train_and_read,
+    train_side_by_side,
+    validation_runner,
+)
 
-from paft_ext.configs.recipes import structure_keys  # noqa: E402
+from paft_ext.configs.recipes import RECIPES, structure_training_keys  # noqa: E402
 from paft_ext.data_files import write_csv, write_lines  # noqa: E402
 from paft_ext.evaluation.circular import circular_rows  # noqa: E402
 from paft_ext.evaluation.prompt_sets import dataset_abbr, parse_prompt_set  # noqa: E402
@@ -64,6 +74,27 @@ def variant_files(task: str, sets: tuple[str, ...], prompts: int, out: Path) -> 
                                 "--out", str(target), "--seed", "0", *extra], check=True, capture_output=True)
             files.append(target)
     return files
+
+
+def recipe_suffix(overrides: dict) -> str:
+    """What a setting changes beside its draws, for its folder name: ``_e<epochs>`` (other than the recipe's),
+    ``_c<paft_canonical_ratio>``, ``_r<paft_structure_ratio>`` (other than 1). A work folder holds one setting
+    (``Runner.check_or_record``), so a changed recipe trains in a folder of its own."""
+    epochs = overrides.get("num_train_epochs", RECIPES["cpu"].epochs)
+    canonical, ratio = overrides.get("paft_canonical_ratio", 0), overrides.get("paft_structure_ratio", 1.0)
+    return ((f"_e{epochs:g}" if epochs != RECIPES["cpu"].epochs else "") + (f"_c{canonical:g}" if canonical else "")
+            + (f"_r{ratio:g}" if ratio != 1.0 else ""))
+
+
+def parse_adopt(values: list[str]) -> dict[int, Path]:
+    """``--adopt SEED:FOLDER`` values: per seed, a finished training of the structure arm's exact setting."""
+    found = {}
+    for value in values:
+        seed, sep, folder = value.partition(":")
+        if not (sep and seed.isdigit() and Path(folder).is_dir()):
+            raise SystemExit(f"--adopt {value!r}: expected SEED:FOLDER with an existing work folder")
+        found[int(seed)] = Path(folder)
+    return found
 
 
 def kind_of(prompt_set: str) -> tuple[str, str]:
@@ -168,7 +199,9 @@ def _holds(ok: bool) -> str:
     return "**holds**" if ok else "does not hold"
 
 
-def write_results(rows: list[dict], out: Path, command: list[str]) -> None:
+def write_results(rows: list[dict], out: Path, command: list[str], structure: dict | None = None) -> None:
+    """readings.csv, structure.md (``structure``: the keys PAFT + structure trains with besides the recipe's) and
+    the plot."""
     out.mkdir(parents=True, exist_ok=True)
     write_csv(out / "readings.csv", rows, ["seed", "arm", "unseen_set", "kind", "mean", "prompts", "questions",
                                            "balanced_accuracy", "collapse", "circular_accuracy", "task_letters",
@@ -178,7 +211,10 @@ def write_results(rows: list[dict], out: Path, command: list[str]) -> None:
              f"Command: `{' '.join(command)}`. Seeds read: {sorted({r['seed'] for r in rows})}. Mean ± sd over seeds; "
              "`vs shipped`: the variant's mean minus the same arm's shipped-form mean, per seed, averaged. "
              "`A/B for symbols` (symbol variants): % of answers in the task's letters instead of the symbols shown "
-             "(scored as no answer), and in brackets % that name the right option that way.", "",
+             "(scored as no answer), and in brackets % that name the right option that way."
+             + ("" if structure is None else " PAFT + structure trains with "
+                + ", ".join(f"`{k}: {json.dumps(v)}`" for k, v in structure.items())
+                + "; fixed and PAFT with the `cpu` recipe as it is."), "",
              "| arm | unseen set | kind | seeds | mean ± sd | vs shipped | CircularEval | A/B for symbols |",
              "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['arm']} | {r['unseen_set']} | {r['kind']} | {r['seeds']} | {_mean_sd(r)} | "
@@ -223,20 +259,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--commit", action="store_true")
     parser.add_argument("--side-by-side", type=int, default=2,
                         help="trainings run at once, one thread each (1: one after the other with every thread)")
+    parser.add_argument("--adopt", nargs="*", default=[], metavar="SEED:FOLDER",
+                        help="take the structure arm's training of SEED from FOLDER (a pilot's work folder of the "
+                             "same setting) instead of training it again; refused unless it is the same training")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     command = ["python", "scripts/structure_evidence.py", *(argv if argv is not None else sys.argv[1:])]
     work, out = ROOT / "outputs" / "structure" / args.task, ROOT / "results" / "structure" / args.task
     files = [str(f) for f in variant_files(args.task, ("test", "test_indep"), args.prompts, work / "variants")]
+    structure = structure_training_keys(get_task(args.task), RECIPES["cpu"])
+    folders = {"plain": "plain", "structure": "structure" + recipe_suffix(structure)}
+    adopt = parse_adopt(args.adopt)
     rows: list[dict] = []
     for seed in args.seeds:
-        runners = {arm: validation_runner("structure", arm, overrides, seed, work, command, prompt_sets=files)
-                   for arm, overrides in (("plain", {}), ("structure", structure_keys(get_task(args.task))))}
+        runners = {arm: validation_runner("structure", arm, overrides, seed, work, command, prompt_sets=files,
+                                          folder=f"{folders[arm]}_s{seed}")
+                   for arm, overrides in (("plain", {}), ("structure", structure))}
+        if seed in adopt:
+            adopt_training(runners["structure"], "paft", adopt[seed])
         train_side_by_side([(runners[arm], method) for arm, method in ARMS], args.side_by_side)
         for arm, method in ARMS:
             train_and_read(runners[arm], method)
-            rows = [r for s in args.seeds for a, m in ARMS for r in readings(work / f"{a}_s{s}", m, args.task, s, a)]
-            write_results(rows, out, command)
+            rows = [r for s in args.seeds for a, m in ARMS
+                    for r in readings(work / f"{folders[a]}_s{s}", m, args.task, s, a)]
+            write_results(rows, out, command, structure)
             if args.commit:
                 commit_folder(out, f"Structure evidence ({args.task}): seed {seed}, {TITLES[(arm, method)]} read")
     print((out / "structure.md").read_text())

@@ -27,10 +27,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from structure_evidence import kind_of, variant_files  # noqa: E402
+from structure_evidence import kind_of, recipe_suffix, variant_files  # noqa: E402
 from validation_runs import ROOT, train_and_read, train_side_by_side, validation_runner  # noqa: E402
 
-from paft_ext.configs.recipes import structure_keys  # noqa: E402
+from paft_ext.configs.recipes import RECIPES, structure_keys  # noqa: E402
 from paft_ext.data_files import write_lines  # noqa: E402
 from paft_ext.evaluation.report import collect, summarise  # noqa: E402
 from paft_ext.experiments.reproduce import stage_record  # noqa: E402
@@ -39,7 +39,7 @@ from paft_ext.tasks import get_task  # noqa: E402
 DRAWS = {"order": "paft_option_order", "symbols": "paft_option_symbols", "shots": "paft_max_shots"}
 PILOT_KINDS = ("shipped", "option_order", "symbols", "kshot")
 TAIL_STEPS = 50
-RECIPE_EPOCHS = 3
+RECIPE_EPOCHS = RECIPES["cpu"].epochs
 
 
 def draw_overrides(task: str, name: str) -> dict:
@@ -51,11 +51,9 @@ def draw_overrides(task: str, name: str) -> dict:
 
 
 def setting_name(draw: str, epochs: int, canonical_ratio: float, structure_ratio: float = 1.0) -> str:
-    """``draw`` with what differs from the recipe: ``_e<epochs>``, ``_c<canonical ratio>``, ``_r<structure
-    ratio>``."""
-    return (draw + (f"_e{epochs}" if epochs != RECIPE_EPOCHS else "")
-            + (f"_c{canonical_ratio:g}" if canonical_ratio else "")
-            + (f"_r{structure_ratio:g}" if structure_ratio != 1.0 else ""))
+    """``draw`` with what differs from the recipe (:func:`recipe_suffix`, as the evidence run names its folders)."""
+    return draw + recipe_suffix({"num_train_epochs": float(epochs), "paft_canonical_ratio": canonical_ratio,
+                                 "paft_structure_ratio": structure_ratio})
 
 
 def setting_overrides(task: str, draw: str, epochs: int, canonical_ratio: float, structure_ratio: float = 1.0

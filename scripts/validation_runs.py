@@ -7,16 +7,19 @@ folder per setting and seed (``<work>/<setting>_s<seed>``), stages as in the Tab
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
+import yaml
 from paft_ext.evaluation.report import collect, summarise
 from paft_ext.experiments.presets import PRESETS
-from paft_ext.experiments.reproduce import Runner, stage_record
+from paft_ext.experiments.reproduce import RunMismatch, Runner, stage_record
 from paft_ext.pools.store import Prompt, write_pool
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,3 +125,46 @@ def setting_folders(work: Path) -> list[tuple[str, int, Path, dict]]:
             found.append((name, int(seed), folder, {k: v for k, v in recorded.items()
                                                     if k not in ("seed", "paft_seed")}))
     return sorted(found, key=lambda f: (f[0], f[1]))
+
+
+PATH_KEYS = ("model_name_or_path", "dataset_dir", "paft_pool")  # compared by content: two runs name them apart
+
+
+def adopt_training(runner: Runner, method: str, source: Path) -> None:
+    """Make ``source``'s finished training of ``method`` this runner's (stage ``train_<task>_<method>``) instead of
+    training it again, when it is the same training: every key of the two YAMLs equal except ``output_dir``, and
+    the files the path keys name byte-identical (the model, the prepared data, the pool). So a pilot's setting can
+    become an arm of an evidence run without its hour of CPU; anything else is refused, naming the keys."""
+    task = runner.tasks[0]
+    stage = _train_stage(runner, method)
+    if runner.finished(stage) is not None:
+        return
+    trained = stage_record(source, stage)
+    if trained is None:
+        raise RunMismatch(f"{source}: no finished {stage} to adopt")
+
+    def digest(path: Path) -> str:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        sha = hashlib.sha256()
+        for file in files:
+            sha.update(str(file.relative_to(path) if path.is_dir() else "").encode())
+            sha.update(file.read_bytes())
+        return sha.hexdigest()
+
+    theirs = yaml.safe_load(Path(trained["yaml"]).read_text())
+    mine = runner.training_yaml(task, method)
+    differ = sorted(k for k in (set(mine) | set(theirs)) - {"output_dir"}
+                    if (digest(Path(mine[k])) != digest(Path(theirs[k])) if k in PATH_KEYS and k in mine
+                        and k in theirs else mine.get(k) != theirs.get(k)))
+    if differ:
+        raise RunMismatch(f"{source}: its {stage} is another training ({', '.join(differ)} differ); not adopted")
+
+    def copy() -> dict:
+        target = runner.adapter(task, method)
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(Path(theirs["output_dir"]), target)
+        return {**{k: v for k, v in trained.items() if k not in ("seconds", "commit")},
+                "adopted_from": str(source.resolve()), "trained_seconds": trained["seconds"],
+                "trained_commit": trained["commit"]}
+
+    runner._stage(stage, copy)

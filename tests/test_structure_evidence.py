@@ -125,3 +125,82 @@ def test_tail_loss_averages_the_logged_losses_of_the_last_steps(tmp_path):
     (tmp_path / "trainer_log.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     assert pilot.tail_loss(tmp_path) == pytest.approx((0.3 + 0.1) / 2)  # steps 51..100
     assert pilot.tail_loss(tmp_path, steps=96) == pytest.approx((0.9 + 0.5 + 0.3 + 0.1) / 4)
+
+
+def test_a_changed_structure_recipe_trains_in_a_folder_named_after_it(driver):
+    from paft_ext.configs.recipes import RECIPES, structure_training_keys
+
+    assert driver.recipe_suffix({}) == ""
+    assert driver.recipe_suffix({"num_train_epochs": 3.0, "paft_canonical_ratio": 0}) == ""
+    assert driver.recipe_suffix({"num_train_epochs": 9.0, "paft_canonical_ratio": 0.5}) == "_e9_c0.5"
+    assert driver.recipe_suffix({"paft_structure_ratio": 0.25}) == "_r0.25"
+    keys = structure_training_keys(get_task("sst2"), RECIPES["cpu"])
+    assert driver.recipe_suffix(keys) == "_e9_c0.5"  # the cpu recipe's structure setting, from its pilots
+    assert structure_training_keys(get_task("sst2"), RECIPES["paper"]) == {
+        "paft_option_order": True, "paft_option_symbols": ["AB", "12", "ab"], "paft_max_shots": 2}
+    assert _pilot().setting_name("all", 9, 0.5) == "all_e9_c0.5"  # the pilot named that setting the same way
+    with pytest.raises(SystemExit, match="SEED:FOLDER"):
+        driver.parse_adopt(["0"])
+
+
+def _finished_training(runner, method="paft", loss=0.25):
+    """A training stage as Runner.train leaves it: the YAML it trained, the adapter folder, the stage record."""
+    import yaml
+
+    task = runner.tasks[0]
+    config = runner.training_yaml(task, method)
+    path = runner.work / "yaml" / f"{task.name}_{method}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    adapter = runner.adapter(task, method)
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_model.safetensors").write_bytes(b"weights of the source run")
+    record = {"yaml": str(path), "train_runtime": 3300.0, "train_loss": loss, "global_step": 900, "seconds": 3333.0,
+              "commit": "abc"}
+    runner.stage_file(f"train_{task.name}_{method}").parent.mkdir(parents=True, exist_ok=True)
+    runner.stage_file(f"train_{task.name}_{method}").write_text(json.dumps(record))
+
+
+def test_adopting_a_pilot_training_copies_it_only_when_it_is_the_same_training(tmp_path):
+    """Two work folders (a pilot's and the evidence run's): same model files, prepared rows and pool under other
+    paths. The adapter is adopted when every YAML key matches; a key of another value, or a prepared row that
+    differs by one byte, is refused by name and nothing is copied."""
+    import dataclasses
+    import sys
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    from validation_runs import adopt_training
+
+    from paft_ext.experiments.presets import PRESETS
+    from paft_ext.experiments.reproduce import RunMismatch, Runner
+
+    def runner(name, overrides, rows=b'{"sentence": "good", "label": 1}\n'):
+        model = tmp_path / name / "model"  # a model folder of its own, with the same files
+        model.mkdir(parents=True)
+        (model / "config.json").write_text('{"hidden_size": 576}')
+        data = tmp_path / name / "work" / "data" / "llamafactory"
+        data.mkdir(parents=True)
+        (data / "sst2_train.jsonl").write_bytes(rows)
+        preset = dataclasses.replace(PRESETS["cpu"], model=str(model))
+        return Runner(preset, tmp_path / name / "work", train_overrides=overrides)
+
+    keys = {"paft_option_order": True, "paft_canonical_ratio": 0.5, "num_train_epochs": 9.0, "seed": 0}
+    source = runner("pilot", keys)
+    _finished_training(source)
+    target = runner("evidence", dict(keys))
+    adopt_training(target, "paft", source.work)
+    record = target.finished("train_sst2_paft")
+    assert record["adopted_from"] == str(source.work) and record["trained_seconds"] == 3333.0
+    assert record["train_loss"] == 0.25 and record["global_step"] == 900
+    copied = target.adapter(get_task("sst2"), "paft") / "adapter_model.safetensors"
+    assert copied.read_bytes() == b"weights of the source run"
+
+    other = runner("other_ratio", {**keys, "paft_canonical_ratio": 0.25})
+    with pytest.raises(RunMismatch, match=r"\(paft_canonical_ratio differ"):
+        adopt_training(other, "paft", source.work)
+    assert other.finished("train_sst2_paft") is None and not other.adapter(get_task("sst2"), "paft").exists()
+    other_rows = runner("other_rows", dict(keys), rows=b'{"sentence": "good", "label": 0}\n')
+    with pytest.raises(RunMismatch, match=r"\(dataset_dir differ"):
+        adopt_training(other_rows, "paft", source.work)
+    with pytest.raises(RunMismatch, match="no finished train_sst2_fixed"):
+        adopt_training(runner("nothing", dict(keys)), "fixed", source.work)
