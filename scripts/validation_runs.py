@@ -7,7 +7,6 @@ folder per setting and seed (``<work>/<setting>_s<seed>``), stages as in the Tab
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -17,6 +16,7 @@ from functools import partial
 from pathlib import Path
 
 import yaml
+from paft_ext.default_model import sha256_file
 from paft_ext.evaluation.report import collect, summarise
 from paft_ext.experiments.presets import PRESETS
 from paft_ext.experiments.reproduce import RunMismatch, Runner, stage_record
@@ -143,19 +143,15 @@ def adopt_training(runner: Runner, method: str, source: Path) -> None:
     if trained is None:
         raise RunMismatch(f"{source}: no finished {stage} to adopt")
 
-    def digest(path: Path) -> str:
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        sha = hashlib.sha256()
-        for file in files:
-            sha.update(str(file.relative_to(path) if path.is_dir() else "").encode())
-            sha.update(file.read_bytes())
-        return sha.hexdigest()
-
     theirs = yaml.safe_load(Path(trained["yaml"]).read_text())
     mine = runner.training_yaml(task, method)
-    differ = sorted(k for k in (set(mine) | set(theirs)) - {"output_dir"}
-                    if (digest(Path(mine[k])) != digest(Path(theirs[k])) if k in PATH_KEYS and k in mine
-                        and k in theirs else mine.get(k) != theirs.get(k)))
+
+    def same(key: str) -> bool:
+        if key in PATH_KEYS and key in mine and key in theirs:
+            return _same_content(Path(mine[key]), Path(theirs[key]))
+        return mine.get(key) == theirs.get(key)
+
+    differ = sorted(k for k in (set(mine) | set(theirs)) - {"output_dir"} if not same(k))
     if differ:
         raise RunMismatch(f"{source}: its {stage} is another training ({', '.join(differ)} differ); not adopted")
 
@@ -168,3 +164,17 @@ def adopt_training(runner: Runner, method: str, source: Path) -> None:
                 "trained_commit": trained["commit"]}
 
     runner._stage(stage, copy)
+
+
+def _same_content(a: Path, b: Path) -> bool:
+    """Whether two paths hold the same bytes: one file, or every file of a folder under the same relative name. The
+    same place (the model through a worktree's symlinked cache) is not read at all."""
+    if a.resolve() == b.resolve():
+        return True
+
+    def content(path: Path) -> str | dict[str, str]:
+        if path.is_dir():
+            return {str(f.relative_to(path)): sha256_file(f) for f in sorted(path.rglob("*")) if f.is_file()}
+        return sha256_file(path)
+
+    return content(a) == content(b)
