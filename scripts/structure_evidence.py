@@ -263,13 +263,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="take the structure arm's training of SEED from FOLDER (a pilot's work folder of the "
                              "same setting) instead of training it again; refused unless it is the same training")
     args = parser.parse_args(argv)
+    adopt = parse_adopt(args.adopt)
+    if set(adopt) - set(args.seeds):
+        raise SystemExit(f"--adopt names seeds {sorted(set(adopt) - set(args.seeds))} that --seeds does not run")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     command = ["python", "scripts/structure_evidence.py", *(argv if argv is not None else sys.argv[1:])]
     work, out = ROOT / "outputs" / "structure" / args.task, ROOT / "results" / "structure" / args.task
     files = [str(f) for f in variant_files(args.task, ("test", "test_indep"), args.prompts, work / "variants")]
     structure = structure_training_keys(get_task(args.task), RECIPES["cpu"])
     folders = {"plain": "plain", "structure": "structure" + recipe_suffix(structure)}
-    adopt = parse_adopt(args.adopt)
     rows: list[dict] = []
     for seed in args.seeds:
         runners = {arm: validation_runner("structure", arm, overrides, seed, work, command, prompt_sets=files,

@@ -204,3 +204,8 @@ def test_adopting_a_pilot_training_copies_it_only_when_it_is_the_same_training(t
         adopt_training(other_rows, "paft", source.work)
     with pytest.raises(RunMismatch, match="no finished train_sst2_fixed"):
         adopt_training(runner("nothing", dict(keys)), "fixed", source.work)
+
+
+def test_adopting_a_seed_the_run_does_not_train_is_refused_before_anything_runs(driver, tmp_path):
+    with pytest.raises(SystemExit, match=r"--adopt names seeds \[3\] that --seeds does not run"):
+        driver.main(["--seeds", "0", "1", "--adopt", f"3:{tmp_path}"])
