@@ -209,3 +209,34 @@ def test_adopting_a_pilot_training_copies_it_only_when_it_is_the_same_training(t
 def test_adopting_a_seed_the_run_does_not_train_is_refused_before_anything_runs(driver, tmp_path):
     with pytest.raises(SystemExit, match=r"--adopt names seeds \[3\] that --seeds does not run"):
         driver.main(["--seeds", "0", "1", "--adopt", f"3:{tmp_path}"])
+
+
+def test_committed_readings_come_back_typed_as_written_and_a_file_without_folders_is_refused(driver, tmp_path):
+    """A new checkout has no outputs/: the rerun keeps what readings.csv committed, so its rows must read back as
+    the values that were written (numbers as numbers, empty cells as None, collapse as a bool)."""
+    rows = [{"seed": 1, "arm": "PAFT", "folder": "plain_s1", "unseen_set": "test", "kind": "symbols", "mean": 0.0,
+             "prompts": 5, "questions": 100, "balanced_accuracy": 12.5, "collapse": True, "circular_accuracy": None,
+             "task_letters": 100.0, "task_letters_right": 83.8},
+            {"seed": 0, "arm": "fixed prompt", "folder": "plain_s0", "unseen_set": "test_indep", "kind": "circular",
+             "mean": 49.2, "prompts": 10, "questions": 100, "balanced_accuracy": None, "collapse": False,
+             "circular_accuracy": 0.2, "task_letters": None, "task_letters_right": None}]
+    driver.write_csv(tmp_path / "readings.csv", rows, driver.COLUMNS)
+    assert driver.committed_readings(tmp_path / "readings.csv") == rows
+    assert driver.committed_readings(tmp_path / "absent.csv") == []
+    old = tmp_path / "old.csv"
+    old.write_text("seed,arm,unseen_set,kind,mean,prompts,questions,balanced_accuracy,collapse,circular_accuracy,"
+                   "task_letters,task_letters_right\n0,PAFT,test,shipped,88.2,5,100,88.1,False,,,\n")
+    with pytest.raises(SystemExit, match=r"old\.csv:2: columns .* expected"):
+        driver.committed_readings(old)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(",".join(driver.COLUMNS) + "\n0,PAFT,plain_s0,test,shipped,88.2,5,100,88.1,maybe,,,\n")
+    with pytest.raises(SystemExit, match=r"bad\.csv:2: collapse 'maybe'"):
+        driver.committed_readings(bad)
+
+
+def test_the_committed_readings_name_the_folders_this_driver_trains_in(driver):
+    """The shipped readings.csv reads back, and every row's folder is the driver's name for its arm and seed — a
+    rerun would otherwise train and read again what was committed."""
+    rows = driver.committed_readings(Path("results/structure/sst2/readings.csv"))
+    assert rows and all(r["folder"] == f"plain_s{r['seed']}" for r in rows if r["arm"] in ("fixed prompt", "PAFT"))
+    assert all(r["folder"].startswith("structure_e9_c0.5_s") for r in rows if r["arm"] == "PAFT + structure")
