@@ -52,6 +52,22 @@ def read_csv(path: Path, error: type[Exception] = ValueError) -> list[tuple[str,
     return rows
 
 
+def typed_cell(value: str) -> str | int | float | bool | None:
+    """A cell of a CSV that :func:`write_csv` wrote, back as the Python value written: empty -> None (``csv`` writes
+    None as an empty cell), ``True``/``False`` -> bool, an integer -> int, a number -> float (``nan`` included),
+    anything else -> the text. A committed results CSV read this way rebuilds its tables without its run folders."""
+    if value == "":
+        return None
+    if value in ("True", "False"):
+        return value == "True"
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
 def read_jsonl(path: Path, error: type[Exception] = ValueError) -> Iterator[tuple[int, Any]]:
     """(line number, parsed value) for every non-blank line; a broken line (not JSON, not UTF-8) raises ``error``
     naming it."""

@@ -14,7 +14,9 @@ Two trainings run side by side, one thread each (``--side-by-side``; bit-identic
 cores), then their readings one after the other. Resumable stage by stage (one work folder per setting and seed
 under ``outputs/ablation_cpu/``); the results (``results/ablation_cpu/``: ``runs.csv``, ``summary.csv``,
 ``ablation.md``, plots of accuracy and spread against the pool size and against K) are rebuilt from every finished
-reading after each stage and, with ``--commit``, committed.
+reading after each stage and, with ``--commit``, committed. A reading committed to ``runs.csv`` (or
+``test_runs.csv``) whose work folder is gone — a new checkout has no ``outputs/`` — is kept as committed and not
+trained or read again; a work folder that holds the reading wins.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from validation_runs import (  # noqa: E402
     validation_runner,
 )
 
-from paft_ext.data_files import write_csv, write_lines  # noqa: E402
+from paft_ext.data_files import read_csv, typed_cell, write_csv, write_lines  # noqa: E402
 from paft_ext.evaluation.report import collect, summarise  # noqa: E402
 from paft_ext.experiments.reproduce import commit_folder, stage_record  # noqa: E402
 
@@ -130,6 +132,12 @@ def plot(summary: list[dict], out: Path, full_pool: int) -> list[str]:
     return written
 
 
+def committed(path: Path) -> list[dict]:
+    """The rows of a committed ``runs.csv`` / ``test_runs.csv`` as the values written (none if absent)."""
+    return [{k: typed_cell(v) for k, v in row.items()} for _, row in read_csv(path, SystemExit)] if path.is_file() \
+        else []
+
+
 def write_results(work: Path, out: Path, pool_size: int) -> None:
     runs, tests = [], []
     for name, seed, folder, overrides in setting_folders(work):
@@ -140,6 +148,8 @@ def write_results(work: Path, out: Path, pool_size: int) -> None:
         n = overrides.get("paft_pool_size", pool_size)
         runs.append({"setting": name, "seed": seed, "K": k, "T": t, "N": n, **found})
         tests += [{"setting": name, "seed": seed, **r} for r in test_rows(folder)]
+    runs, tests = (_with_committed(rows, committed(out / name)) for rows, name in ((runs, "runs.csv"),
+                                                                                    (tests, "test_runs.csv")))
     if not runs:
         return
     out.mkdir(parents=True, exist_ok=True)
@@ -165,6 +175,19 @@ def write_results(work: Path, out: Path, pool_size: int) -> None:
                   f"{r['min']:.0f} | {'yes' if r['collapse'] else 'no'} |" for r in tests]
     lines += ["", *(f"![{p}]({p})" for p in plots)]
     write_lines(out / "ablation.md", lines)
+
+
+def _with_committed(found: list[dict], kept: list[dict]) -> list[dict]:
+    """``found`` (read from work folders) and the committed rows of every (setting, seed) it lacks, by setting, seed."""
+    have = {(r["setting"], r["seed"]) for r in found}
+    return sorted(found + [r for r in kept if (r["setting"], r["seed"]) not in have],
+                  key=lambda r: (r["setting"], r["seed"]))
+
+
+def kept_as_committed(out: Path, name: str, seed: int, tested: bool) -> bool:
+    """Whether (setting, seed) has its validation reading — and, when ``tested``, its test reading — committed."""
+    return any((r["setting"], r["seed"]) == (name, seed) for r in committed(out / "runs.csv")) and (
+        not tested or any((r["setting"], r["seed"]) == (name, seed) for r in committed(out / "test_runs.csv")))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -194,7 +217,13 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     command = ["python", "scripts/ablation_grid.py", *(argv if argv is not None else sys.argv[1:])]
     work, out = Path(args.work_dir), Path(args.results)
-    jobs = [(name, seed) for name in settings for seed in args.seeds]
+    jobs = []
+    for name, seed in ((n, s) for n in settings for s in args.seeds):
+        folder_done = reading(work / f"{name}_s{seed}", "paft") is not None
+        if not folder_done and kept_as_committed(out, name, seed, name in args.test):
+            print(f"[ablation] {name}, seed {seed}: kept as committed in {out}")
+        else:
+            jobs.append((name, seed))
     width = max(1, args.side_by_side)
     for start in range(0, len(jobs), width):  # a group trains at once, then its readings: each group ends read
         chunk = [(validation_runner("ablation", name, overrides_of(*settings[name], extra), seed, work, command),

@@ -44,7 +44,7 @@ from validation_runs import (  # noqa: E402
 )
 
 from paft_ext.configs.recipes import RECIPES, structure_training_keys  # noqa: E402
-from paft_ext.data_files import read_csv, write_csv, write_lines  # noqa: E402
+from paft_ext.data_files import read_csv, typed_cell, write_csv, write_lines  # noqa: E402
 from paft_ext.evaluation.circular import circular_rows  # noqa: E402
 from paft_ext.evaluation.prompt_sets import dataset_abbr, parse_prompt_set  # noqa: E402
 from paft_ext.evaluation.report import collect, summarise  # noqa: E402
@@ -135,21 +135,11 @@ def committed_readings(path: Path) -> list[dict]:
     for where, raw in read_csv(path, SystemExit):
         if set(raw) != set(COLUMNS):
             raise SystemExit(f"{where}: columns {sorted(raw)}, expected {list(COLUMNS)}")
-        try:
-            rows.append({key: _typed(key, value) for key, value in raw.items()})
-        except ValueError as err:
-            raise SystemExit(f"{where}: {err}") from None
+        row = {key: typed_cell(value) for key, value in raw.items()}
+        if not isinstance(row["collapse"], bool):
+            raise SystemExit(f"{where}: collapse {raw['collapse']!r}: expected True or False")
+        rows.append(row)
     return rows
-
-
-def _typed(key: str, value: str) -> str | int | float | bool | None:
-    if value == "" or key in ("arm", "folder", "unseen_set", "kind"):
-        return value or None
-    if key == "collapse":
-        if value not in ("True", "False"):
-            raise ValueError(f"collapse {value!r}: expected True or False")
-        return value == "True"
-    return int(value) if key in ("seed", "prompts", "questions") else float(value)
 
 
 def readings(folder: Path, method: str, task: str, seed: int, arm: str) -> list[dict]:

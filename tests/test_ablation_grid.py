@@ -50,3 +50,26 @@ def test_summary_and_plots_from_known_readings(grid_module, tmp_path):
     both = grid_module.plot(grid_module.summary_rows(runs + k_runs), tmp_path, full_pool=420)
     assert both == ["accuracy_vs_N.png", "accuracy_vs_K.png"]
     assert (tmp_path / "accuracy_vs_N.png").stat().st_size > 1000
+
+
+def test_committed_readings_are_kept_when_their_work_folders_are_gone(grid_module, tmp_path):
+    """A new checkout has no outputs/: rebuilding the results from an empty work folder keeps every committed run
+    (the shipped runs.csv, read back as the numbers written), and those runs count as done; a test reading asked
+    for but not committed does not."""
+    import shutil
+
+    out = tmp_path / "results"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "results" / "ablation_cpu", out)
+    before = (out / "runs.csv").read_text()
+    shipped = grid_module.committed(out / "runs.csv")
+    k1 = next(r for r in shipped if (r["setting"], r["seed"]) == ("K1_T3_Nall", 0))
+    assert (k1["valid_mean"], k1["valid_min"], k1["N"], k1["collapse"]) == (80.25, 53.0, 420, False)
+    (tmp_path / "work").mkdir()
+    grid_module.write_results(tmp_path / "work", out, 420)
+    assert (out / "runs.csv").read_text() == before
+    summary = {r["setting"]: r for r in grid_module.committed(out / "summary.csv")}
+    assert summary["K1_T3_Nall"]["mean"] == pytest.approx(statistics.fmean(
+        r["valid_mean"] for r in shipped if r["setting"] == "K1_T3_Nall"))
+    assert grid_module.kept_as_committed(out, "K1_T3_Nall", 1, tested=False)
+    assert not grid_module.kept_as_committed(out, "K1_T3_Nall", 1, tested=True)  # no test reading committed
+    assert not grid_module.kept_as_committed(out, "K4_T3_N50", 0, tested=False)
