@@ -72,4 +72,4 @@ def test_committed_readings_are_kept_when_their_work_folders_are_gone(grid_modul
         r["valid_mean"] for r in shipped if r["setting"] == "K1_T3_Nall"))
     assert grid_module.kept_as_committed(out, "K1_T3_Nall", 1, tested=False)
     assert not grid_module.kept_as_committed(out, "K1_T3_Nall", 1, tested=True)  # no test reading committed
-    assert not grid_module.kept_as_committed(out, "K4_T3_N50", 0, tested=False)
+    assert not grid_module.kept_as_committed(out, "K2_T3_Nall", 0, tested=False)  # a setting never run
