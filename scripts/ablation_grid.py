@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
     work, out = Path(args.work_dir), Path(args.results)
     jobs = []
     for name, seed in ((n, s) for n in settings for s in args.seeds):
-        folder_done = reading(work / f"{name}_s{seed}", "paft") is not None
+        folder_done = stage_record(work / f"{name}_s{seed}", "eval_sst2_paft") is not None  # no reading parsed
         if not folder_done and kept_as_committed(out, name, seed, name in args.test):
             print(f"[ablation] {name}, seed {seed}: kept as committed in {out}")
         else:

@@ -292,16 +292,21 @@ def main(argv: list[str] | None = None) -> None:
     folders = {"plain": "plain", "structure": "structure" + recipe_suffix(structure)}
     committed = committed_readings(out / "readings.csv")
 
-    def current(seed: int, arm: str, method: str) -> list[dict]:
-        folder = work / f"{folders[arm]}_s{seed}"
-        return readings(folder, method, args.task, seed, arm) or [
-            r for r in committed if (r["seed"], r["folder"], r["arm"]) == (seed, folder.name, TITLES[(arm, method)])]
+    def kept(seed: int, arm: str, method: str) -> list[dict]:
+        return [r for r in committed
+                if (r["seed"], r["folder"], r["arm"]) == (seed, f"{folders[arm]}_s{seed}", TITLES[(arm, method)])]
 
+    def current(seed: int, arm: str, method: str) -> list[dict]:
+        return readings(work / f"{folders[arm]}_s{seed}", method, args.task, seed, arm) or kept(seed, arm, method)
+
+    seeds = sorted(set(args.seeds) | {r["seed"] for r in committed})  # a rerun of one seed keeps the others
     for seed in args.seeds:
         runners = {arm: validation_runner("structure", arm, overrides, seed, work, command, prompt_sets=files,
                                           folder=f"{folders[arm]}_s{seed}")
                    for arm, overrides in (("plain", {}), ("structure", structure))}
-        todo = [(arm, method) for arm, method in ARMS if not current(seed, arm, method)]
+        todo = [(arm, method) for arm, method in ARMS  # a finished stage is enough: its reading is not parsed here
+                if stage_record(work / f"{folders[arm]}_s{seed}", f"eval_{args.task}_{method}") is None
+                and not kept(seed, arm, method)]
         for arm, method in set(ARMS) - set(todo):
             print(f"[structure] seed {seed}, {TITLES[(arm, method)]}: kept as committed in {out / 'readings.csv'}")
         if seed in adopt and ("structure", "paft") in todo:
@@ -309,7 +314,6 @@ def main(argv: list[str] | None = None) -> None:
         train_side_by_side([(runners[arm], method) for arm, method in todo], args.side_by_side)
         for arm, method in todo:
             train_and_read(runners[arm], method)
-            seeds = sorted(set(args.seeds) | {r["seed"] for r in committed})  # a rerun of one seed keeps the others
             rows = [r for s in seeds for a, m in ARMS for r in current(s, a, m)]
             write_results(rows, out, command, structure)
             if args.commit:
