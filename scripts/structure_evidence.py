@@ -142,6 +142,15 @@ def committed_readings(path: Path) -> list[dict]:
     return rows
 
 
+def foreign_readings(rows: list[dict], folders: dict[str, str]) -> list[str]:
+    """Committed rows whose work folder is not the one this run reads their arm and seed from (``folders``: work
+    folder per arm, seed suffix left off), each as ``line N: seed, arm, folder``. Rewriting readings.csv keeps only
+    the rows of this run's folders, so these would be lost without a word."""
+    expected = {title: folders[arm] for (arm, _), title in TITLES.items()}
+    return [f"line {line}: seed {r['seed']}, {r['arm']}, {r['folder']}" for line, r in enumerate(rows, start=2)
+            if r["arm"] not in expected or r["folder"] != f"{expected[r['arm']]}_s{r['seed']}"]
+
+
 def readings(folder: Path, method: str, task: str, seed: int, arm: str) -> list[dict]:
     """Per variant file of one finished evaluation: mean accuracy (and CircularEval for the circular file)."""
     done = stage_record(folder, f"eval_{task}_{method}")
@@ -287,10 +296,14 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     command = ["python", "scripts/structure_evidence.py", *(argv if argv is not None else sys.argv[1:])]
     work, out = ROOT / "outputs" / "structure" / args.task, ROOT / "results" / "structure" / args.task
-    files = [str(f) for f in variant_files(args.task, ("test", "test_indep"), args.prompts, work / "variants")]
     structure = structure_training_keys(get_task(args.task), RECIPES["cpu"])
     folders = {"plain": "plain", "structure": "structure" + recipe_suffix(structure)}
     committed = committed_readings(out / "readings.csv")
+    if stray := foreign_readings(committed, folders):
+        raise SystemExit(f"{out / 'readings.csv'}: rows this run would drop when it rewrites the file, read from work "
+                         f"folders it does not train ({'; '.join(stray)}): move them to another file under {out} "
+                         "(e.g. readings_<setting>.csv) or run the setting that wrote them")
+    files = [str(f) for f in variant_files(args.task, ("test", "test_indep"), args.prompts, work / "variants")]
 
     def kept(seed: int, arm: str, method: str) -> list[dict]:
         return [r for r in committed

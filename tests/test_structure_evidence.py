@@ -240,3 +240,26 @@ def test_the_committed_readings_name_the_folders_this_driver_trains_in(driver):
     rows = driver.committed_readings(Path("results/structure/sst2/readings.csv"))
     assert rows and all(r["folder"] == f"plain_s{r['seed']}" for r in rows if r["arm"] in ("fixed prompt", "PAFT"))
     assert all(r["folder"].startswith("structure_e9_c0.5_s") for r in rows if r["arm"] == "PAFT + structure")
+
+
+def test_committed_rows_of_another_setting_are_refused_before_anything_runs(driver, tmp_path, monkeypatch):
+    """A rerun rewrites readings.csv from the folders it trains: rows read from another setting's folder (or under
+    an arm title the driver does not know) would vanish, so the run stops first and names their lines."""
+    out = tmp_path / "results" / "structure" / "sst2"
+    out.mkdir(parents=True)
+    row = {"seed": 0, "arm": "PAFT", "folder": "plain_s0", "unseen_set": "test", "kind": "shipped", "mean": 88.0,
+           "prompts": 5, "questions": 100, "balanced_accuracy": 88.0, "collapse": False, "circular_accuracy": None,
+           "task_letters": None, "task_letters_right": None}
+    rows = [row, {**row, "arm": "PAFT + structure", "folder": "structure_e3_c0.0_s0"},
+            {**row, "seed": 1, "folder": "plain_s0"}, {**row, "arm": "PAFT v2"}]
+    driver.write_csv(out / "readings.csv", rows, driver.COLUMNS)
+    monkeypatch.setattr(driver, "ROOT", tmp_path)
+    with pytest.raises(SystemExit) as refused:
+        driver.main(["--seeds", "0"])
+    message = str(refused.value)
+    assert "line 3: seed 0, PAFT + structure, structure_e3_c0.0_s0" in message
+    assert "line 4: seed 1, PAFT, plain_s0" in message and "line 5: seed 0, PAFT v2, plain_s0" in message
+    assert "line 2" not in message and not (tmp_path / "outputs").exists()
+    driver.write_csv(out / "readings.csv", rows[:1], driver.COLUMNS)
+    assert driver.foreign_readings(driver.committed_readings(out / "readings.csv"),
+                                   {"plain": "plain", "structure": "structure_e9_c0.5"}) == []
