@@ -21,6 +21,12 @@ def test_keys_are_split_from_llamafactory_arguments():
     assert build_config({}) is None
 
 
+def test_canonical_decay_reads_from_flags_as_a_bool():
+    _, paft = split_paft_flags(["--paft_pool", "p", "--paft_canonical_ratio", "0.5", "--paft_canonical_decay"])
+    config = build_config(paft)
+    assert config.canonical_decay is True and config.canonical_ratio == 0.5
+
+
 @pytest.mark.parametrize(("values", "message"), [
     ({"window_steps": 2}, "paft_pool is required"),
     ({"pool": "p", "window_step": 2}, "unknown key.*paft_window_step;"),
@@ -32,6 +38,8 @@ def test_keys_are_split_from_llamafactory_arguments():
     ({"pool": "p", "trace": "maybe"}, "paft_trace must be true or false"),
     ({"pool": "p", "canonical_ratio": 1.2}, r"paft_canonical_ratio must be a number in \[0, 1\], got 1.2"),
     ({"pool": "p", "canonical_ratio": "half"}, "paft_canonical_ratio: cannot read 'half' as float"),
+    ({"pool": "p", "canonical_decay": True}, r"paft_canonical_decay: true .* paft_canonical_ratio .* is 0"),
+    ({"pool": "p", "canonical_ratio": 0.5, "canonical_decay": "later"}, "paft_canonical_decay must be true or false"),
 ])
 def test_bad_keys_name_the_key(values, message):
     with pytest.raises(PaftConfigError, match=message):

@@ -86,6 +86,23 @@ def test_curriculum_with_a_canonical_share_through_the_trainer(tiny_model, piqa_
             assert row["prompt_ids"] == ([] if window["prompt_id"] == "canonical" else [window["prompt_id"]])
 
 
+def test_canonical_decay_through_the_trainer(tiny_model, piqa_lf_data, tiny_pool, tmp_path, piqa_rows):
+    """``paft_canonical_decay``: 8 windows, share 0.5, density 1 − x at the window midpoints x = 1/16 … 15/16: the
+    first four sum to 3 (15+13+11+9 sixteenths), the last four to 1, so exactly 3 and 1 of them keep the fixed prompt
+    whatever the seeded offset; the rows show it."""
+    result = run_cli(_paft(tiny_model, piqa_lf_data, tmp_path / "out", tiny_pool, paft_window_steps=1,
+                           paft_canonical_ratio=0.5, paft_canonical_decay=True), tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    schedule = json.loads((tmp_path / "out" / "paft_schedule.json").read_text())
+    assert schedule["spec"]["canonical_decay"] is True
+    kept = [w["prompt_id"] == "canonical" for w in schedule["windows"]]
+    assert len(kept) == 8 and sum(kept[:4]) == 3 and sum(kept[4:]) == 1
+    for entry in read_trace(tmp_path / "out"):
+        for i, row in enumerate(entry["rows"]):
+            position = (entry["step"] * GA + entry["micro"]) * B + i
+            assert expected_text(schedule, piqa_rows, position) in row["text"]
+
+
 def test_two_rank_ddp_agrees_per_rank(tiny_model, piqa_lf_data, tiny_pool, tmp_path, piqa_rows):
     result = run_cli(_paft(tiny_model, piqa_lf_data, tmp_path / "out", tiny_pool, paft_window_steps=1), tmp_path,
                      env={"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "2", "MASTER_PORT": "29533"})

@@ -144,3 +144,28 @@ def test_canonical_ratio_keeps_an_exact_share_of_windows_on_the_fixed_prompt():
     # the other windows keep the draws they would have had without a canonical share
     assert all(m == p for m, p in zip(mixed, plain, strict=True) if m != CANONICAL)
     assert spec(canonical_ratio=0.25).digest() != spec().digest()
+
+
+@pytest.mark.parametrize(("ratio", "quarters"), [
+    # density min(1, a (1 - x)) averaged over each quarter of training, worked out by hand:
+    # r = 0.5: a = 1, 1 - x at the quarter midpoints x = 1/8, 3/8, 5/8, 7/8
+    (0.5, (0.875, 0.625, 0.375, 0.125)),
+    # r = 0.75: a = 2, all canonical up to x = 1/2, then 2 (1 - x) at x = 5/8 and 7/8
+    (0.75, (1.0, 1.0, 0.75, 0.25)),
+    # r = 0.25: a = 0.5, half of r = 0.5's density
+    (0.25, (0.4375, 0.3125, 0.1875, 0.0625)),
+])
+def test_canonical_decay_front_loads_the_fixed_prompt_windows(ratio, quarters):
+    """``paft_canonical_decay``: the share r of windows on the fixed prompt, laid out with a density that falls
+    linearly to 0 at the end of training; each quarter holds its share to within one window."""
+    schedule = build_schedule(spec(canonical_ratio=ratio, canonical_decay=True, n_rows=400, epochs=4, window=1))
+    canonical = np.array(_window_prompts(schedule)) == CANONICAL
+    windows = len(canonical)
+    assert windows == 200
+    assert abs(canonical.sum() - ratio * windows) <= 1
+    for quarter, share in enumerate(quarters):
+        assert abs(canonical[quarter * 50:(quarter + 1) * 50].sum() - share * 50) <= 1, (quarter, share)
+    assert schedule.spec.digest() != spec(canonical_ratio=ratio, n_rows=400, epochs=4, window=1).digest()
+    assert "canonical_decay" not in spec(canonical_ratio=ratio).as_dict()  # old schedules keep their digests
+    with pytest.raises(ValueError, match="paft_canonical_decay .* needs paft_canonical_ratio > 0"):
+        build_schedule(spec(canonical_decay=True))

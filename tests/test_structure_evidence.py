@@ -95,7 +95,8 @@ def test_pilot_table_from_known_readings(tmp_path):
     rows = {"none": {"train_loss": 0.2376, "tail_loss": 0.0449, "shipped": (88.2, 88.15), "option_order": (11.4, 11.6)},
             "order": {"train_loss": 0.5, "tail_loss": None, "shipped": (70.0, 69.5)}}
     pilot.write_pilot(rows, tmp_path, ["python x --draws order", "python x --draws all"])
-    text = (tmp_path / "pilot.md").read_text()
+    text = (tmp_path / "pilot_valid.md").read_text()
+    assert "read on the first 5 `valid` prompts" in text
     assert "Commands: `python x --draws order`; `python x --draws all`." in text
     table = text.splitlines()[-2:]
     assert table == ["| none | 0.2376 | 0.0449 | 88.20 (88.15) | 11.40 (11.60) | – | – |",
@@ -113,6 +114,11 @@ def test_pilot_settings_name_and_set_what_differs_from_the_recipe():
     assert pilot.setting_overrides("sst2", "all", 9, 0.25) == {**everything, "num_train_epochs": 9.0,
                                                                "paft_canonical_ratio": 0.25}
     assert pilot.setting_name("all", 3, 0.0, 0.5) == "all_r0.5"
+    assert pilot.setting_name("all", 9, 0.5, decay=True) == "all_e9_c0.5d"
+    assert pilot.setting_overrides("sst2", "all", 9, 0.5, decay=True) == {
+        **everything, "num_train_epochs": 9.0, "paft_canonical_ratio": 0.5, "paft_canonical_decay": True}
+    with pytest.raises(SystemExit, match="--canonical-decay on needs a --canonical-ratio above 0"):
+        pilot.setting_overrides("sst2", "all", 9, 0.0, decay=True)
     assert pilot.setting_overrides("sst2", "order", 3, 0.0, 0.5) == {"paft_option_order": True,
                                                                      "paft_structure_ratio": 0.5}
 

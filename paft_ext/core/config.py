@@ -33,6 +33,7 @@ class PaftConfig:
     eval_prompt: str = "instruction"
     trace: bool = False
     canonical_ratio: float = 0.0  # share of windows that keep the dataset's own fixed prompt
+    canonical_decay: bool = False  # those windows come early, their density falling linearly to zero at the end
     pool_size: int | None = None  # train on a seeded subset of this many pool prompts (the pool-size ablation)
     # loss_aware sampling (paft_ext.core.loss_aware): candidates per window, softmax temperature over their excess
     # loss, the probability share spread evenly (floor), the per-prompt EMA decay
@@ -70,6 +71,9 @@ class PaftConfig:
         ratio = self.canonical_ratio
         if isinstance(ratio, bool) or not isinstance(ratio, int | float) or not 0.0 <= ratio <= 1.0:
             raise PaftConfigError(f"paft_canonical_ratio must be a number in [0, 1], got {ratio!r}")
+        if self.canonical_decay is True and not ratio:
+            raise PaftConfigError("paft_canonical_decay: true places the windows that keep the fixed prompt early in "
+                                  "training, but paft_canonical_ratio (their share) is 0; set it, e.g. 0.5")
         candidates = self.sampling_candidates
         if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 2:
             raise PaftConfigError(f"paft_sampling_candidates must be an integer >= 2, got {candidates!r}")
@@ -104,7 +108,7 @@ class PaftConfig:
         if self.sampling == "loss_aware" and self.draws_structure:
             raise PaftConfigError("paft_option_order / paft_option_symbols / paft_max_shots: not with paft_sampling: "
                                   "loss_aware (its candidates are scored per prompt, not per structure)")
-        for name in ("epoch_reshuffle", "trace", "option_order"):
+        for name in ("epoch_reshuffle", "trace", "option_order", "canonical_decay"):
             if not isinstance(getattr(self, name), bool):
                 raise PaftConfigError(f"paft_{name} must be true or false, got {getattr(self, name)!r}")
 
@@ -189,8 +193,9 @@ def build_config(values: dict[str, Any]) -> PaftConfig | None:
     if "option_symbols" in values:
         values = {**values, "option_symbols": _symbol_sets(values["option_symbols"])}
     kinds = {"window_steps": int, "seed": int, "epoch_reshuffle": bool, "trace": bool, "canonical_ratio": float,
-             "structure_ratio": float, "pool_size": int, "option_order": bool, "max_shots": int,
-             "sampling_candidates": int, "sampling_temperature": float, "sampling_floor": float, "sampling_ema": float}
+             "canonical_decay": bool, "structure_ratio": float, "pool_size": int, "option_order": bool,
+             "max_shots": int, "sampling_candidates": int, "sampling_temperature": float, "sampling_floor": float,
+             "sampling_ema": float}
     return PaftConfig(**{k: _coerce(k, v, kinds.get(k, str)) for k, v in values.items()})
 
 

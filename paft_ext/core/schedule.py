@@ -63,6 +63,7 @@ class ScheduleSpec:
     pool_digest: str
     seed: int
     canonical_ratio: float = 0.0
+    canonical_decay: bool = False  # the canonical windows come early, their density falling to zero at the end
     curriculum_order: tuple[int, ...] = ()  # pool indices, closest to the canonical prompt first (curriculum)
     # loss_aware: candidates per window, softmax temperature, probability floor, EMA decay (paft_ext.core.loss_aware)
     candidates: int = 0
@@ -82,14 +83,16 @@ class ScheduleSpec:
 
     def as_dict(self) -> dict:
         """Every input, as stored in ``paft_schedule.json`` and cached-dataset metadata; the structure keys only
-        when set (``structure_ratio`` only when below 1), so schedules without them keep the records and digests
-        they had before those keys existed."""
+        when set (``structure_ratio`` only when below 1, ``canonical_decay`` only when true), so schedules without
+        them keep the records and digests they had before those keys existed."""
         values = asdict(self)
         if not self.draws_structure:
             for key in _STRUCTURE_KEYS:
                 values.pop(key)
         if values.get("structure_ratio") == 1.0:
             values.pop("structure_ratio")
+        if not self.canonical_decay:
+            values.pop("canonical_decay")
         return values
 
     def digest(self) -> str:
@@ -142,12 +145,33 @@ class Schedule:
         return out
 
 
-def _canonical_windows(draws: np.ndarray, ratio: float, seed: int) -> np.ndarray:
-    """``round(ratio · windows)`` seeded windows keep the canonical prompt (an exact share, not a coin per window)."""
-    chosen = np.random.default_rng([seed, _CANONICAL_STREAM]).permutation(len(draws))[:round(ratio * len(draws))]
+def _canonical_windows(draws: np.ndarray, ratio: float, seed: int, decay: bool = False) -> np.ndarray:
+    """``round(ratio · windows)`` seeded windows keep the canonical prompt (an exact share, not a coin per window);
+    with ``decay`` they are :func:`decaying_windows` instead."""
     draws = draws.copy()
+    if decay:
+        draws[decaying_windows(len(draws), ratio, seed)] = CANONICAL
+        return draws
+    chosen = np.random.default_rng([seed, _CANONICAL_STREAM]).permutation(len(draws))[:round(ratio * len(draws))]
     draws[chosen] = CANONICAL
     return draws
+
+
+def decaying_windows(n_windows: int, ratio: float, seed: int) -> np.ndarray:
+    """Which of ``n_windows`` windows keep the canonical prompt under ``paft_canonical_decay``: a share ``ratio`` of
+    them, front-loaded. Window w (at x = (w + ½) / W) is canonical with density min(1, a · (1 − x)), a = 2r for r ≤ ½
+    (r = ½: from 1 at the start to 0 at the end) and 1 / (2 (1 − r)) above (all canonical up to 1 − 1/a), laid out by
+    systematic sampling with a seeded offset, so every stretch of windows holds its density's share to within one
+    window and the total is r · W rounded up or down. Why: structure draws from the first step taught the CPU model
+    nothing, and a fixed half of canonical windows left one seed answering by letter position to the end
+    (``results/structure/sst2``); this lets the task be learned first and takes the position shortcut away last."""
+    if ratio >= 1.0:
+        return np.ones(n_windows, dtype=bool)
+    slope = 2 * ratio if ratio <= 0.5 else 1 / (2 * (1 - ratio))
+    density = np.minimum(1.0, slope * (1 - (np.arange(n_windows) + 0.5) / n_windows))
+    offset = np.random.default_rng([seed, _CANONICAL_STREAM]).random()
+    reached = np.floor(np.cumsum(density) + offset)
+    return np.diff(np.concatenate([[np.floor(offset)], reached])) > 0
 
 
 def build_schedule(spec: ScheduleSpec) -> Schedule:
@@ -159,8 +183,9 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
       drawn by the ``sampling`` strategy (:mod:`.sampling`: uniformly with replacement as the paper, shuffled
       cycles, or a curriculum from the prompts closest to the canonical one, ``curriculum_order``). With
       ``canonical_ratio`` r, round(r · W) seeded windows keep the dataset's own fixed prompt instead
-      (:data:`CANONICAL`). ``loss_aware`` draws ``candidates`` distinct seeded prompts per window instead; every row
-      is rendered with each, and :mod:`.loss_aware` picks one per window while training (:data:`DECIDED`).
+      (:data:`CANONICAL`); with ``canonical_decay`` they come early (:func:`decaying_windows`). ``loss_aware``
+      draws ``candidates`` distinct seeded prompts per window instead; every row is rendered with each, and
+      :mod:`.loss_aware` picks one per window while training (:data:`DECIDED`).
       Windows are always counted in optimizer steps from the start of training, never restarted
       at an epoch boundary (an epoch of N rows rarely ends on a window edge). Without ``epoch_reshuffle`` the rows keep
       their order, and when an epoch holds whole windows the draws repeat every epoch, so an example keeps its
@@ -174,6 +199,8 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
         raise ValueError("the prompt pool is empty")
     if not 0.0 <= spec.canonical_ratio <= 1.0:
         raise ValueError(f"paft_canonical_ratio must be in [0, 1], got {spec.canonical_ratio}")
+    if spec.canonical_decay and spec.canonical_ratio <= 0:
+        raise ValueError("paft_canonical_decay places the canonical windows; it needs paft_canonical_ratio > 0")
     if not 0.0 < spec.structure_ratio <= 1.0:
         raise ValueError(f"paft_structure_ratio must be in (0, 1], got {spec.structure_ratio}")
     strategy = get_strategy(spec.sampling)
@@ -207,12 +234,13 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
     if decided:  # seeded candidates per window; which one trains is decided during training
         size = min(spec.candidates, spec.pool_size)
         candidates = np.stack([prompt_rng.choice(spec.pool_size, size=size, replace=False) for _ in range(n_windows)])
-        canonical = _canonical_windows(np.zeros(n_windows, dtype=int), spec.canonical_ratio, spec.seed) == CANONICAL
+        canonical = _canonical_windows(np.zeros(n_windows, dtype=int), spec.canonical_ratio, spec.seed,
+                                       spec.canonical_decay) == CANONICAL
         candidates[canonical] = CANONICAL
         return Schedule(spec, order, np.full(len(order), DECIDED), window_rows, candidates)
     draws = strategy.draw(prompt_rng, n_windows, spec.pool_size, spec.curriculum_order)
     if spec.canonical_ratio > 0:
-        draws = _canonical_windows(draws, spec.canonical_ratio, spec.seed)
+        draws = _canonical_windows(draws, spec.canonical_ratio, spec.seed, spec.canonical_decay)
     structure = None
     if spec.draws_structure:
         structure = draw_structure(spec.letters, spec.option_order, spec.option_symbols, spec.max_shots, spec.seed,

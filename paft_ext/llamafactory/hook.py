@@ -102,6 +102,7 @@ def _schedule_spec(run: RunState, dataset, pool: list[Prompt], fields: tuple[str
         window=config.window_steps, window_unit=config.window_unit, sampling=config.sampling,
         epoch_reshuffle=config.epoch_reshuffle, pool_size=len(pool), pool_digest=pool_digest(pool),
         seed=training.seed if config.seed is None else config.seed, canonical_ratio=config.canonical_ratio,
+        canonical_decay=config.canonical_decay,
         curriculum_order=curriculum_order(dataset, pool) if get_strategy(config.sampling).needs_closeness else (),
         **({"candidates": config.sampling_candidates, "temperature": config.sampling_temperature,
             "floor": config.sampling_floor, "ema": config.sampling_ema} if config.sampling == "loss_aware" else {}),

@@ -97,7 +97,8 @@ def build_run(path: str | Path) -> dict[str, Any]:
         geometry=Geometry(prompts_per_step(args), 1, 1), window=paft.window_steps, window_unit="step",
         sampling=paft.sampling, epoch_reshuffle=paft.epoch_reshuffle, pool_size=len(pool),
         pool_digest=pool_digest(pool), seed=run.seed if paft.seed is None else paft.seed,
-        canonical_ratio=paft.canonical_ratio, curriculum_order=_curriculum(task, rows, pool, paft.sampling),
+        canonical_ratio=paft.canonical_ratio, canonical_decay=paft.canonical_decay,
+        curriculum_order=_curriculum(task, rows, pool, paft.sampling),
         **_structure_keys(task, paft))
     schedule = build_schedule(spec)
     args.max_steps = schedule.total_steps  # the T epochs are laid out in the rendered rows: one pass of them
