@@ -4,8 +4,9 @@ Before a Table 1 run can show anything about prompt robustness, the model must l
 prompt. For each candidate task this trains the ``cpu`` recipe (LoRA r16 on all linear layers, lr 2e-3) with the
 task's user-specified prompt — through stock ``llamafactory-cli train`` and the PAFT hook with a one-prompt pool,
 exactly like the Table 1 "User-specified" method — and evaluates the adapter with OpenCompass on that training
-prompt and on 5 unseen prompts (a seeded draw from the task's shipped part-disjoint ``test`` pool, or hand-written
-prompts for tasks without a shipped pool yet), the same held-out questions for every prompt.
+prompt and on 5 unseen prompts (a seeded draw from the task's shipped part-disjoint ``test`` pool; SciQ's first pilot,
+before it had a pool, used 5 hand-written prompts: see results/pilot_learnability/README.md), the same held-out
+questions for every prompt.
 
 A task passes when accuracy on its training prompt is ≥ 70 % or ≥ chance + 20 points.
 
@@ -40,21 +41,6 @@ from paft_ext.tasks import TaskSpec, get_task
 ROOT = Path(__file__).resolve().parents[1]
 TRAINED_ID = "trained:user-specified"
 ROWS_PER_STEP = RECIPES["cpu"].batch_size * RECIPES["cpu"].grad_accum
-# Unseen prompts for candidate tasks that have no shipped pool yet (written by hand for this pilot).
-PILOT_UNSEEN: dict[str, list[str]] = {
-    "sciq": [
-        "Use the paragraph to answer.\n\n{support}\n\n{question}\n(A) {A}\n(B) {B}\n(C) {C}\n(D) {D}\nWrite "
-        "only the letter of the right option.",
-        "Q: {question}\nChoices: A) {A}  B) {B}  C) {C}  D) {D}\nBackground: {support}\nThe correct choice is",
-        'Science quiz. Background reading: {support}\nWhich option answers "{question}"?\nA: {A}\nB: {B}\nC: {C}'
-        "\nD: {D}\nReply with one of the four letters.",
-        "Here is some text from a textbook:\n{support}\nNow pick the best answer.\n{question}\nA - {A}\nB - {B}"
-        "\nC - {C}\nD - {D}\nLetter:",
-        "Options first: [A] {A} [B] {B} [C] {C} [D] {D}\nContext: {support}\nAsked: {question}\nWhich letter?",
-    ],
-}
-
-
 def pass_mark(task: TaskSpec) -> float:
     """70 %, or chance + 20 points when that is lower (4-way tasks: 45 %)."""
     chance = 100.0 / len(task.choices) if task.answer_kind == "choice" else 0.0
@@ -62,15 +48,15 @@ def pass_mark(task: TaskSpec) -> float:
 
 
 def pilot_prompts(task: TaskSpec, seed: int) -> list[Prompt]:
-    """The training prompt, then 5 unseen prompts: a seeded draw from the shipped ``test`` pool when the task has
-    one, else the hand-written pilot prompts. None of them shares a sentence with the training prompt."""
+    """The training prompt, then 5 unseen prompts: a seeded draw from the task's shipped ``test`` pool. None of them
+    shares a sentence with the training prompt."""
     trained = Prompt(TRAINED_ID, task.baseline_prompt, "the task's user-specified prompt (the one the pilot trains on)")
     shipped = ROOT / "data" / "prompts" / task.pool / "test.jsonl"
-    if shipped.is_file():
-        pool = load_pool(shipped, task.fields)
-        unseen = [pool[i] for i in sorted(np.random.default_rng(seed).choice(len(pool), size=5, replace=False))]
-    else:
-        unseen = [Prompt(f"pilot:{k:02d}", text, "handwritten:pilot") for k, text in enumerate(PILOT_UNSEEN[task.name])]
+    if not shipped.is_file():
+        raise SystemExit(f"{task.name}: no shipped test pool at {shipped}: build one first (scripts/"
+                         "build_shipped_pools.py, or `paft-ext pools compose`)")
+    pool = load_pool(shipped, task.fields)
+    unseen = [pool[i] for i in sorted(np.random.default_rng(seed).choice(len(pool), size=5, replace=False))]
     trained_sentences = sentences(trained.text)
     for prompt in unseen:
         shared = trained_sentences & sentences(prompt.text)

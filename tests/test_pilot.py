@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from paft_ext.pools.store import Prompt, load_pool, write_pool
 from paft_ext.tasks import get_task
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,8 +39,15 @@ def test_prompts_are_the_training_prompt_then_five_seeded_test_prompts(pilot):
     assert [p.id for p in pilot.pilot_prompts(get_task("sst2"), seed=1)] != [p.id for p in prompts]
 
 
-def test_an_unseen_prompt_sharing_a_sentence_with_the_training_prompt_is_refused(pilot, monkeypatch):
-    leaky = "Answer the question by replying A, B, C or D.\n{support}\n{question}\n{A} {B} {C} {D}"
-    monkeypatch.setitem(pilot.PILOT_UNSEEN, "sciq", [*pilot.PILOT_UNSEEN["sciq"][:4], leaky])
-    with pytest.raises(SystemExit, match="pilot:04.*answer the question by replying a, b, c or d"):
-        pilot.pilot_prompts(get_task("sciq"), seed=0)
+def test_an_unseen_prompt_sharing_a_sentence_with_the_training_prompt_is_refused(pilot, monkeypatch, tmp_path):
+    task = get_task("sciq")
+    shipped = load_pool(ROOT / "data" / "prompts" / "sciq" / "test.jsonl", task.fields)[:4]
+    leaky = Prompt("leaky", "Answer the question by replying A, B, C or D.\n{support}\n{question}\n{A} {B} {C} {D}",
+                   "handwritten")
+    write_pool(tmp_path / "data" / "prompts" / "sciq" / "test.jsonl", [*shipped, leaky])
+    monkeypatch.setattr(pilot, "ROOT", tmp_path)
+    with pytest.raises(SystemExit, match="'leaky' shares .*answer the question by replying a, b, c or d"):
+        pilot.pilot_prompts(task, seed=0)
+    (tmp_path / "data" / "prompts" / "sciq" / "test.jsonl").unlink()
+    with pytest.raises(SystemExit, match=r"sciq: no shipped test pool at .*test\.jsonl"):
+        pilot.pilot_prompts(task, seed=0)

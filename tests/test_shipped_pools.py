@@ -23,7 +23,7 @@ from paft_ext.tasks import TASKS
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 POOLS = {"hellaswag": "hellaswag", "piqa": "piqa", "winogrande": "winogrande", "race": "race_middle",
-         "gsm8k": "gsm8k", "sst2": "sst2"}
+         "gsm8k": "gsm8k", "sst2": "sst2", "sciq": "sciq"}
 LLM_POOLS = ("piqa", "winogrande")  # test_llm is shipped for these at least
 SIZES = {"valid": 20, "test": 50, "test_indep": 50, "seen_probe": 10}
 

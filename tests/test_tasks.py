@@ -16,7 +16,7 @@ def test_registry_holds_the_tasks_with_opencompass_reader_columns():
     assert TASKS["gsm8k"].fields == ("question",)
     assert TASKS["sst2"].fields == ("sentence", "A", "B") and TASKS["sciq"].choices == "ABCD"
     assert [t.name for t in TASKS.values() if t.opencompass_config is None] == ["sst2", "sciq"]
-    assert [t.name for t in TASKS.values() if not t.pool_shipped] == ["sciq"]
+    assert all(t.pool_shipped for t in TASKS.values())
     assert {t.name: t.top_threshold for t in TASKS.values()} == {
         "hellaswag": 0.90, "piqa": 0.85, "winogrande": 0.80, "race_middle": 0.85, "race_high": 0.85, "gsm8k": 0.75,
         "sst2": 0.85, "sciq": 0.85}

@@ -62,7 +62,6 @@ TASK = TaskSpec(
     opencompass_files=jsonl_eval_files("sciq", FIELDS),
     required_raw_keys=("question", "support", "correct_answer", "distractor1", "distractor2", "distractor3"),
     pool="sciq",
-    pool_shipped=False,
     optional_fields=("support",),
     opencompass_config=None,
     opencompass_datasets="",
