@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
     seeds = sorted(set(args.seeds) | {r["seed"] for r in committed})  # a rerun of one seed keeps the others
     for seed in args.seeds:
         runners = {arm: validation_runner("structure", arm, overrides, seed, work, command, prompt_sets=files,
-                                          folder=f"{folders[arm]}_s{seed}")
+                                          folder=f"{folders[arm]}_s{seed}", task=args.task)
                    for arm, overrides in (("plain", {}), ("structure", structure))}
         todo = [(arm, method) for arm, method in ARMS  # a finished stage is enough: its reading is not parsed here
                 if stage_record(work / f"{folders[arm]}_s{seed}", f"eval_{args.task}_{method}") is None

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     files = [str(f) for f in variant_files(args.task, (READ,), 5, variants) if kind_of(str(f))[1] in PILOT_KINDS]
     work, out = ROOT / "outputs" / f"structure_pilot_{READ}" / args.task, ROOT / "results" / "structure" / args.task
     runners = [validation_runner(f"structure_pilot_{READ}", name, overrides, seed, work, command, prompt_sets=files,
-                                 folder=f"{name}_s{seed}")
+                                 folder=f"{name}_s{seed}", task=args.task)
                for seed in args.seeds for name, overrides in settings.items()]
     train_side_by_side([(runner, "paft") for runner in runners], args.side_by_side)
     for runner in runners:

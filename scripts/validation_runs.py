@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 from paft_ext.default_model import sha256_file
 from paft_ext.evaluation.report import collect, summarise
-from paft_ext.experiments.presets import PRESETS
+from paft_ext.experiments.presets import PRESETS, Preset
 from paft_ext.experiments.reproduce import RunMismatch, Runner, stage_record
 from paft_ext.pools.store import Prompt, write_pool
 
@@ -29,23 +29,29 @@ READING_COLUMNS = ("valid_mean", "valid_std", "valid_min", "balanced_accuracy", 
 
 
 def validation_runner(study: str, name: str, overrides: dict, seed: int, work: Path, command: list[str],
-                      prompt_sets: Sequence[str] | None = None, folder: str | None = None) -> Runner:
+                      prompt_sets: Sequence[str] | None = None, folder: str | None = None,
+                      task: str = "sst2") -> Runner:
     """The runner of one setting and seed of a study, its data prepared (the preset's seeded rows and questions, the
     same for every setting). ``prompt_sets``: what it reads (default: the validation prompts and the user-specified
-    one); ``folder``: its work folder under ``work`` (default ``<name>_s<seed>``)."""
-    preset = PRESETS["cpu"]
+    one); ``folder``: its work folder under ``work`` (default ``<name>_s<seed>``); ``task``: what it trains and reads
+    (the ``cpu`` preset's row and question counts, any task with a shipped pool)."""
+    preset = dataclasses.replace(PRESETS["cpu"], tasks=(task,))
     own = work / "prompts" / "own.jsonl"
     if not own.is_file():
-        task = Runner(preset, work).tasks[0]
-        write_pool(own, [Prompt("user-specified", task.baseline_prompt, "the fixed baseline's training prompt")])
-    sets = tuple(prompt_sets) if prompt_sets else (str(ROOT / "data" / "prompts" / VALIDATION), str(own))
-    preset = dataclasses.replace(preset, name=f"cpu_{study}_{name}", prompts=None, prompt_sets=sets,
-                                 eval_dtype="bfloat16")
-    runner = Runner(preset, work / (folder or f"{name}_s{seed}"),
+        write_pool(own, [Prompt("user-specified", Runner(preset, work).tasks[0].baseline_prompt,
+                                "the fixed baseline's training prompt")])
+    sets = prompt_sets or (str(ROOT / "data" / "prompts" / VALIDATION), str(own))
+    runner = Runner(study_preset(preset, study, name, sets), work / (folder or f"{name}_s{seed}"),
                     train_overrides={**overrides, "seed": seed, "paft_seed": seed})
     runner.check_or_record(command)
     runner._stage("prepare", runner.prepare)
     return runner
+
+
+def study_preset(preset: Preset, study: str, name: str, prompt_sets: Sequence[str]) -> Preset:
+    """``preset`` as one setting of a study reads it: its own name, these prompt sets, bf16 evaluation."""
+    return dataclasses.replace(preset, name=f"cpu_{study}_{name}", prompts=None, prompt_sets=tuple(prompt_sets),
+                               eval_dtype="bfloat16")
 
 
 def _train_stage(runner: Runner, method: str) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 from pathlib import Path
@@ -269,3 +270,19 @@ def test_committed_rows_of_another_setting_are_refused_before_anything_runs(driv
     driver.write_csv(out / "readings.csv", rows[:1], driver.COLUMNS)
     assert driver.foreign_readings(driver.committed_readings(out / "readings.csv"),
                                    {"plain": "plain", "structure": "structure_e9_c0.5"}) == []
+
+
+def test_a_study_trains_and_reads_the_task_it_names():
+    """``--task sciq`` must train SciQ: the study preset keeps the ``cpu`` preset's counts with the named task."""
+    import sys
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    from validation_runs import study_preset
+
+    from paft_ext.experiments.presets import PRESETS
+
+    base = PRESETS["cpu"]
+    preset = study_preset(dataclasses.replace(base, tasks=("sciq",)), "structure", "plain", ["a.jsonl", "b.jsonl"])
+    assert preset.tasks == ("sciq",) and preset.name == "cpu_structure_plain"
+    assert preset.prompt_sets == ("a.jsonl", "b.jsonl") and preset.prompts is None
+    assert (preset.train_samples, preset.eval_questions) == (base.train_samples, base.eval_questions) == (400, 100)
