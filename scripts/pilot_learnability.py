@@ -112,7 +112,9 @@ def write_results(rows: list[dict], out: Path) -> None:
     (out / "pilot.json").write_text(json.dumps({"tasks": rows}, indent=1) + "\n")
     with (out / "per_prompt.csv").open("w", newline="") as handle:
         per_prompt = [p for row in rows for p in row["per_prompt"]]
-        writer = csv.DictWriter(handle, fieldnames=list(per_prompt[0]))
+        # rows kept from pilot.json may predate columns added since: every column any row has, blank where absent
+        columns = list(dict.fromkeys(key for p in per_prompt for key in p))
+        writer = csv.DictWriter(handle, fieldnames=columns, restval="")
         writer.writeheader()
         writer.writerows(per_prompt)
     lines = ["| task | train records | steps | train loss | questions | chance / majority | trained prompt | "

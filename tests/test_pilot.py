@@ -51,3 +51,20 @@ def test_an_unseen_prompt_sharing_a_sentence_with_the_training_prompt_is_refused
     (tmp_path / "data" / "prompts" / "sciq" / "test.jsonl").unlink()
     with pytest.raises(SystemExit, match=r"sciq: no shipped test pool at .*test\.jsonl"):
         pilot.pilot_prompts(task, seed=0)
+
+
+def test_results_keep_older_rows_whose_per_prompt_records_lack_newer_columns(pilot, tmp_path):
+    """pilot.json keeps earlier tasks' rows; a later run's per-prompt records have more columns (SciQ's rerun failed
+    writing per_prompt.csv on exactly this). Every column is written, blank where a row has none."""
+    old = {"task": "sst2", "records": 500, "train_split": "v", "steps": 375, "train_loss": 0.138, "questions": 300,
+           "eval_split": "e", "chance": 50.0, "majority": 50.7, "trained_prompt": 85.7, "trained_se": 2.0,
+           "unseen_mean": 84.6, "unseen_min": 83.3, "unseen_max": 86.0, "trained_no_answer": 0.0,
+           "unseen_no_answer": 0.0, "pass_mark": 70.0, "passed": True,
+           "per_prompt": [{"prompt_id": "p", "accuracy": 85.7}]}
+    new = {**old, "task": "sciq", "passed": False, "per_prompt": [{"prompt_id": "q", "accuracy": 60.0,
+                                                                   "no_answer_strict": 1.5}]}
+    pilot.write_results([old, new], tmp_path)
+    lines = (tmp_path / "per_prompt.csv").read_text().splitlines()
+    assert lines == ["prompt_id,accuracy,no_answer_strict", "p,85.7,", "q,60.0,1.5"]
+    table = (tmp_path / "pilot.md").read_text().splitlines()
+    assert table[2].endswith("| 70 | pass |") and table[3].startswith("| sciq |") and table[3].endswith("| fail |")
