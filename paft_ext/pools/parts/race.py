@@ -1,7 +1,7 @@
 """RACE (middle and high): an article, a question and four options, answer A, B, C or D."""
 
 from paft_ext.pools.compose import Parts, Side
-from paft_ext.pools.parts import CHOICE_TEST_ANSWER_LINES
+from paft_ext.pools.parts import CHOICE_TEST_ANSWER_LINES, FOUR_OPTION_TRAIN_ANSWER_LINES
 
 # Train-only members (the parts every shipped pool had before the test side was split off).
 TRAIN = Side(
@@ -46,18 +46,7 @@ TRAIN = Side(
         "\"{article}\"\n\nQuestion: {question}",
         "Here is the article -> {article}\nHere is the question -> {question}",
     ),
-    answer_lines=(
-        "Answer:",
-        "",
-        "Answer with A, B, C or D.",
-        "Reply with just the letter.",
-        "The correct answer is",
-        "Your answer (A/B/C/D):",
-        "Respond with the letter of the correct option only.",
-        "Correct option:",
-        "You may choose from 'A', 'B', 'C', 'D'.",
-        "Letter:",
-    ),
+    answer_lines=FOUR_OPTION_TRAIN_ANSWER_LINES,
 )
 
 # Test-only members: written apart from the train side, sharing no sentence with it.
