@@ -1,7 +1,7 @@
 """Learnability pilot: can the embedded model learn a task at all with fixed-prompt LoRA SFT on this CPU?
 
 Before a Table 1 run can show anything about prompt robustness, the model must learn the task on its own training
-prompt. For each candidate task this trains the ``cpu`` recipe (LoRA r16 on all linear layers, lr 2e-3) with the
+prompt. For each candidate task this trains the ``cpu`` recipe as it is now (``RECIPES["cpu"]``) with the
 task's user-specified prompt — through stock ``llamafactory-cli train`` and the PAFT hook with a one-prompt pool,
 exactly like the Table 1 "User-specified" method — and evaluates the adapter with OpenCompass on that training
 prompt and on 5 unseen prompts (a seeded draw from the task's shipped part-disjoint ``test`` pool; SciQ's first pilot,

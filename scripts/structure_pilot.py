@@ -61,16 +61,20 @@ def draw_overrides(task: str, name: str) -> dict:
 def setting_name(draw: str, epochs: int, canonical_ratio: float, structure_ratio: float = 1.0,
                  decay: bool = False) -> str:
     """``draw`` with what differs from the recipe (:func:`recipe_suffix`, as the evidence run names its folders)."""
-    return draw + recipe_suffix(setting_overrides("", "", epochs, canonical_ratio, structure_ratio, decay))
+    return draw + recipe_suffix(recipe_changes(epochs, canonical_ratio, structure_ratio, decay))
 
 
 def setting_overrides(task: str, draw: str, epochs: int, canonical_ratio: float, structure_ratio: float = 1.0,
                       decay: bool = False) -> dict:
-    """The keys a setting trains with besides the recipe's (``draw`` "": none of the draws' keys)."""
-    extra = {"num_train_epochs": float(epochs)} if epochs != RECIPE_EPOCHS else {}
+    """The keys a setting trains with besides the recipe's: its draws and :func:`recipe_changes`."""
+    return {**draw_overrides(task, draw), **recipe_changes(epochs, canonical_ratio, structure_ratio, decay)}
+
+
+def recipe_changes(epochs: int, canonical_ratio: float, structure_ratio: float, decay: bool) -> dict:
+    """The keys besides the draws where a setting differs from the recipe (none where it does not)."""
     if decay and not canonical_ratio:
         raise SystemExit("--canonical-decay on needs a --canonical-ratio above 0 (the share it places early)")
-    return {**(draw_overrides(task, draw) if draw else {}), **extra,
+    return {**({"num_train_epochs": float(epochs)} if epochs != RECIPE_EPOCHS else {}),
             **({"paft_canonical_ratio": canonical_ratio} if canonical_ratio else {}),
             **({"paft_canonical_decay": True} if decay else {}),
             **({"paft_structure_ratio": structure_ratio} if structure_ratio != 1.0 else {})}
