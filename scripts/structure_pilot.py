@@ -9,7 +9,8 @@ symbol and 2-shot variants (the structure run's variant files), 100 questions ea
 first 5 ``test`` prompts, which the evidence run reads too — a slip against choosing on validation prompts; their
 table is kept as committed in ``results/structure/<task>/pilot.md``. This script now reads the first 5 ``valid``
 prompts and their variants and writes ``pilot_valid.md`` beside it; resumable
-(``outputs/structure_pilot_valid/<task>/``).
+(``outputs/structure_pilot_valid/<task>/``); rows of settings whose work folders this checkout lacks stay as
+committed.
 
 One draw at a time learned nothing either in 300 steps, so the second pilot asks whether the draws (``all``: the three
 together) learn with longer training (``--epochs``, 3 in the recipe) or with a share of windows that keep the
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -46,6 +48,7 @@ from paft_ext.tasks import get_task  # noqa: E402
 DRAWS = {"order": "paft_option_order", "symbols": "paft_option_symbols", "shots": "paft_max_shots"}
 PILOT_KINDS = ("shipped", "option_order", "symbols", "kshot")
 TAIL_STEPS = 50
+COMMANDS_END = ". PAFT on"  # where the commands of the table's header end
 READ = "valid"  # the prompts a pilot chooses on: never the test prompts the evidence reads
 RECIPE_EPOCHS = RECIPES["cpu"].epochs
 
@@ -107,10 +110,31 @@ def pilot_reading(folder: Path, task: str, unseen_set: str = READ) -> dict | Non
     return found if set(found) & set(PILOT_KINDS) else None
 
 
+def committed_table(path: Path) -> tuple[list[str], dict[str, str]]:
+    """The commands and table rows (by setting) of an earlier ``pilot_valid.md`` (none where there is none), so a
+    rerun in a checkout that lacks an earlier setting's work folder keeps its committed row instead of dropping it."""
+    if not path.is_file():
+        return [], {}
+    lines = path.read_text().splitlines()
+    header = next((line for line in lines if line.startswith("Commands: ")), "")
+    commands = re.findall(r"`([^`]+)`", header.split(COMMANDS_END, 1)[0])
+    table = [line for line in lines if line.startswith("| ") and not line.startswith("| setting |")]
+    return commands, {line.split(" | ", 1)[0][2:]: line for line in table}
+
+
 def write_pilot(rows: dict[str, dict], out: Path, commands: list[str]) -> None:
-    """``pilot.md``: one row per setting; ``commands``: the commands that trained the pilot's own settings."""
+    """``pilot_valid.md``: one row per setting; ``commands``: the commands that trained the pilot's own settings.
+    Rows and commands of an earlier table whose settings ``rows`` lacks are kept as committed."""
+    path = out / f"pilot_{READ}.md"
+    kept_commands, kept_rows = committed_table(path)
+    table = {name: line for name, line in kept_rows.items() if name not in rows}
+    for name, found in rows.items():
+        cells = [f"{found[k][0]:.2f} ({found[k][1]:.2f})" if k in found else "–" for k in PILOT_KINDS]
+        tail = "–" if found.get("tail_loss") is None else f"{found['tail_loss']:.4f}"
+        table[name] = f"| {name} | {found['train_loss']:.4f} | {tail} | " + " | ".join(cells) + " |"
+    commands = list(dict.fromkeys([*kept_commands, *commands]))
     lines = ["# Structure draws: which setting learns them here? (pilot on validation prompts)", "",
-             "Commands: " + "; ".join(f"`{c}`" for c in commands) + ". PAFT on the `cpu` recipe with the draws "
+             "Commands: " + "; ".join(f"`{c}`" for c in commands) + COMMANDS_END + " the `cpu` recipe with the draws "
              f"named (same rows), read on the first 5 `{READ}` prompts as shipped and as variants, 100 "
              "questions each; accuracy (balanced accuracy) in %. `all`: the three draws together; `_e9`: 9 epochs "
              "(900 steps) instead of 3; `_c0.5`: half the windows keep the fixed prompt and shipped structure, "
@@ -118,12 +142,8 @@ def write_pilot(rows: dict[str, dict], out: Path, commands: list[str]) -> None:
              "structure, the others keep the shipped one with their pool prompt; `_s<k>`: the seed. Loss: the run's "
              f"mean, and the mean of its last {TAIL_STEPS} steps.", "",
              "| setting | train loss | last-50 loss | " + " | ".join(PILOT_KINDS) + " |",
-             "|---" * (3 + len(PILOT_KINDS)) + "|"]
-    for name, found in rows.items():
-        cells = [f"{found[k][0]:.2f} ({found[k][1]:.2f})" if k in found else "–" for k in PILOT_KINDS]
-        tail = "–" if found.get("tail_loss") is None else f"{found['tail_loss']:.4f}"
-        lines.append(f"| {name} | {found['train_loss']:.4f} | {tail} | " + " | ".join(cells) + " |")
-    write_lines(out / f"pilot_{READ}.md", lines)
+             "|---" * (3 + len(PILOT_KINDS)) + "|", *(table[name] for name in sorted(table))]
+    write_lines(path, lines)
 
 
 def main(argv: list[str] | None = None) -> None:

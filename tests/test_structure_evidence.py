@@ -104,6 +104,13 @@ def test_pilot_table_from_known_readings(tmp_path):
                      "| order | 0.5000 | – | 70.00 (69.50) | – | – | – |"]
     assert pilot.draw_overrides("sst2", "order") == {"paft_option_order": True}
     assert set(pilot.DRAWS) == {"order", "symbols", "shots"}
+    # a rerun in a checkout without "none"'s work folder: its committed row and command stay, "order" is re-read
+    pilot.write_pilot({"order": {"train_loss": 0.25, "tail_loss": 0.125, "kshot": (60.0, 59.0)}}, tmp_path,
+                      ["python x --draws all", "python x --seeds 2"])
+    text = (tmp_path / "pilot_valid.md").read_text()
+    assert "Commands: `python x --draws order`; `python x --draws all`; `python x --seeds 2`. PAFT on" in text
+    assert text.splitlines()[-2:] == ["| none | 0.2376 | 0.0449 | 88.20 (88.15) | 11.40 (11.60) | – | – |",
+                                      "| order | 0.2500 | 0.1250 | – | – | – | 60.00 (59.00) |"]
 
 
 def test_pilot_settings_name_and_set_what_differs_from_the_recipe():
