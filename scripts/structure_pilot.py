@@ -43,6 +43,7 @@ from paft_ext.configs.recipes import RECIPES, structure_keys  # noqa: E402
 from paft_ext.data_files import write_lines  # noqa: E402
 from paft_ext.evaluation.report import collect, summarise  # noqa: E402
 from paft_ext.experiments.reproduce import stage_record  # noqa: E402
+from paft_ext.pools.store import PoolError  # noqa: E402
 from paft_ext.tasks import get_task  # noqa: E402
 
 DRAWS = {"order": "paft_option_order", "symbols": "paft_option_symbols", "shots": "paft_max_shots"}
@@ -177,7 +178,11 @@ def main(argv: list[str] | None = None) -> None:
     rows: dict[str, dict] = {}
     commands = []
     for folder in sorted(p for p in work.iterdir() if (p / "run.json").is_file()):
-        found = pilot_reading(folder, args.task)
+        try:
+            found = pilot_reading(folder, args.task)
+        except PoolError as error:  # read in another checkout whose variant files are gone: keep its committed row
+            print(f"[structure_pilot] {folder.name}: reading not collected here, its committed row stays ({error})")
+            continue
         if found is not None:
             rows[folder.name] = found
             commands.append(" ".join(json.loads((folder / "run.json").read_text())["command"]))
