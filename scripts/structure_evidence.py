@@ -2,14 +2,14 @@
 unit, read on unseen prompts in their shipped form and in option-order, symbol, k-shot and circular variants.
 
     python scripts/structure_evidence.py --task sst2 --seeds 0 1 2 --commit \
-        --adopt 0:outputs/structure_pilot/sst2/all_e9_c0.5_s0
+        --adopt 0:outputs/structure_pilot_valid/sst2/all_e9_c0.5d_s0
 
 Per seed (``seed`` and ``paft_seed``: LoRA init, data order, schedule) and the ``cpu`` recipe on Table 1 ``cpu``'s
 rows: fixed and PAFT trained through the hook as in ``select_cpu_recipe.py`` (one work folder, so both see the same
 rows in the same order), and PAFT with the generated ``structure`` YAML's keys (``paft_option_order: true``,
 ``paft_option_symbols: [AB, "12", ab]`` for two options, ``paft_max_shots: 2``, and the ``cpu`` recipe's
-``structure_extra``: 9 epochs, half the windows on the fixed prompt and shipped structure, from the pilots; its own
-folder named after that setting, e.g. ``structure_e9_c0.5_s0``, same rows and seed). ``--adopt 0:<pilot folder>``
+``structure_extra``: 9 epochs, half the windows on the fixed prompt and shipped structure, placed early, from the
+pilots; its own folder named after that setting, e.g. ``structure_e9_c0.5d_s0``, same rows and seed). ``--adopt 0:<pilot folder>``
 takes a pilot's training of exactly that setting instead of training it again (refused unless it is the same).
 Every adapter is read on the first ``--prompts`` prompts of ``test`` and ``test_indep`` as shipped and as
 ``paft-ext pools perturb`` variants built once (seeded): ``option_order``, ``symbols``, ``kshot`` (2 solved training

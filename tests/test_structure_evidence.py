@@ -149,10 +149,10 @@ def test_a_changed_structure_recipe_trains_in_a_folder_named_after_it(driver):
     assert driver.recipe_suffix({"num_train_epochs": 9.0, "paft_canonical_ratio": 0.5}) == "_e9_c0.5"
     assert driver.recipe_suffix({"paft_structure_ratio": 0.25}) == "_r0.25"
     keys = structure_training_keys(get_task("sst2"), RECIPES["cpu"])
-    assert driver.recipe_suffix(keys) == "_e9_c0.5"  # the cpu recipe's structure setting, from its pilots
+    assert driver.recipe_suffix(keys) == "_e9_c0.5d"  # the cpu recipe's structure setting, from its pilots
     assert structure_training_keys(get_task("sst2"), RECIPES["paper"]) == {
         "paft_option_order": True, "paft_option_symbols": ["AB", "12", "ab"], "paft_max_shots": 2}
-    assert _pilot().setting_name("all", 9, 0.5) == "all_e9_c0.5"  # the pilot named that setting the same way
+    assert _pilot().setting_name("all", 9, 0.5, decay=True) == "all_e9_c0.5d"  # the pilot names it the same way
     with pytest.raises(SystemExit, match="SEED:FOLDER"):
         driver.parse_adopt(["0"])
 
