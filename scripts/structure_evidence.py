@@ -9,8 +9,9 @@ rows: fixed and PAFT trained through the hook as in ``select_cpu_recipe.py`` (on
 rows in the same order), and PAFT with the generated ``structure`` YAML's keys (``paft_option_order: true``,
 ``paft_option_symbols: [AB, "12", ab]`` for two options, ``paft_max_shots: 2``, and the ``cpu`` recipe's
 ``structure_extra``: 9 epochs, half the windows on the fixed prompt and shipped structure, placed early, from the
-pilots; its own folder named after that setting, e.g. ``structure_e9_c0.5d_s0``, same rows and seed). ``--adopt 0:<pilot folder>``
-takes a pilot's training of exactly that setting instead of training it again (refused unless it is the same).
+pilots; its own folder named after that setting, e.g. ``structure_e9_c0.5d_s0``, same rows and seed).
+``--adopt 0:<pilot folder>`` takes a pilot's training of exactly that setting instead of training it again (refused
+unless it is the same).
 Every adapter is read on the first ``--prompts`` prompts of ``test`` and ``test_indep`` as shipped and as
 ``paft-ext pools perturb`` variants built once (seeded): ``option_order``, ``symbols``, ``kshot`` (2 solved training
 records) and ``--circular`` (every rotation, for CircularEval), 100 questions each. Trainings run two at a time, one
