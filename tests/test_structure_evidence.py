@@ -253,7 +253,12 @@ def test_the_committed_readings_name_the_folders_this_driver_trains_in(driver):
     rerun would otherwise train and read again what was committed."""
     rows = driver.committed_readings(Path("results/structure/sst2/readings.csv"))
     assert rows and all(r["folder"] == f"plain_s{r['seed']}" for r in rows if r["arm"] in ("fixed prompt", "PAFT"))
-    assert all(r["folder"].startswith("structure_e9_c0.5_s") for r in rows if r["arm"] == "PAFT + structure")
+    from paft_ext.configs.recipes import RECIPES, structure_training_keys
+
+    structure = "structure" + driver.recipe_suffix(structure_training_keys(get_task("sst2"), RECIPES["cpu"]))
+    assert all(r["folder"] == f"{structure}_s{r['seed']}" for r in rows if r["arm"] == "PAFT + structure")
+    assert {r["seed"] for r in rows if r["arm"] == "PAFT + structure"} == {0, 1, 2}
+    assert driver.foreign_readings(rows, {"plain": "plain", "structure": structure}) == []
 
 
 def test_committed_rows_of_another_setting_are_refused_before_anything_runs(driver, tmp_path, monkeypatch):
