@@ -181,6 +181,9 @@ def main(argv: list[str] | None = None) -> None:
         try:
             found = pilot_reading(folder, args.task)
         except PoolError as error:  # read in another checkout whose variant files are gone: keep its committed row
+            if folder.name not in committed_table(out / f"pilot_{READ}.md")[1]:
+                raise SystemExit(f"{folder}: its reading cannot be collected here and no committed row holds it "
+                                 f"({error})") from error
             print(f"[structure_pilot] {folder.name}: reading not collected here, its committed row stays ({error})")
             continue
         if found is not None:
