@@ -4,6 +4,8 @@ No LLM API is reachable where this project is built. Per pool:
 * train / valid / test / seen_probe: seeded compositions of hand-written parts (paft_ext/pools/parts/), whose families
   are split into train-only and test-only members, so test prompts share no part with train;
 * test_indep: whole prompts written by hand apart from the parts (paft_ext/pools/independent/<pool>.txt);
+* valid_indep (where paft_ext/pools/independent/<pool>_valid.txt exists): prompts written by hand apart from the parts
+  and from test_indep, to choose settings on when the composed valid prompts cannot show a failure (SST-2);
 * test_llm: prompts written by Qwen2.5-Coder-1.5B-Instruct served locally, from the committed candidates
   (data/prompts/<pool>/llm_candidates.jsonl, made once by scripts/build_llm_test_prompts.py).
 Every build ends with the unseen check (paft-ext pools check); a leak fails the build.
@@ -37,3 +39,6 @@ if __name__ == "__main__":
         if llm.is_file():
             main(["pools", "add-test-set", "--task", task, "--name", "test_llm", "--from", str(llm), "--lenient",
                   "--min-size", str(LLM_TEST_MIN[pool]), *out])
+        held_out = ROOT / "paft_ext" / "pools" / "independent" / f"{pool}_valid.txt"
+        if held_out.is_file():
+            main(["pools", "add-test-set", "--task", task, "--name", "valid_indep", "--from", str(held_out), *out])

@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from structure_evidence import kind_of, recipe_suffix, variant_files  # noqa: E402
-from validation_runs import ROOT, train_and_read, train_side_by_side, validation_runner  # noqa: E402
+from validation_runs import ROOT, adopt_training, train_and_read, train_side_by_side, validation_runner  # noqa: E402
 
 from paft_ext.configs.recipes import RECIPES, structure_keys  # noqa: E402
 from paft_ext.data_files import write_lines  # noqa: E402
@@ -50,7 +50,7 @@ DRAWS = {"order": "paft_option_order", "symbols": "paft_option_symbols", "shots"
 PILOT_KINDS = ("shipped", "option_order", "symbols", "kshot")
 TAIL_STEPS = 50
 COMMANDS_END = ". PAFT on"  # where the commands of the table's header end
-READ = "valid"  # the prompts a pilot chooses on: never the test prompts the evidence reads
+READ = ("valid", "valid_indep")  # the prompts a pilot chooses on: never the test prompts the evidence reads
 RECIPE_EPOCHS = RECIPES["cpu"].epochs
 
 
@@ -97,7 +97,7 @@ def tail_loss(train_dir: Path, steps: int = TAIL_STEPS) -> float | None:
     return sum(tail) / len(tail) if tail else None
 
 
-def pilot_reading(folder: Path, task: str, unseen_set: str = READ) -> dict | None:
+def pilot_reading(folder: Path, task: str, unseen_set: str = READ[0]) -> dict | None:
     """Per variant kind of ``unseen_set`` in one finished PAFT reading: mean and balanced accuracy; and the training
     loss (None: not finished, or not read on that set)."""
     trained, done = (stage_record(folder, f"{stage}_{task}_paft") for stage in ("train", "eval"))
@@ -123,10 +123,10 @@ def committed_table(path: Path) -> tuple[list[str], dict[str, str]]:
     return commands, {line.split(" | ", 1)[0][2:]: line for line in table}
 
 
-def write_pilot(rows: dict[str, dict], out: Path, commands: list[str]) -> None:
-    """``pilot_valid.md``: one row per setting; ``commands``: the commands that trained the pilot's own settings.
+def write_pilot(rows: dict[str, dict], out: Path, commands: list[str], read: str = READ[0]) -> None:
+    """``pilot_<read>.md``: one row per setting; ``commands``: the commands that trained the pilot's own settings.
     Rows and commands of an earlier table whose settings ``rows`` lacks are kept as committed."""
-    path = out / f"pilot_{READ}.md"
+    path = out / f"pilot_{read}.md"
     kept_commands, kept_rows = committed_table(path)
     table = {name: line for name, line in kept_rows.items() if name not in rows}
     for name, found in rows.items():
@@ -136,7 +136,7 @@ def write_pilot(rows: dict[str, dict], out: Path, commands: list[str]) -> None:
     commands = list(dict.fromkeys([*kept_commands, *commands]))
     lines = ["# Structure draws: which setting learns them here? (pilot on validation prompts)", "",
              "Commands: " + "; ".join(f"`{c}`" for c in commands) + COMMANDS_END + " the `cpu` recipe with the draws "
-             f"named (same rows), read on the first 5 `{READ}` prompts as shipped and as variants, 100 "
+             f"named (same rows), read on the first 5 `{read}` prompts as shipped and as variants, 100 "
              "questions each; accuracy (balanced accuracy) in %. `all`: the three draws together; `_e9`: 9 epochs "
              "(900 steps) instead of 3; `_c0.5`: half the windows keep the fixed prompt and shipped structure, "
              "spread over training, `_c0.5d` placed early (`paft_canonical_decay`); `_r0.5`: half the windows draw a "
@@ -159,6 +159,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--structure-ratio", type=float, nargs="+", default=[1.0],
                         help="paft_structure_ratio: the share of windows that draw a structure")
     parser.add_argument("--side-by-side", type=int, default=2)
+    parser.add_argument("--read", choices=READ, default=READ[0],
+                        help="the validation prompts read: valid (composed like the pool) or valid_indep (written "
+                             "apart, for failures the composed prompts do not show); work folders and table per set")
+    parser.add_argument("--adopt-from", type=Path, metavar="WORK_DIR",
+                        help="take each setting's training from WORK_DIR/<setting>_s<seed> (e.g. the valid pilot's "
+                             "folder) where it finished there, instead of training it again; refused unless it is "
+                             "the same training")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     command = ["python", "scripts/structure_pilot.py", *(argv if argv is not None else sys.argv[1:])]
@@ -167,11 +174,15 @@ def main(argv: list[str] | None = None) -> None:
     settings = {setting_name(d, args.epochs, c, r, decay): setting_overrides(args.task, d, args.epochs, c, r, decay)
                 for d, c, r, decay in grid}  # a bad combination is refused here, before anything runs
     variants = ROOT / "outputs" / "structure" / args.task / "variants"
-    files = [str(f) for f in variant_files(args.task, (READ,), 5, variants) if kind_of(str(f))[1] in PILOT_KINDS]
-    work, out = ROOT / "outputs" / f"structure_pilot_{READ}" / args.task, ROOT / "results" / "structure" / args.task
-    runners = [validation_runner(f"structure_pilot_{READ}", name, overrides, seed, work, command, prompt_sets=files,
+    read = args.read
+    files = [str(f) for f in variant_files(args.task, (read,), 5, variants) if kind_of(str(f))[1] in PILOT_KINDS]
+    work, out = ROOT / "outputs" / f"structure_pilot_{read}" / args.task, ROOT / "results" / "structure" / args.task
+    runners = [validation_runner(f"structure_pilot_{read}", name, overrides, seed, work, command, prompt_sets=files,
                                  folder=f"{name}_s{seed}", task=args.task)
                for seed in args.seeds for name, overrides in settings.items()]
+    for runner in runners if args.adopt_from else []:
+        if stage_record(args.adopt_from / runner.work.name, f"train_{args.task}_paft") is not None:
+            adopt_training(runner, "paft", args.adopt_from / runner.work.name)
     train_side_by_side([(runner, "paft") for runner in runners], args.side_by_side)
     for runner in runners:
         train_and_read(runner, "paft")
@@ -179,9 +190,9 @@ def main(argv: list[str] | None = None) -> None:
     commands = []
     for folder in sorted(p for p in work.iterdir() if (p / "run.json").is_file()):
         try:
-            found = pilot_reading(folder, args.task)
+            found = pilot_reading(folder, args.task, read)
         except PoolError as error:  # read in another checkout whose variant files are gone: keep its committed row
-            if folder.name not in committed_table(out / f"pilot_{READ}.md")[1]:
+            if folder.name not in committed_table(out / f"pilot_{read}.md")[1]:
                 raise SystemExit(f"{folder}: its reading cannot be collected here and no committed row holds it "
                                  f"({error})") from error
             print(f"[structure_pilot] {folder.name}: reading not collected here, its committed row stays ({error})")
@@ -189,8 +200,8 @@ def main(argv: list[str] | None = None) -> None:
         if found is not None:
             rows[folder.name] = found
             commands.append(" ".join(json.loads((folder / "run.json").read_text())["command"]))
-    write_pilot(rows, out, list(dict.fromkeys(commands)))
-    print((out / f"pilot_{READ}.md").read_text())
+    write_pilot(rows, out, list(dict.fromkeys(commands)), read)
+    print((out / f"pilot_{read}.md").read_text())
 
 
 if __name__ == "__main__":

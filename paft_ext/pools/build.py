@@ -114,7 +114,8 @@ def _review_flags(out: Path, task: TaskSpec, names: list[str]) -> dict[str, list
 def _finish_check(task: TaskSpec, out: Path, manifest: dict) -> dict:
     stats, problems = leakage.check_pool(out, task)
     manifest["unseen"] = stats
-    manifest["review_flags"] = _review_flags(out, task, list(manifest.get("test_sets", {})))
+    manifest["review_flags"] = _review_flags(out, task, [*manifest.get("test_sets", {}),
+                                                         *manifest.get("valid_sets", {})])
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if problems:
         listing = "\n  ".join(str(p) for p in problems[:20])
@@ -231,14 +232,19 @@ def add_test_set(task: TaskSpec, out: Path, name: str, candidates: list[Candidat
     """Add the test set ``<out>/<name>.jsonl`` to a built pool. ``strict`` (hand-written sets): every candidate must
     be valid, distinct and unseen, else the build fails naming it; otherwise (generated sets) such candidates go to
     ``<name>_rejects.jsonl`` and ``size`` of the rest are drawn, seeded (all of them when ``size`` is None; fewer
-    than ``min_size`` fails)."""
-    if not re.fullmatch(r"test_[a-z0-9]+", name):
-        raise PoolBuildError(f"test set name {name!r}: use test_<lowercase letters/digits>")
+    than ``min_size`` fails). A ``valid_<name>`` set (held-out validation prompts written apart) is added the same
+    way, and must share nothing with the test sets either (:mod:`.leakage`)."""
+    if not re.fullmatch(r"(test|valid)_[a-z0-9]+", name):
+        raise PoolBuildError(f"set name {name!r}: use test_<lowercase letters/digits> (or valid_<…> for held-out "
+                             f"validation prompts)")
     manifest_path = out / "manifest.json"
     if not manifest_path.is_file():
         raise PoolBuildError(f"{out}: no manifest.json; build the pool first")
+    held_out = name.startswith("valid_")
+    seen_names = [*leakage.seen_set_names(out), *(leakage.test_set_names(out) if held_out else [])]
     kept, rejects, _ = _screen(task, candidates, NEAR_DUPLICATE_THRESHOLD, extra_special_tokens)
-    seen = [p for split in leakage.TRAIN_SETS for p in load_pool(out / f"{split}.jsonl", task.fields)]
+    seen = [p for split in seen_names if split != name and (out / f"{split}.jsonl").is_file()
+            for p in load_pool(out / f"{split}.jsonl", task.fields)]
     unseen = _unseen(kept, seen, rejects)
     if strict and rejects:
         listing = "\n  ".join(f"{r['text'][:80]!r}: {'; '.join(r['reasons'])}" for r in rejects[:20])
@@ -251,13 +257,13 @@ def add_test_set(task: TaskSpec, out: Path, name: str, candidates: list[Candidat
     if size is not None:
         picks = np.random.default_rng([seed, 4]).choice(len(unseen), size=size, replace=False)
         unseen = [unseen[p] for p in sorted(picks.tolist())]
-    tag = leakage.SET_TAGS.get(name, name.removeprefix("test_"))
+    tag = leakage.SET_TAGS.get(name, name.replace("_", "") if held_out else name.removeprefix("test_"))
     write_pool(out / f"{name}.jsonl", [Prompt(f"{task.pool}-{tag}-{k:03d}", c.text, c.source)
                                        for k, c in enumerate(unseen)])
     if not strict:
         write_jsonl(out / f"{name}_rejects.jsonl", rejects)
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    manifest.setdefault("test_sets", {})[name] = {
+    manifest.setdefault("valid_sets" if held_out else "test_sets", {})[name] = {
         "candidates": len(candidates), "written": len(unseen), "rejected": len(rejects),
         "sources": dict(Counter(c.source.split("/")[0] for c in unseen)),
         "diversity": pool_stats([c.text for c in unseen], task), **(provenance or {})}

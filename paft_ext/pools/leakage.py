@@ -16,6 +16,11 @@ Four checks, run by every pool build and by ``paft-ext pools check`` (also on us
 
 ``seen_probe`` (train prompts evaluated beside the test sets, for the seen-vs-unseen gap) must instead be a subset of
 train, same ids and texts.
+
+A held-out validation set written apart (``valid_<name>.jsonl``, e.g. ``valid_indep``: prompts a setting is chosen
+on when the composed ``valid`` prompts cannot show the failure looked for) is on the seen side for the test sets —
+nothing a test prompt says may come from it, so choosing on it tells nothing about the test prompts — and is itself
+checked against ``train`` like a test set, so that it measures unseen prompts too.
 """
 
 from __future__ import annotations
@@ -157,11 +162,37 @@ def test_set_names(folder: Path) -> list[str]:
     return sorted(p.stem for p in folder.glob("test*.jsonl") if not p.stem.endswith(("_rejects", "_candidates")))
 
 
+def held_out_valid_names(folder: Path) -> list[str]:
+    """Every validation set written apart: ``valid_*.jsonl`` (not its rejects)."""
+    return sorted(p.stem for p in folder.glob("valid_*.jsonl") if not p.stem.endswith(("_rejects", "_candidates")))
+
+
+def seen_set_names(folder: Path) -> list[str]:
+    """The sets no test prompt may draw on: ``train``, ``valid`` and the held-out validation sets."""
+    return [*TRAIN_SETS, *held_out_valid_names(folder)]
+
+
+def _unseen_problems(name: str, prompts: Sequence[Prompt], index: TrainIndex) -> tuple[list[Problem], dict]:
+    """The leaks of one set against ``index``, and its statistics."""
+    nearest = index.nearest([p.text for p in prompts])
+    leaks = [Problem(name, p.id, kind, why) for p, value in zip(prompts, nearest, strict=True)
+             for kind, why in leak_reasons(p, index, float(value))]
+    summary = similarity_stats(nearest)
+    if summary["mean"] > MEAN_NEAREST:
+        leaks.append(Problem(name, "*", "mean", f"mean nearest-train 5-gram Jaccard {summary['mean']:.3f} > "
+                                                f"{MEAN_NEAREST}"))
+    return leaks, {"prompts": len(prompts), "nearest_train_jaccard": summary,
+                   "shared_sentences": sum(leak.kind == "sentence" for leak in leaks),
+                   "shared_parts": sum(leak.kind == "part" for leak in leaks)}
+
+
 def check_pool(folder: Path, task: TaskSpec) -> tuple[dict, list[Problem]]:
-    """Per-set statistics and every problem of the pool at ``folder`` (train.jsonl required, valid.jsonl optional)."""
+    """Per-set statistics and every problem of the pool at ``folder`` (train.jsonl required, valid.jsonl and
+    ``valid_*.jsonl`` optional)."""
     folder = Path(folder)
     loaded = {name: load_pool(folder / f"{name}.jsonl", task.fields)
-              for name in (*TRAIN_SETS, *test_set_names(folder), SEEN_PROBE) if (folder / f"{name}.jsonl").is_file()}
+              for name in (*seen_set_names(folder), *test_set_names(folder), SEEN_PROBE)
+              if (folder / f"{name}.jsonl").is_file()}
     if "train" not in loaded:
         raise FileNotFoundError(f"{folder}: no train.jsonl to check the test prompts against")
     problems: list[Problem] = []
@@ -172,21 +203,15 @@ def check_pool(folder: Path, task: TaskSpec) -> tuple[dict, list[Problem]]:
                 problems.append(Problem(name, p.id, "invalid", "; ".join(verdict.reasons)))
             elif verdict.text != p.text:
                 problems.append(Problem(name, p.id, "invalid", "text is not in normalised form"))
-    index = TrainIndex([p for name in TRAIN_SETS for p in loaded.get(name, [])], task.options)
+    index = TrainIndex([p for name in seen_set_names(folder) for p in loaded.get(name, [])], task.options)
     stats: dict = {}
     for name in test_set_names(folder):
-        prompts = loaded[name]
-        nearest = index.nearest([p.text for p in prompts])
-        leaks = [Problem(name, p.id, kind, why) for p, value in zip(prompts, nearest, strict=True)
-                 for kind, why in leak_reasons(p, index, float(value))]
+        leaks, stats[name] = _unseen_problems(name, loaded[name], index)
         problems += leaks
-        summary = similarity_stats(nearest)
-        if summary["mean"] > MEAN_NEAREST:
-            problems.append(Problem(name, "*", "mean", f"mean nearest-train 5-gram Jaccard {summary['mean']:.3f} > "
-                                                        f"{MEAN_NEAREST}"))
-        stats[name] = {"prompts": len(prompts), "nearest_train_jaccard": summary,
-                       "shared_sentences": sum(leak.kind == "sentence" for leak in leaks),
-                       "shared_parts": sum(leak.kind == "part" for leak in leaks)}
+    train_index = TrainIndex(loaded["train"], task.options)
+    for name in held_out_valid_names(folder):
+        leaks, stats[name] = _unseen_problems(name, loaded[name], train_index)
+        problems += leaks
     if SEEN_PROBE in loaded:
         train = {p.id: p.text for p in loaded["train"]}
         for p in loaded[SEEN_PROBE]:
