@@ -20,7 +20,7 @@ from paft_ext.default_model import sha256_file
 from paft_ext.evaluation.report import collect, summarise
 from paft_ext.experiments.presets import PRESETS, Preset
 from paft_ext.experiments.reproduce import RunMismatch, Runner, stage_record
-from paft_ext.pools.store import Prompt, write_pool
+from paft_ext.pools.store import Prompt, load_pool, pool_digest, write_pool
 
 ROOT = Path(__file__).resolve().parents[1]
 VALIDATION = "{pool}/valid.jsonl"
@@ -154,6 +154,8 @@ def adopt_training(runner: Runner, method: str, source: Path) -> None:
 
     def same(key: str) -> bool:
         if key in PATH_KEYS and key in mine and key in theirs:
+            if not Path(theirs[key]).exists():  # trained in a checkout since removed (a worktree)
+                return _same_as_removed(key, Path(mine[key]), Path(theirs[key]), Path(theirs["output_dir"]), task)
             return _same_content(Path(mine[key]), Path(theirs[key]))
         return mine.get(key) == theirs.get(key)
 
@@ -170,6 +172,19 @@ def adopt_training(runner: Runner, method: str, source: Path) -> None:
                 "trained_commit": trained["commit"]}
 
     runner._stage(stage, copy)
+
+
+def _same_as_removed(key: str, mine: Path, theirs: Path, adapter: Path, task) -> bool:
+    """Whether a path a training recorded in a checkout that no longer exists held what ``mine`` holds: the pool by
+    the digest its ``paft_schedule.json`` records (the prompts' ids and texts); the model by name under
+    ``.cache/models`` (setup converts the default model the same way in every checkout, and a worktree links its
+    cache to the main checkout's). Anything else cannot be compared and counts as different."""
+    if key == "paft_pool":
+        recorded = json.loads((adapter / "paft_schedule.json").read_text()).get("pool_digest")
+        return recorded == pool_digest(load_pool(mine, task.fields))
+    if key == "model_name_or_path":
+        return theirs.name == mine.name and theirs.parent.parts[-2:] == (".cache", "models") == mine.parent.parts[-2:]
+    return False
 
 
 def _same_content(a: Path, b: Path) -> bool:
