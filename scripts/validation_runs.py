@@ -180,7 +180,7 @@ def _same_as_removed(key: str, mine: Path, theirs: Path, adapter: Path, task) ->
     ``.cache/models`` (setup converts the default model the same way in every checkout, and a worktree links its
     cache to the main checkout's). Anything else cannot be compared and counts as different."""
     if key == "paft_pool":
-        recorded = json.loads((adapter / "paft_schedule.json").read_text()).get("pool_digest")
+        recorded = json.loads((adapter / "paft_schedule.json").read_text())["spec"]["pool_digest"]
         return recorded == pool_digest(load_pool(mine, task.fields))
     if key == "model_name_or_path":
         return theirs.name == mine.name and theirs.parent.parts[-2:] == (".cache", "models") == mine.parent.parts[-2:]
