@@ -63,25 +63,27 @@ def draw_overrides(task: str, name: str) -> dict:
 
 
 def setting_name(draw: str, epochs: int, canonical_ratio: float, structure_ratio: float = 1.0,
-                 decay: bool = False) -> str:
+                 decay: bool = False, prose: float = 0.0) -> str:
     """``draw`` with what differs from the recipe (:func:`recipe_suffix`, as the evidence run names its folders)."""
-    return draw + recipe_suffix(recipe_changes(epochs, canonical_ratio, structure_ratio, decay))
+    return draw + recipe_suffix(recipe_changes(epochs, canonical_ratio, structure_ratio, decay, prose))
 
 
 def setting_overrides(task: str, draw: str, epochs: int, canonical_ratio: float, structure_ratio: float = 1.0,
-                      decay: bool = False) -> dict:
+                      decay: bool = False, prose: float = 0.0) -> dict:
     """The keys a setting trains with besides the recipe's: its draws and :func:`recipe_changes`."""
-    return {**draw_overrides(task, draw), **recipe_changes(epochs, canonical_ratio, structure_ratio, decay)}
+    return {**draw_overrides(task, draw), **recipe_changes(epochs, canonical_ratio, structure_ratio, decay, prose)}
 
 
-def recipe_changes(epochs: int, canonical_ratio: float, structure_ratio: float, decay: bool) -> dict:
+def recipe_changes(epochs: int, canonical_ratio: float, structure_ratio: float, decay: bool,
+                   prose: float = 0.0) -> dict:
     """The keys besides the draws where a setting differs from the recipe (none where it does not)."""
     if decay and not canonical_ratio:
         raise SystemExit("--canonical-decay on needs a --canonical-ratio above 0 (the share it places early)")
     return {**({"num_train_epochs": float(epochs)} if epochs != RECIPE_EPOCHS else {}),
             **({"paft_canonical_ratio": canonical_ratio} if canonical_ratio else {}),
             **({"paft_canonical_decay": True} if decay else {}),
-            **({"paft_structure_ratio": structure_ratio} if structure_ratio != 1.0 else {})}
+            **({"paft_structure_ratio": structure_ratio} if structure_ratio != 1.0 else {}),
+            **({"paft_option_prose": prose} if prose else {})}
 
 
 def tail_loss(train_dir: Path, steps: int = TAIL_STEPS) -> float | None:
@@ -139,7 +141,8 @@ def write_pilot(rows: dict[str, dict], out: Path, commands: list[str], read: str
              f"named (same rows), read on the first 5 `{read}` prompts as shipped and as variants, 100 "
              "questions each; accuracy (balanced accuracy) in %. `all`: the three draws together; `_e9`: 9 epochs "
              "(900 steps) instead of 3; `_c0.5`: half the windows keep the fixed prompt and shipped structure, "
-             "spread over training, `_c0.5d` placed early (`paft_canonical_decay`); `_r0.5`: half the windows draw a "
+             "spread over training, `_c0.5d` placed early (`paft_canonical_decay`); `_p0.5`: half the drawing "
+             "windows write the options as a sentence (`paft_option_prose`); `_r0.5`: half the windows draw a "
              "structure, the others keep the shipped one with their pool prompt; `_s<k>`: the seed. Loss: the run's "
              f"mean, and the mean of its last {TAIL_STEPS} steps.", "",
              "| setting | train loss | last-50 loss | " + " | ".join(PILOT_KINDS) + " |",
@@ -158,6 +161,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="paft_canonical_decay: the fixed-prompt windows placed early (on) or spread (off)")
     parser.add_argument("--structure-ratio", type=float, nargs="+", default=[1.0],
                         help="paft_structure_ratio: the share of windows that draw a structure")
+    parser.add_argument("--prose", type=float, nargs="+", default=[0.0],
+                        help="paft_option_prose: the share of drawing windows whose options are written as a sentence")
     parser.add_argument("--side-by-side", type=int, default=2)
     parser.add_argument("--read", choices=READ, default=READ[0],
                         help="the validation prompts read: valid (composed like the pool) or valid_indep (written "
@@ -169,10 +174,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     command = ["python", "scripts/structure_pilot.py", *(argv if argv is not None else sys.argv[1:])]
-    grid = [(d, c, r, decay == "on") for d in args.draws for c in args.canonical_ratio for r in args.structure_ratio
-            for decay in args.canonical_decay]
-    settings = {setting_name(d, args.epochs, c, r, decay): setting_overrides(args.task, d, args.epochs, c, r, decay)
-                for d, c, r, decay in grid}  # a bad combination is refused here, before anything runs
+    grid = [(d, c, r, decay == "on", prose) for d in args.draws for c in args.canonical_ratio
+            for r in args.structure_ratio for decay in args.canonical_decay for prose in args.prose]
+    settings = {setting_name(d, args.epochs, c, r, decay, prose): setting_overrides(args.task, d, args.epochs, c, r,
+                                                                                   decay, prose)
+                for d, c, r, decay, prose in grid}  # a bad combination is refused here, before anything runs
     variants = ROOT / "outputs" / "structure" / args.task / "variants"
     read = args.read
     files = [str(f) for f in variant_files(args.task, (read,), 5, variants) if kind_of(str(f))[1] in PILOT_KINDS]

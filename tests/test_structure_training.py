@@ -71,3 +71,40 @@ def test_every_trained_row_answers_with_the_symbol_next_to_its_gold_text(structu
             symbol_sets.add(window["symbols"])
     assert checked >= 60 and shots_checked >= 30  # 72 rows trained; almost all checkable
     assert orders == {"AB", "BA"} and len(symbol_sets) >= 2
+
+
+@pytest.fixture(scope="module")
+def prose_run(tiny_model, piqa_lf_data, tmp_path_factory):
+    work = tmp_path_factory.mktemp("prose")
+    pool = write_pool(work / "pool.jsonl", LABELLED)
+    config = train_config(tiny_model, piqa_lf_data, work / "out", paft_pool=str(pool), paft_window_steps=1,
+                          paft_trace=True, paft_option_order=True, paft_option_symbols=["xy", 12],
+                          paft_option_prose=1.0)
+    result = run_cli(config, work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return work / "out"
+
+
+def test_options_written_as_a_sentence_train_the_symbol_the_sentence_pairs_with_the_gold(prose_run, piqa_rows):
+    """``paft_option_prose: 1``: no trained row lists its options; on the line that shows both option texts, the
+    k-th symbol written belongs to the k-th text written, and the trained answer is the gold text's."""
+    schedule = json.loads((prose_run / "paft_schedule.json").read_text())
+    checked, forms = 0, set()
+    for entry in read_trace(prose_run):
+        for i, row in enumerate(entry["rows"]):
+            position = (entry["step"] * GA + entry["micro"]) * B + i
+            window = schedule["windows"][position // (B * GA)]
+            record = piqa_rows[schedule["order"][position]]
+            query = _user_turn(row["text"])
+            assert _symbol_next_to(query, record["sol1"]) is None  # not listed on a line of its own any more
+            lines = [line for line in query.splitlines() if record["sol1"] in line and record["sol2"] in line]
+            written = re.findall(rf"(?<!\w)[{window['symbols']}](?!\w)", lines[0]) if len(lines) == 1 else []
+            if len(written) == 2 and len(set(written)) == 2:  # a solution text that itself holds a symbol is skipped
+                shown = sorted(("sol1", "sol2"), key=lambda f: lines[0].index(record[f]))
+                trained = re.match(r"\s*(\S)", row["response"])[1]
+                gold = "sol1" if record["output"] == "A" else "sol2"
+                assert trained == written[shown.index(gold)], (lines[0], row["response"])
+                checked += 1
+            assert row["prompt_ids"] == [window["prompt_id"]]
+            forms.add(window["prose"])
+    assert checked >= 50 and len(forms) >= 4

@@ -23,6 +23,7 @@ from .artefacts import accept_schedule, prompt_id, write_tokenized_meta
 from .log import get_logger
 from .loss_aware import LossAwareSampler
 from .run_state import PaftSetupError, RunState
+from .structure import option_layout
 from .trace import identify_prompts
 
 logger = get_logger("paft_ext")
@@ -211,8 +212,10 @@ class _Trace:
             prompt_ids = [i for i, lab in zip(ids, labels, strict=True) if lab == -100 and i != pad]
             text = self.tokenizer.decode(prompt_ids, clean_up_tokenization_spaces=False)
             response = self.tokenizer.decode([lab for lab in labels if lab != -100], clean_up_tokenization_spaces=False)
-            letters = self.run.schedule.spec.letters if self.run.schedule is not None else ""
-            rows.append({"prompt_ids": identify_prompts(text, self.run.pool, letters), "text": text,
+            spec = self.run.schedule.spec if self.run.schedule is not None else None
+            letters = spec.letters if spec is not None else ""
+            options = option_layout(self.run.fields)[0] if spec is not None and spec.option_prose else ()
+            rows.append({"prompt_ids": identify_prompts(text, self.run.pool, letters, options), "text": text,
                          "response": response})
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({"step": self.step, "micro": self.micro, "rows": rows}, ensure_ascii=False) + "\n")

@@ -47,6 +47,7 @@ class PaftConfig:
     option_symbols: tuple[str, ...] = ()
     max_shots: int = 0
     structure_ratio: float = 1.0  # share of the (non-canonical) windows that draw a structure; the rest keep it
+    option_prose: float = 0.0  # share of the drawing windows whose options are written as a sentence (option_prose)
 
     def __post_init__(self) -> None:
         for name in ("pool", "eval_prompt"):
@@ -102,11 +103,16 @@ class PaftConfig:
         share = self.structure_ratio
         if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 < share <= 1.0:
             raise PaftConfigError(f"paft_structure_ratio must be a number in (0, 1], got {share!r}")
+        prose = self.option_prose
+        if isinstance(prose, bool) or not isinstance(prose, int | float) or not 0.0 <= prose <= 1.0:
+            raise PaftConfigError(f"paft_option_prose must be a number in [0, 1] (the share of drawing windows whose "
+                                  f"options are written as a sentence), got {prose!r}")
         if share != 1.0 and not self.draws_structure:
             raise PaftConfigError("paft_structure_ratio: the share of windows with structure draws, but no draw is "
                                   "set (paft_option_order / paft_option_symbols / paft_max_shots)")
         if self.sampling == "loss_aware" and self.draws_structure:
-            raise PaftConfigError("paft_option_order / paft_option_symbols / paft_max_shots: not with paft_sampling: "
+            raise PaftConfigError("paft_option_order / paft_option_symbols / paft_max_shots / paft_option_prose: not "
+                                  "with paft_sampling: "
                                   "loss_aware (its candidates are scored per prompt, not per structure)")
         for name in ("epoch_reshuffle", "trace", "option_order", "canonical_decay"):
             if not isinstance(getattr(self, name), bool):
@@ -115,8 +121,9 @@ class PaftConfig:
 
     @property
     def draws_structure(self) -> bool:
-        """Whether any structure key is set (paft_option_order / paft_option_symbols / paft_max_shots)."""
-        return bool(self.option_order or self.option_symbols or self.max_shots)
+        """Whether any structure key is set (paft_option_order / paft_option_symbols / paft_max_shots /
+        paft_option_prose)."""
+        return bool(self.option_order or self.option_symbols or self.max_shots or self.option_prose)
 
     def structure_keys(self, letters: str) -> dict[str, Any]:
         """The schedule keys of structure draws for a task with option ``letters`` ({} when none is asked);
@@ -127,7 +134,8 @@ class PaftConfig:
             return {}
         check_symbol_sets(self.option_symbols, letters, "paft_option_symbols")
         return {"letters": letters, "option_order": self.option_order, "option_symbols": self.option_symbols,
-                "max_shots": self.max_shots, "structure_ratio": float(self.structure_ratio)}
+                "max_shots": self.max_shots, "structure_ratio": float(self.structure_ratio),
+                **({"option_prose": float(self.option_prose)} if self.option_prose else {})}
 
     def training_pool(self, prompts: list, training_seed: int) -> list:
         """The prompts this run trains with: the pool, or its seeded ``paft_pool_size`` subset (seeded by
@@ -195,7 +203,7 @@ def build_config(values: dict[str, Any]) -> PaftConfig | None:
     kinds = {"window_steps": int, "seed": int, "epoch_reshuffle": bool, "trace": bool, "canonical_ratio": float,
              "canonical_decay": bool, "structure_ratio": float, "pool_size": int, "option_order": bool,
              "max_shots": int, "sampling_candidates": int, "sampling_temperature": float, "sampling_floor": float,
-             "sampling_ema": float}
+             "sampling_ema": float, "option_prose": float}
     return PaftConfig(**{k: _coerce(k, v, kinds.get(k, str)) for k, v in values.items()})
 
 

@@ -76,10 +76,11 @@ class ScheduleSpec:
     option_symbols: tuple[str, ...] = ()
     max_shots: int = 0
     structure_ratio: float = 1.0  # share of the windows (not kept canonical) that draw a structure
+    option_prose: float = 0.0  # share of the drawing windows whose options are written as a sentence
 
     @property
     def draws_structure(self) -> bool:
-        return bool(self.option_order or self.option_symbols or self.max_shots)
+        return bool(self.option_order or self.option_symbols or self.max_shots or self.option_prose)
 
     def as_dict(self) -> dict:
         """Every input, as stored in ``paft_schedule.json`` and cached-dataset metadata; the structure keys only
@@ -93,6 +94,8 @@ class ScheduleSpec:
             values.pop("structure_ratio")
         if not self.canonical_decay:
             values.pop("canonical_decay")
+        if not self.option_prose:
+            values.pop("option_prose")
         return values
 
     def digest(self) -> str:
@@ -141,8 +144,16 @@ class Schedule:
             out.append({"window": window, "prompt_index": int(self.prompt_index[start]),
                         "first_step": start // rps, "last_step": (stop - 1) // rps,
                         **({"candidates": self.candidates[window].tolist()} if self.candidates is not None else {}),
-                        **(asdict(self.structure.at(start)) if self.structure is not None else {})})
+                        **(self._drawn(start) if self.structure is not None else {})})
         return out
+
+
+    def _drawn(self, position: int) -> dict:
+        """A structure window's draw as recorded: ``prose`` only where the run draws it (older records lack it)."""
+        drawn = asdict(self.structure.at(position))
+        if not self.spec.option_prose:
+            drawn.pop("prose")
+        return drawn
 
 
 def _canonical_windows(draws: np.ndarray, ratio: float, seed: int, decay: bool = False) -> np.ndarray:
@@ -201,6 +212,8 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
         raise ValueError(f"paft_canonical_ratio must be in [0, 1], got {spec.canonical_ratio}")
     if spec.canonical_decay and spec.canonical_ratio <= 0:
         raise ValueError("paft_canonical_decay places the canonical windows; it needs paft_canonical_ratio > 0")
+    if not 0.0 <= spec.option_prose <= 1.0:
+        raise ValueError(f"paft_option_prose must be in [0, 1], got {spec.option_prose}")
     if not 0.0 < spec.structure_ratio <= 1.0:
         raise ValueError(f"paft_structure_ratio must be in (0, 1], got {spec.structure_ratio}")
     strategy = get_strategy(spec.sampling)
@@ -244,5 +257,6 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
     structure = None
     if spec.draws_structure:
         structure = draw_structure(spec.letters, spec.option_order, spec.option_symbols, spec.max_shots, spec.seed,
-                                   order, spec.n_rows, window_of, draws == CANONICAL, share=spec.structure_ratio)
+                                   order, spec.n_rows, window_of, draws == CANONICAL, share=spec.structure_ratio,
+                                   prose=spec.option_prose)
     return Schedule(spec, order, draws[window_of], window_rows, structure=structure)

@@ -1,4 +1,5 @@
-"""Structure draws: per window, an option order, an option-symbol set and a number of in-context examples.
+"""Structure draws: per window, an option order, an option-symbol set, a number of in-context examples and (opt-in)
+the options written as a sentence instead of a listing (:mod:`paft_ext.pools.option_prose`).
 
 Wording is not the only way a user's prompt differs from the training prompts: options come in another order, are
 numbered 1/2 or lettered a/b, or the question follows worked examples. A model trained on pools that keep "A = first
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from paft_ext.pools.option_prose import PROSE_FORMS, with_prose
 from paft_ext.pools.option_symbols import SHOT_SEPARATOR, SLOT, StructureError, has_slots, symbolize
 from paft_ext.pools.store import Prompt
 from paft_ext.tasks import fill_template
@@ -29,6 +31,7 @@ from paft_ext.tasks import fill_template
 _STRUCTURE_STREAM = 0x5354
 _SHOT_STREAM = 0x5348
 _SHARE_STREAM = 0x5352
+_PROSE_STREAM = 0x5350
 
 
 def option_layout(fields: Sequence[str]) -> tuple[tuple[str, ...], str]:
@@ -54,6 +57,7 @@ class WindowStructure:
     order: str
     symbols: str
     shots: int
+    prose: int = -1  # the options as sentence PROSE_FORMS[prose] instead of the template's listing (-1: listed)
 
 
 @dataclass(frozen=True)
@@ -83,22 +87,25 @@ def kept_windows(identity: np.ndarray, share: float, seed: int) -> np.ndarray:
 
 def draw_structure(letters: str, option_order: bool, symbol_sets: Sequence[str], max_shots: int, seed: int,
                    order: np.ndarray, n_rows: int, window_of: np.ndarray, identity: np.ndarray,
-                   share: float = 1.0) -> Structure:
+                   share: float = 1.0, prose: float = 0.0) -> Structure:
     """Seeded draws for every window (``identity[w]``: window w keeps the letters, order and no shots, as a window
     of the dataset's own fixed prompt does; with ``share`` < 1 so do the other windows but that share of them) and
-    ``max_shots`` distinct example rows for every position. A window's draw does not depend on ``share``."""
+    ``max_shots`` distinct example rows for every position. A window's draw does not depend on ``share``. With
+    ``prose`` > 0 each drawing window shows its options as a sentence with that probability (a form of
+    :data:`~paft_ext.pools.option_prose.PROSE_FORMS`), from a stream of its own: the other draws stay as without."""
     n_windows = len(identity)
     identity = kept_windows(np.asarray(identity, dtype=bool), share, seed) if share < 1.0 else identity
     if max_shots and n_rows <= max_shots:
         raise StructureError(f"paft_max_shots {max_shots} needs more than {max_shots} training rows, got {n_rows}")
-    rng = np.random.default_rng([seed, _STRUCTURE_STREAM])
+    rng, prose_rng = (np.random.default_rng([seed, stream]) for stream in (_STRUCTURE_STREAM, _PROSE_STREAM))
     windows = []
     for w in range(n_windows):
         drawn_order = "".join(rng.permutation(list(letters))) if option_order else letters
         symbols = symbol_sets[int(rng.integers(len(symbol_sets)))] if symbol_sets else letters
         shots = int(rng.integers(0, max_shots + 1)) if max_shots else 0
+        form = int(prose_rng.integers(len(PROSE_FORMS))) if prose and prose_rng.random() < prose else -1
         windows.append(WindowStructure(letters, letters, 0) if identity[w] else
-                       WindowStructure(drawn_order, symbols, shots))
+                       WindowStructure(drawn_order, symbols, shots, form))
     shot_rng = np.random.default_rng([seed, _SHOT_STREAM])
     examples = np.zeros((len(order), max_shots), dtype=np.int64)
     for position, row in enumerate(order.tolist()):
@@ -131,7 +138,10 @@ def render_one(template: str, fields: Mapping[str, str], gold: str, options: Seq
     if gold not in letters:
         raise StructureError(f"gold answer {gold!r} is not one of the options {letters}")
     symbols = effective_symbols(template, letters, drawn)
-    text = permute_options(symbolize(template, letters), options, letters, drawn.order)
+    text = symbolize(template, letters)
+    if drawn.prose >= 0:  # a template without a listed option block keeps its own wording
+        text = with_prose(text, options, letters, PROSE_FORMS[drawn.prose]) or text
+    text = permute_options(text, options, letters, drawn.order)
     slots = {SLOT + letter: symbols[k] for k, letter in enumerate(letters)}
     return fill_template(text, {**fields, **slots}), symbols[drawn.order.index(gold)]
 
