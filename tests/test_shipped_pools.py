@@ -174,6 +174,35 @@ def test_build_refuses_a_hand_written_test_set_with_a_leaked_sentence(tmp_path):
         "winogrande-mine-000"
 
 
+def test_a_held_out_validation_set_shares_nothing_with_the_test_sets_either_way(tmp_path):
+    """``valid_<name>``: refused when it says a test prompt's sentence; once added, a test prompt that says one of
+    its sentences is a leak in ``pools check``; a validation prompt that says a train sentence is one too."""
+    from paft_ext.pools.leakage import check_pool
+
+    task, folder = TASKS["sst2"], tmp_path / "sst2"
+    shutil.copytree(ROOT / "data" / "prompts" / "sst2", folder)
+    (folder / "valid_indep.jsonl").unlink()
+    test_sentence = _rows(folder, "test_indep")[4]["text"].split("\n")[1]  # "Is the feeling here A) {A} or B) {B}?"
+    good = "Critic line, verbatim: {sentence}\nLetter A marks it {A}, letter B marks it {B}. Reply in one character."
+    with pytest.raises(PoolBuildError, match=r"(?s)refused.*shares the sentence"):
+        add_test_set(task, folder, "valid_mine", [Candidate(good, "handwritten:x"),
+                                                  Candidate("{sentence}\n" + test_sentence, "handwritten:x")])
+    manifest = add_test_set(task, folder, "valid_mine", [Candidate(good, "handwritten:x")])
+    assert manifest["valid_sets"]["valid_mine"]["written"] == 1 and "valid_mine" not in manifest["test_sets"]
+    assert _rows(folder, "valid_mine")[0]["id"] == "sst2-validmine-000"
+    rows = _rows(folder, "test_indep")
+    rows[0]["text"] = rows[0]["text"] + "\nLetter A marks it {A}, letter B marks it {B}."
+    (folder / "test_indep.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    problems = [str(p) for p in check_pool(folder, task)[1]]
+    assert problems == [f"test_indep/{rows[0]['id']}: sentence: shares the sentence 'letter a marks it {{a}}, letter "
+                        f"b marks it {{b}}.' with train prompt sst2-validmine-000"]
+    train_instruction = _rows(folder, "train")[0]["text"].split("\n")[0]
+    mine = _rows(folder, "valid_mine")
+    mine[0]["text"] = train_instruction + "\n" + mine[0]["text"]
+    (folder / "valid_mine.jsonl").write_text(json.dumps(mine[0]) + "\n")
+    assert any(p.startswith("valid_mine/sst2-validmine-000: sentence:") for p in map(str, check_pool(folder, task)[1]))
+
+
 def test_pools_are_reproducible_from_the_script(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "scripts" / "build_shipped_pools.py")], cwd=tmp_path, check=True,
                    capture_output=True)

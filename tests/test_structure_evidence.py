@@ -298,3 +298,54 @@ def test_a_study_trains_and_reads_the_task_it_names():
     assert preset.tasks == ("sciq",) and preset.name == "cpu_structure_plain"
     assert preset.prompt_sets == ("a.jsonl", "b.jsonl") and preset.prompts is None
     assert (preset.train_samples, preset.eval_questions) == (base.train_samples, base.eval_questions) == (400, 100)
+
+
+def test_a_training_recorded_in_a_removed_checkout_is_adopted_by_its_pool_digest_and_model_name(tmp_path):
+    """A pilot trained in a worktree since removed names a pool and a model that no longer exist: its pool is compared
+    by the digest its ``paft_schedule.json`` records, its model by name under ``.cache/models``; another digest or
+    another model name is refused by key."""
+    import dataclasses
+    import sys
+
+    import yaml
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    from validation_runs import adopt_training
+
+    from paft_ext.experiments.presets import PRESETS
+    from paft_ext.experiments.reproduce import RunMismatch, Runner
+    from paft_ext.pools.store import load_pool, pool_digest
+
+    def runner(name, model_name="SmolLM2-135M-Instruct"):
+        model = tmp_path / name / ".cache" / "models" / model_name
+        model.mkdir(parents=True)
+        data = tmp_path / name / "work" / "data" / "llamafactory"
+        data.mkdir(parents=True)
+        (data / "sst2_train.jsonl").write_bytes(b'{"sentence": "good", "label": 1}\n')
+        return Runner(dataclasses.replace(PRESETS["cpu"], model=str(model)), tmp_path / name / "work",
+                      train_overrides={"paft_option_order": True, "seed": 0})
+
+    task = get_task("sst2")
+    shipped = pool_digest(load_pool(SCRIPT.parents[1] / "data" / "prompts" / "sst2" / "train.jsonl", task.fields))
+
+    def removed_source(name, digest):
+        source = runner(name)
+        _finished_training(source)
+        path = source.work / "yaml" / "sst2_paft.yaml"
+        config = yaml.safe_load(path.read_text())
+        gone = tmp_path / "gone_worktree"  # never created: the checkout the pilot ran in
+        config["paft_pool"] = str(gone / "data" / "prompts" / "sst2" / "train.jsonl")
+        config["model_name_or_path"] = str(gone / ".cache" / "models" / "SmolLM2-135M-Instruct")
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        (source.adapter(task, "paft") / "paft_schedule.json").write_text(json.dumps({"spec": {"pool_digest": digest}}))
+        return source
+
+    good = removed_source("pilot", shipped)
+    target = runner("evidence")
+    adopt_training(target, "paft", good.work)
+    assert target.finished("train_sst2_paft")["adopted_from"] == str(good.work)
+    stale = removed_source("stale_pilot", "0" * 64)
+    with pytest.raises(RunMismatch, match=r"\(paft_pool differ"):
+        adopt_training(runner("evidence_2"), "paft", stale.work)
+    with pytest.raises(RunMismatch, match=r"\(model_name_or_path differ"):
+        adopt_training(runner("evidence_3", model_name="Other-Model"), "paft", good.work)
