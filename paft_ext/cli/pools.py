@@ -186,7 +186,8 @@ def add_pool_commands(sub: argparse._SubParsersAction, tf: list[argparse.Argumen
     compose.set_defaults(func=_cmd_pools_compose)
     add = pools.add_parser("add-test-set", parents=tf,
                             help="add a test set (hand-written or generated) to a built pool")
-    add.add_argument("--name", required=True, help="test_<name>, e.g. test_indep")
+    add.add_argument("--name", required=True, help="test_<name>, e.g. test_indep; or valid_<name>: held-out "
+                                                   "validation prompts (no test prompt may share a sentence with them)")
     add.add_argument("--from", dest="source", required=True,
                      help="prompts: .jsonl (text, source) or text separated by %%%% lines")
     add.add_argument("--size", type=int, help="seeded subset of this size (default: all)")
