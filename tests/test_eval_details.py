@@ -50,3 +50,31 @@ def test_the_report_takes_opencompass_verdicts_and_re_scores_without_details(tmp
     # no details: re-scored with first_option_postprocess ("Both" -> B, gold A)
     (re_scored,) = _run(tmp_path / "plain", None)
     assert (re_scored.item_correct, re_scored.item_answers, re_scored.accuracy) == ("10", "B|B", 50.0)
+
+
+def test_a_run_read_in_a_removed_checkout_is_collected_from_the_same_file_here(tmp_path, monkeypatch):
+    """A reading made in a worktree records its prompt file by that worktree's absolute path; once the worktree is
+    gone the file is found under this checkout by its path's tail — and still checked against every prediction, so a
+    file that differs there is refused."""
+    from paft_ext import paths
+
+    here, gone = tmp_path / "checkout", tmp_path / "removed_worktree"
+    monkeypatch.setattr(paths, "REPO_ROOT", here)
+    variants = here / "outputs" / "structure" / "variants"
+    variants.mkdir(parents=True)
+    template = "R: {sentence}\nA. {A}\nB. {B}"
+    (variants / "unseen_x.jsonl").write_text(json.dumps({"id": "s-0", "text": template, "source": "h"}) + "\n")
+    run = here / "outputs" / "run"
+    (run / "predictions" / "base").mkdir(parents=True)
+    items = {str(k): {"origin_prompt": [{"role": "HUMAN", "prompt": f"R: r{k}\nA. negative\nB. positive"}],
+                      "prediction": pred, "gold": "B"} for k, pred in enumerate(("B", "A"))}
+    (run / "predictions" / "base" / "sst2_unseenx_p00.json").write_text(json.dumps(items))
+    recorded = str(gone / "outputs" / "structure" / "variants" / "unseen_x.jsonl")
+    (run / "paft_eval.json").write_text(json.dumps({"pool_root": str(tmp_path), "prompt_sets": [recorded],
+                                                    "settings": vars(EvalSettings(tasks=("sst2",)))}, default=str))
+    (result,) = collect(run)
+    assert (result.prompt_id, result.item_correct, result.accuracy) == ("s-0", "10", 50.0)
+    (variants / "unseen_x.jsonl").write_text(json.dumps({"id": "s-0", "text": "Other: {sentence}\nA. {A}\nB. {B}",
+                                                         "source": "h"}) + "\n")
+    with pytest.raises(PromptSetError):
+        collect(run)

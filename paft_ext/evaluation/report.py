@@ -25,6 +25,7 @@ import statistics
 from dataclasses import asdict
 from pathlib import Path
 
+from paft_ext import paths
 from paft_ext.paths import SHIPPED_POOLS
 from paft_ext.pools.store import Prompt, load_pool
 from paft_ext.tasks import TASKS, TaskSpec
@@ -81,8 +82,23 @@ def run_prompt_sets(run: Path, pool_root: Path | None) -> tuple[Path, dict[str, 
     manifest = run / RUN_MANIFEST
     recorded = json.loads(manifest.read_text()) if manifest.is_file() else {}
     root = Path(pool_root or recorded.get("pool_root") or DEFAULT_POOL_ROOT)
-    sets = [parse_prompt_set(name) for name in recorded.get("prompt_sets", SHIPPED)]
+    sets = [relocated(parse_prompt_set(name)) for name in recorded.get("prompt_sets", SHIPPED)]
     return root, {s.tag: s for s in sets}, recorded.get("prompts")
+
+
+def relocated(prompt_set: PromptSet) -> PromptSet:
+    """A prompt file recorded by absolute path in a checkout since removed (a git worktree that ran the reading):
+    the same file under this checkout, by the longest tail of its path found here. Safe to substitute because
+    :func:`collect` checks every prediction's rendered prompt against the template at its index; a run whose files
+    are nowhere still fails there, naming the recorded path."""
+    path = Path(prompt_set.name)
+    if not prompt_set.is_path or not path.is_absolute() or path.exists():
+        return prompt_set
+    for k in range(1, len(path.parts) - 1):
+        candidate = paths.REPO_ROOT / Path(*path.parts[k:])
+        if candidate.is_file():
+            return PromptSet(str(candidate), prompt_set.tag)
+    return prompt_set
 
 
 def _original(task: TaskSpec, prompt: Prompt, prediction: str, strict: bool) -> str:
