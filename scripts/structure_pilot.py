@@ -55,11 +55,11 @@ RECIPE_EPOCHS = RECIPES["cpu"].epochs
 
 
 def draw_overrides(task: str, name: str) -> dict:
-    """The key of draw ``name`` (``all``: every draw) with its value in the generated ``structure`` YAML
-    (:func:`structure_keys`, which the structure run trains with all at once), so the pilot's draws are exactly the
-    ones that run combines."""
+    """The key of draw ``name`` (``all``: every draw; ``none``: plain PAFT, the reference) with its value in the
+    generated ``structure`` YAML (:func:`structure_keys`, which the structure run trains with all at once), so the
+    pilot's draws are exactly the ones that run combines."""
     keys = structure_keys(get_task(task))
-    return dict(keys) if name == "all" else {DRAWS[name]: keys[DRAWS[name]]}
+    return dict(keys) if name == "all" else {} if name == "none" else {DRAWS[name]: keys[DRAWS[name]]}
 
 
 def setting_name(draw: str, epochs: int, canonical_ratio: float, structure_ratio: float = 1.0,
@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task", default="sst2")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--draws", nargs="+", choices=[*DRAWS, "all"], default=list(DRAWS))
+    parser.add_argument("--draws", nargs="+", choices=[*DRAWS, "all", "none"], default=list(DRAWS),
+                        help="none: plain PAFT (no draw), read beside the settings as the reference")
     parser.add_argument("--epochs", type=int, default=RECIPE_EPOCHS)
     parser.add_argument("--canonical-ratio", type=float, nargs="+", default=[0.0])
     parser.add_argument("--canonical-decay", nargs="+", choices=["off", "on"], default=["off"],
@@ -171,6 +172,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="take each setting's training from WORK_DIR/<setting>_s<seed> (e.g. the valid pilot's "
                              "folder) where it finished there, instead of training it again; refused unless it is "
                              "the same training")
+    parser.add_argument("--adopt-name", metavar="SETTING",
+                        help="with --adopt-from: the folders there are SETTING_s<seed> (e.g. the ablation grid's "
+                             "K4_T3_Nall for --draws none)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     command = ["python", "scripts/structure_pilot.py", *(argv if argv is not None else sys.argv[1:])]
@@ -187,8 +191,10 @@ def main(argv: list[str] | None = None) -> None:
                                  folder=f"{name}_s{seed}", task=args.task)
                for seed in args.seeds for name, overrides in settings.items()]
     for runner in runners if args.adopt_from else []:
-        if stage_record(args.adopt_from / runner.work.name, f"train_{args.task}_paft") is not None:
-            adopt_training(runner, "paft", args.adopt_from / runner.work.name)
+        source = args.adopt_from / (f"{args.adopt_name}_s{runner.train_overrides['seed']}" if args.adopt_name
+                                    else runner.work.name)
+        if stage_record(source, f"train_{args.task}_paft") is not None:
+            adopt_training(runner, "paft", source)
     train_side_by_side([(runner, "paft") for runner in runners], args.side_by_side)
     for runner in runners:
         train_and_read(runner, "paft")
