@@ -208,13 +208,13 @@ class _Trace:
         ids_batch = kwargs["input_ids"].tolist()
         # a custom loss (LLaMA-Factory's dft/eaft/asft) takes the labels out first: then the whole row is decoded
         labels_batch = kwargs["labels"].tolist() if "labels" in kwargs else [[-100] * len(i) for i in ids_batch]
+        spec = self.run.schedule.spec if self.run.schedule is not None else None
+        letters = spec.letters if spec is not None else ""
+        options = option_layout(self.run.fields)[0] if spec is not None and spec.option_prose else ()
         for ids, labels in zip(ids_batch, labels_batch, strict=True):
             prompt_ids = [i for i, lab in zip(ids, labels, strict=True) if lab == -100 and i != pad]
             text = self.tokenizer.decode(prompt_ids, clean_up_tokenization_spaces=False)
             response = self.tokenizer.decode([lab for lab in labels if lab != -100], clean_up_tokenization_spaces=False)
-            spec = self.run.schedule.spec if self.run.schedule is not None else None
-            letters = spec.letters if spec is not None else ""
-            options = option_layout(self.run.fields)[0] if spec is not None and spec.option_prose else ()
             rows.append({"prompt_ids": identify_prompts(text, self.run.pool, letters, options), "text": text,
                          "response": response})
         with self.path.open("a", encoding="utf-8") as handle:

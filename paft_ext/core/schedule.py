@@ -147,7 +147,6 @@ class Schedule:
                         **(self._drawn(start) if self.structure is not None else {})})
         return out
 
-
     def _drawn(self, position: int) -> dict:
         """A structure window's draw as recorded: ``prose`` only where the run draws it (older records lack it)."""
         drawn = asdict(self.structure.at(position))

@@ -243,8 +243,7 @@ def add_test_set(task: TaskSpec, out: Path, name: str, candidates: list[Candidat
     held_out = name.startswith("valid_")
     seen_names = [*leakage.seen_set_names(out), *(leakage.test_set_names(out) if held_out else [])]
     kept, rejects, _ = _screen(task, candidates, NEAR_DUPLICATE_THRESHOLD, extra_special_tokens)
-    seen = [p for split in seen_names if split != name and (out / f"{split}.jsonl").is_file()
-            for p in load_pool(out / f"{split}.jsonl", task.fields)]
+    seen = [p for split in seen_names if split != name for p in load_pool(out / f"{split}.jsonl", task.fields)]
     unseen = _unseen(kept, seen, rejects)
     if strict and rejects:
         listing = "\n  ".join(f"{r['text'][:80]!r}: {'; '.join(r['reasons'])}" for r in rejects[:20])

@@ -156,15 +156,20 @@ def similarity_stats(values: np.ndarray) -> dict:
             "median": round(float(np.median(values)), 4)}
 
 
+def _set_names(folder: Path, pattern: str) -> list[str]:
+    """The sets of a pool folder whose files match ``pattern`` (the rejects and generated-candidate files written
+    beside a set are not sets)."""
+    return sorted(p.stem for p in folder.glob(pattern) if not p.stem.endswith(("_rejects", "_candidates")))
+
+
 def test_set_names(folder: Path) -> list[str]:
-    """Every test set of a pool folder: ``test.jsonl`` and ``test_*.jsonl`` (the rejects and generated-candidate files
-    written beside a set are not sets)."""
-    return sorted(p.stem for p in folder.glob("test*.jsonl") if not p.stem.endswith(("_rejects", "_candidates")))
+    """Every test set of a pool folder: ``test.jsonl`` and ``test_*.jsonl``."""
+    return _set_names(folder, "test*.jsonl")
 
 
 def held_out_valid_names(folder: Path) -> list[str]:
-    """Every validation set written apart: ``valid_*.jsonl`` (not its rejects)."""
-    return sorted(p.stem for p in folder.glob("valid_*.jsonl") if not p.stem.endswith(("_rejects", "_candidates")))
+    """Every validation set written apart: ``valid_*.jsonl``."""
+    return _set_names(folder, "valid_*.jsonl")
 
 
 def seen_set_names(folder: Path) -> list[str]:
