@@ -72,6 +72,23 @@ def test_a_listed_window_and_a_template_without_a_listed_block_keep_their_wordin
     assert (text, answer) == ("Is the review s rather a) neg or b) pos?", "b")
 
 
+def test_templates_without_a_listed_block_are_named_when_prose_is_drawn():
+    import logging
+
+    from paft_ext.core.structure import warn_unlisted
+
+    pool = [Prompt("listed", TWO[0], "x"), Prompt("inline", "Is {sentence} rather A) {A} or B) {B}?", "x")]
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    log = logging.getLogger("test_unlisted")
+    log.addHandler(handler)
+    warn_unlisted(("A", "B"), "AB", 0.5, pool, log)
+    warn_unlisted(("A", "B"), "AB", 0.0, pool, log)  # no prose drawn: nothing to say
+    assert records == ["[PAFT] paft_option_prose: 1 of 2 pool prompts list no option block and keep their wording in "
+                       "every window (e.g. inline)"]
+
+
 @pytest.mark.parametrize("name", ["sst2", "sciq", "piqa", "hellaswag", "winogrande", "race_high"])
 def test_every_shipped_train_template_has_a_listed_block_to_rewrite(name):
     task = TASKS[name]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from paft_ext.pools.option_prose import PROSE_FORMS, with_prose
+from paft_ext.pools.option_prose import PROSE_FORMS, option_block, with_prose
 from paft_ext.pools.option_symbols import SHOT_SEPARATOR, SLOT, StructureError, has_slots, symbolize
 from paft_ext.pools.store import Prompt
 from paft_ext.tasks import fill_template
@@ -122,6 +122,15 @@ def warn_letterless(letters: str, symbol_sets: Sequence[str], pool: Sequence[Pro
     if plain:
         log.warning("[PAFT] paft_option_symbols: %d of %d pool prompts name no option letter and keep %s in every "
                     "window (e.g. %s)", len(plain), len(pool), letters, ", ".join(plain[:3]))
+
+
+def warn_unlisted(options: Sequence[str], letters: str, prose: float, pool: Sequence[Prompt], log) -> None:
+    """Say which pool templates have no listed option block and so keep their own wording in windows that draw the
+    options as a sentence (``paft_option_prose``; said here so that it is not silent)."""
+    plain = [p.id for p in pool if option_block(symbolize(p.text, letters), options, letters) is None] if prose else []
+    if plain:
+        log.warning("[PAFT] paft_option_prose: %d of %d pool prompts list no option block and keep their wording in "
+                    "every window (e.g. %s)", len(plain), len(pool), ", ".join(plain[:3]))
 
 
 def effective_symbols(template: str, letters: str, drawn: WindowStructure) -> str:

@@ -22,7 +22,7 @@ from paft_ext.core.loss_aware import group_variants
 from paft_ext.core.run_state import PaftSetupError, RunState
 from paft_ext.core.sampling import get_strategy
 from paft_ext.core.schedule import Geometry, Schedule, ScheduleSpec, build_schedule
-from paft_ext.core.structure import option_layout, warn_letterless
+from paft_ext.core.structure import option_layout, warn_letterless, warn_unlisted
 from paft_ext.pools.option_symbols import StructureError
 from paft_ext.pools.safety import tokenizer_special_tokens
 from paft_ext.pools.store import Prompt, load_pool, pool_digest
@@ -141,6 +141,7 @@ def preprocess(run: RunState, original, dataset, data_args, training_args, stage
         if schedule.structure is not None:
             options = option_layout(fields)[0]
             warn_letterless(schedule.spec.letters, schedule.spec.option_symbols, pool, logger)
+            warn_unlisted(options, schedule.spec.letters, schedule.spec.option_prose, pool, logger)
         dataset = render_train(dataset, schedule, pool, options, **map_kwargs)
         run.schedule, run.pool, run.fields = schedule, pool, list(fields)
         if training_args.should_save:

@@ -25,7 +25,7 @@ from paft_ext.core.log import get_logger
 from paft_ext.core.run_state import RunState
 from paft_ext.core.sampling import get_strategy
 from paft_ext.core.schedule import Geometry, Schedule, ScheduleSpec, build_schedule
-from paft_ext.core.structure import warn_letterless
+from paft_ext.core.structure import warn_letterless, warn_unlisted
 from paft_ext.pools.option_symbols import StructureError
 from paft_ext.pools.safety import tokenizer_special_tokens
 from paft_ext.pools.store import load_pool, pool_digest
@@ -161,6 +161,7 @@ def train_grpo(path: str | Path) -> Path:
         write_pending_schedule(schedule, plan["pool"], run.output_dir)
     _log_plan(schedule, plan["paft"], len(plan["pool"]))
     warn_letterless(schedule.spec.letters, schedule.spec.option_symbols, plan["pool"], logger)
+    warn_unlisted(plan["task"].options, schedule.spec.letters, schedule.spec.option_prose, plan["pool"], logger)
     set_seed(run.seed)  # LoRA weights are created before the trainer seeds anything
     trainer = GRPOTrainer(model=trainable_model(run.model_name_or_path, run.bf16),
                           reward_funcs=reward_functions(plan["task"], run.answer_rule), args=args,
