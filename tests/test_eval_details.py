@@ -78,3 +78,33 @@ def test_a_run_read_in_a_removed_checkout_is_collected_from_the_same_file_here(t
                                                          "source": "h"}) + "\n")
     with pytest.raises(PromptSetError):
         collect(run)
+
+
+def test_a_removed_checkouts_pool_root_and_pool_placeholder_paths_are_found_here(tmp_path, monkeypatch):
+    """The ablation grid records its validation set as ``<checkout>/data/prompts/{pool}/valid.jsonl`` and the pool
+    root of its checkout: once that worktree is gone, both a placeholder path and a shipped set name resolve to the
+    same files under this checkout (the placeholder filled in first); a file missing here still fails, naming it."""
+    from paft_ext import paths
+    from paft_ext.pools.store import PoolError
+
+    here, gone = tmp_path / "checkout", tmp_path / "removed_worktree"
+    monkeypatch.setattr(paths, "REPO_ROOT", here)
+    pool = here / "data" / "prompts" / "sst2"
+    pool.mkdir(parents=True)
+    for name, text in (("valid", "V: {sentence}\nA. {A}\nB. {B}"), ("test_indep", "T: {sentence}\nA. {A}\nB. {B}")):
+        (pool / f"{name}.jsonl").write_text(json.dumps({"id": f"{name}-0", "text": text, "source": "h"}) + "\n")
+    run = here / "outputs" / "run"
+    (run / "predictions" / "base").mkdir(parents=True)
+    for abbr, head, preds in (("sst2_valid_p00", "V", ("B", "B")), ("sst2_indep_p00", "T", ("A", "A"))):
+        items = {str(k): {"origin_prompt": [{"role": "HUMAN", "prompt": f"{head}: r{k}\nA. negative\nB. positive"}],
+                          "prediction": pred, "gold": "B"} for k, pred in enumerate(preds)}
+        (run / "predictions" / "base" / f"{abbr}.json").write_text(json.dumps(items))
+    recorded_root = gone / "data" / "prompts"
+    (run / "paft_eval.json").write_text(json.dumps({
+        "pool_root": str(recorded_root), "prompt_sets": [str(recorded_root / "{pool}" / "valid.jsonl"), "test_indep"],
+        "settings": vars(EvalSettings(tasks=("sst2",)))}, default=str))
+    found = {r.prompt_id: r.accuracy for r in collect(run)}
+    assert found == {"valid-0": 100.0, "test_indep-0": 0.0}
+    (pool / "valid.jsonl").unlink()
+    with pytest.raises(PoolError, match="removed_worktree/data/prompts/sst2/valid.jsonl"):
+        collect(run)

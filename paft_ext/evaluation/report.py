@@ -72,7 +72,7 @@ RUN_MANIFEST = "paft_eval.json"  # written into the run folder by ``paft-ext eva
 
 
 def prompt_ids(task: TaskSpec, pool_root: Path, prompt_set: str = "test") -> list[str]:
-    path = parse_prompt_set(prompt_set).file(pool_root, task)
+    path = relocated(parse_prompt_set(prompt_set).file(pool_root, task))
     return [p.id for p in load_pool(path, task.fields)] if path.is_file() else []
 
 
@@ -82,23 +82,23 @@ def run_prompt_sets(run: Path, pool_root: Path | None) -> tuple[Path, dict[str, 
     manifest = run / RUN_MANIFEST
     recorded = json.loads(manifest.read_text()) if manifest.is_file() else {}
     root = Path(pool_root or recorded.get("pool_root") or DEFAULT_POOL_ROOT)
-    sets = [relocated(parse_prompt_set(name)) for name in recorded.get("prompt_sets", SHIPPED)]
+    sets = [parse_prompt_set(name) for name in recorded.get("prompt_sets", SHIPPED)]
     return root, {s.tag: s for s in sets}, recorded.get("prompts")
 
 
-def relocated(prompt_set: PromptSet) -> PromptSet:
-    """A prompt file recorded by absolute path in a checkout since removed (a git worktree that ran the reading):
-    the same file under this checkout, by the longest tail of its path found here. Safe to substitute because
+def relocated(path: Path) -> Path:
+    """A run's prompt file whose recorded absolute path was in a checkout since removed (a git worktree that ran the
+    reading; its pool root, or a path file with ``{pool}`` filled in): the same file under this checkout, by the
+    longest tail of its path found here. Used only to read finished runs, never to launch one: safe because
     :func:`collect` checks every prediction's rendered prompt against the template at its index; a run whose files
-    are nowhere still fails there, naming the recorded path."""
-    path = Path(prompt_set.name)
-    if not prompt_set.is_path or not path.is_absolute() or path.exists():
-        return prompt_set
+    are nowhere still fails, naming the recorded path."""
+    if not path.is_absolute() or path.exists():
+        return path
     for k in range(1, len(path.parts) - 1):
         candidate = paths.REPO_ROOT / Path(*path.parts[k:])
         if candidate.is_file():
-            return PromptSet(str(candidate), prompt_set.tag)
-    return prompt_set
+            return candidate
+    return path
 
 
 def _original(task: TaskSpec, prompt: Prompt, prediction: str, strict: bool) -> str:
@@ -127,12 +127,12 @@ def collect(run: Path, pool_root: Path | None = None, tokenizer=None) -> list[Pr
                 raise PromptSetError(f"{path}: prompt set {tag!r} is not one the run names ({sorted(sets)}); the run "
                                  f"folder lacks {RUN_MANIFEST} or it is out of date")
             prompt_set = sets[tag]
+            source = relocated(prompt_set.file(root, task))
             if (task.name, tag) not in pools:  # one pool read per task and set, not per prediction file
-                pools[(task.name, tag)] = load_pool(prompt_set.file(root, task), task.fields)
+                pools[(task.name, tag)] = load_pool(source, task.fields)
             prompts = pools[(task.name, tag)]
             if index >= len(prompts):
-                raise PromptSetError(f"{path}: prompt index {index} but {prompt_set.file(root, task)} has "
-                                 f"{len(prompts)} prompts")
+                raise PromptSetError(f"{path}: prompt index {index} but {source} has {len(prompts)} prompts")
             items = list(json.loads(path.read_text()).values())
             check_rendered(prompts[index], [item["origin_prompt"] for item in items], f"{path}")
             predictions = [str(item["prediction"]) for item in items]
