@@ -44,7 +44,7 @@ def test_summary_and_plots_from_known_readings(grid_module, tmp_path):
         statistics.stdev([70.0, 80.0])) and summary["K4_T3_N1"]["collapses"] == 1
     assert summary["K4_T3_N1"]["std_over_prompts"] == 8.0 and summary["K4_T3_N1"]["worst"] == 50
     assert summary["K4_T3_N420"]["seeds"] == 1
-    written = grid_module.plot(list(summary.values()), tmp_path, full_pool=420)
+    written = grid_module.plot(list(summary.values()), tmp_path, full_pool=420, runs=runs)
     assert written == ["accuracy_vs_N.png"]  # one K only: no curve against K
     k_runs = [{**r, "setting": f"K{k}_T3_N420", "K": k} for k in (1, 8) for r in runs if r["N"] == 420]
     both = grid_module.plot(grid_module.summary_rows(runs + k_runs), tmp_path, full_pool=420)
