@@ -114,7 +114,7 @@ def collect(run: Path, pool_root: Path | None = None, tokenizer=None) -> list[Pr
     """One :class:`PromptResult` per finished prediction file of the run, each checked against the pool file it is
     labelled from: every item's rendered prompt must come from that file's template at that index."""
     root, sets, _ = run_prompt_sets(run, pool_root)
-    pools: dict[tuple[str, str], list] = {}
+    pools: dict[tuple[str, str], tuple[Path, list]] = {}
     results = []
     for model_dir in sorted(p for p in (run / "predictions").iterdir() if p.is_dir()):
         timer = _timer(model_dir)
@@ -127,10 +127,10 @@ def collect(run: Path, pool_root: Path | None = None, tokenizer=None) -> list[Pr
                 raise PromptSetError(f"{path}: prompt set {tag!r} is not one the run names ({sorted(sets)}); the run "
                                  f"folder lacks {RUN_MANIFEST} or it is out of date")
             prompt_set = sets[tag]
-            source = relocated(prompt_set.file(root, task))
-            if (task.name, tag) not in pools:  # one pool read per task and set, not per prediction file
-                pools[(task.name, tag)] = load_pool(source, task.fields)
-            prompts = pools[(task.name, tag)]
+            if (task.name, tag) not in pools:  # one file lookup and pool read per task and set, not per prediction
+                source = relocated(prompt_set.file(root, task))
+                pools[(task.name, tag)] = source, load_pool(source, task.fields)
+            source, prompts = pools[(task.name, tag)]
             if index >= len(prompts):
                 raise PromptSetError(f"{path}: prompt index {index} but {source} has {len(prompts)} prompts")
             items = list(json.loads(path.read_text()).values())
