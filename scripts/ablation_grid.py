@@ -100,9 +100,10 @@ def summary_rows(runs: list[dict]) -> list[dict]:
 
 
 def plot(summary: list[dict], out: Path, full_pool: int, runs: Sequence[dict] = ()) -> list[str]:
-    """Accuracy (mean ± sd over seeds) and spread over prompts against N (K, T at the reference) and against K (T
-    and N at the reference; N=all is ``full_pool`` prompts). Each seed of ``runs`` is drawn beside its mean, a
-    collapsed one as a red cross, so a mean pulled down by one collapse reads as that."""
+    """Accuracy (mean ± sd over seeds) and spread over prompts against N, K and epochs T, each with the other two
+    factors at the reference (N=all is ``full_pool`` prompts); an axis with fewer than two settings gets no plot.
+    Each seed of ``runs`` is drawn beside its mean, a collapsed one as a red cross, so a mean pulled down by one
+    collapse reads as that."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -111,7 +112,8 @@ def plot(summary: list[dict], out: Path, full_pool: int, runs: Sequence[dict] = 
     k0, t0, _ = REFERENCE
     written = []
     for axis, keep, label in (("N", lambda s: (s["K"], s["T"]) == (k0, t0), "training prompts N (log)"),
-                              ("K", lambda s: (s["T"], s["N"]) == (t0, full_pool), "window K (optimizer steps)")):
+                              ("K", lambda s: (s["T"], s["N"]) == (t0, full_pool), "window K (optimizer steps)"),
+                              ("T", lambda s: (s["K"], s["N"]) == (k0, full_pool), "epochs T")):
         points = sorted((s for s in summary if keep(s)), key=lambda s: s[axis])
         if len(points) < 2:
             continue
@@ -132,7 +134,8 @@ def plot(summary: list[dict], out: Path, full_pool: int, runs: Sequence[dict] = 
         bottom.set_xlabel(label)
         if axis == "N":
             bottom.set_xscale("log")
-        fig.suptitle(f"PAFT on SST-2 ({'K' if axis == 'N' else 'N'} at the reference, seeds as error bars)")
+        others = " and ".join(a for a in "KTN" if a != axis)
+        fig.suptitle(f"PAFT on SST-2 ({others} at the reference, seeds as error bars)")
         fig.tight_layout()
         name = f"accuracy_vs_{axis}.png"
         fig.savefig(out / name, dpi=120)

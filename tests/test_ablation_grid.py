@@ -49,6 +49,12 @@ def test_summary_and_plots_from_known_readings(grid_module, tmp_path):
     k_runs = [{**r, "setting": f"K{k}_T3_N420", "K": k} for k in (1, 8) for r in runs if r["N"] == 420]
     both = grid_module.plot(grid_module.summary_rows(runs + k_runs), tmp_path, full_pool=420)
     assert both == ["accuracy_vs_N.png", "accuracy_vs_K.png"]
+    t_runs = [{**r, "setting": "K4_T6_N420", "T": 6} for r in runs if r["N"] == 420]
+    k_only = [r for r in runs + k_runs if r["K"] != 4]  # no K=4 at the reference: no curve against T
+    assert grid_module.plot(grid_module.summary_rows(k_only + t_runs), tmp_path, full_pool=420) == [
+        "accuracy_vs_K.png"]
+    every = grid_module.plot(grid_module.summary_rows(runs + k_runs + t_runs), tmp_path, full_pool=420)
+    assert every == ["accuracy_vs_N.png", "accuracy_vs_K.png", "accuracy_vs_T.png"]
     assert (tmp_path / "accuracy_vs_N.png").stat().st_size > 1000
 
 
