@@ -135,7 +135,7 @@ def plot(summary: list[dict], out: Path, full_pool: int, runs: Sequence[dict] = 
         if axis == "N":
             bottom.set_xscale("log")
         others = " and ".join(a for a in "KTN" if a != axis)
-        fig.suptitle(f"PAFT on SST-2 ({others} at the reference, seeds as error bars)")
+        fig.suptitle(f"PAFT on SST-2 ({others} at the reference, seeds as error bars)", fontsize="medium")
         fig.tight_layout()
         name = f"accuracy_vs_{axis}.png"
         fig.savefig(out / name, dpi=120)
