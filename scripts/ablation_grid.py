@@ -110,11 +110,11 @@ def plot(summary: list[dict], out: Path, full_pool: int, runs: Sequence[dict] = 
     import matplotlib.pyplot as plt
 
     k0, t0, _ = REFERENCE
+    reference = {"K": k0, "T": t0, "N": full_pool}
     written = []
-    for axis, keep, label in (("N", lambda s: (s["K"], s["T"]) == (k0, t0), "training prompts N (log)"),
-                              ("K", lambda s: (s["T"], s["N"]) == (t0, full_pool), "window K (optimizer steps)"),
-                              ("T", lambda s: (s["K"], s["N"]) == (k0, full_pool), "epochs T")):
-        points = sorted((s for s in summary if keep(s)), key=lambda s: s[axis])
+    for axis, label in (("N", "training prompts N (log)"), ("K", "window K (optimizer steps)"), ("T", "epochs T")):
+        others = [a for a in reference if a != axis]
+        points = sorted((s for s in summary if all(s[a] == reference[a] for a in others)), key=lambda s: s[axis])
         if len(points) < 2:
             continue
         xs = [s[axis] for s in points]
@@ -134,8 +134,8 @@ def plot(summary: list[dict], out: Path, full_pool: int, runs: Sequence[dict] = 
         bottom.set_xlabel(label)
         if axis == "N":
             bottom.set_xscale("log")
-        others = " and ".join(a for a in "KTN" if a != axis)
-        fig.suptitle(f"PAFT on SST-2 ({others} at the reference, seeds as error bars)", fontsize="medium")
+        fig.suptitle(f"PAFT on SST-2 ({' and '.join(others)} at the reference, seeds as error bars)",
+                     fontsize="medium")
         fig.tight_layout()
         name = f"accuracy_vs_{axis}.png"
         fig.savefig(out / name, dpi=120)
