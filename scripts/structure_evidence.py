@@ -84,15 +84,17 @@ def variant_files(task: str, sets: tuple[str, ...], prompts: int, out: Path) -> 
 def recipe_suffix(overrides: dict) -> str:
     """What a setting changes beside its draws, for its folder name: ``_e<epochs>`` (other than the recipe's),
     ``_c<paft_canonical_ratio>`` (``d`` after it with ``paft_canonical_decay``), ``_r<paft_structure_ratio>`` (other
-    than 1), ``_p<paft_option_prose>`` (options written as a sentence). A work folder holds one setting
+    than 1), ``_p<paft_option_prose>`` (options written as a sentence; ``a`` after it with
+    ``paft_option_prose_alone``). A work folder holds one setting
     (``Runner.check_or_record``), so a changed recipe trains in a folder of its own."""
     epochs = overrides.get("num_train_epochs", RECIPES["cpu"].epochs)
     canonical, ratio = overrides.get("paft_canonical_ratio", 0), overrides.get("paft_structure_ratio", 1.0)
     decay = "d" if overrides.get("paft_canonical_decay") else ""
     prose = overrides.get("paft_option_prose", 0)
+    alone = "a" if overrides.get("paft_option_prose_alone") else ""
     return ((f"_e{epochs:g}" if epochs != RECIPES["cpu"].epochs else "")
             + (f"_c{canonical:g}{decay}" if canonical else "") + (f"_r{ratio:g}" if ratio != 1.0 else "")
-            + (f"_p{prose:g}" if prose else ""))
+            + (f"_p{prose:g}{alone}" if prose else ""))
 
 
 def parse_adopt(values: list[str]) -> dict[int, Path]:

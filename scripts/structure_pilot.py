@@ -63,27 +63,31 @@ def draw_overrides(task: str, name: str) -> dict:
 
 
 def setting_name(draw: str, epochs: int, canonical_ratio: float, structure_ratio: float = 1.0,
-                 decay: bool = False, prose: float = 0.0) -> str:
+                 decay: bool = False, prose: float = 0.0, prose_alone: bool = False) -> str:
     """``draw`` with what differs from the recipe (:func:`recipe_suffix`, as the evidence run names its folders)."""
-    return draw + recipe_suffix(recipe_changes(epochs, canonical_ratio, structure_ratio, decay, prose))
+    return draw + recipe_suffix(recipe_changes(epochs, canonical_ratio, structure_ratio, decay, prose, prose_alone))
 
 
 def setting_overrides(task: str, draw: str, epochs: int, canonical_ratio: float, structure_ratio: float = 1.0,
-                      decay: bool = False, prose: float = 0.0) -> dict:
+                      decay: bool = False, prose: float = 0.0, prose_alone: bool = False) -> dict:
     """The keys a setting trains with besides the recipe's: its draws and :func:`recipe_changes`."""
-    return {**draw_overrides(task, draw), **recipe_changes(epochs, canonical_ratio, structure_ratio, decay, prose)}
+    return {**draw_overrides(task, draw),
+            **recipe_changes(epochs, canonical_ratio, structure_ratio, decay, prose, prose_alone)}
 
 
 def recipe_changes(epochs: int, canonical_ratio: float, structure_ratio: float, decay: bool,
-                   prose: float = 0.0) -> dict:
+                   prose: float = 0.0, prose_alone: bool = False) -> dict:
     """The keys besides the draws where a setting differs from the recipe (none where it does not)."""
     if decay and not canonical_ratio:
         raise SystemExit("--canonical-decay on needs a --canonical-ratio above 0 (the share it places early)")
+    if prose_alone and not prose:
+        raise SystemExit("--prose-alone on needs a --prose share above 0 (the windows it keeps to the sentence)")
     return {**({"num_train_epochs": float(epochs)} if epochs != RECIPE_EPOCHS else {}),
             **({"paft_canonical_ratio": canonical_ratio} if canonical_ratio else {}),
             **({"paft_canonical_decay": True} if decay else {}),
             **({"paft_structure_ratio": structure_ratio} if structure_ratio != 1.0 else {}),
-            **({"paft_option_prose": prose} if prose else {})}
+            **({"paft_option_prose": prose} if prose else {}),
+            **({"paft_option_prose_alone": True} if prose_alone else {})}
 
 
 def tail_loss(train_dir: Path, steps: int = TAIL_STEPS) -> float | None:
@@ -142,7 +146,8 @@ def write_pilot(rows: dict[str, dict], out: Path, commands: list[str], read: str
              "questions each; accuracy (balanced accuracy) in %. `all`: the three draws together; `_e9`: 9 epochs "
              "(900 steps) instead of 3; `_c0.5`: half the windows keep the fixed prompt and shipped structure, "
              "spread over training, `_c0.5d` placed early (`paft_canonical_decay`); `_p0.5`: half the drawing "
-             "windows write the options as a sentence (`paft_option_prose`); `_r0.5`: half the windows draw a "
+             "windows write the options as a sentence (`paft_option_prose`), `_p0.25a` with the letters in order "
+             "and no examples in those windows (`paft_option_prose_alone`); `_r0.5`: half the windows draw a "
              "structure, the others keep the shipped one with their pool prompt; `_s<k>`: the seed. Loss: the run's "
              f"mean, and the mean of its last {TAIL_STEPS} steps.", "",
              "| setting | train loss | last-50 loss | " + " | ".join(PILOT_KINDS) + " |",
@@ -164,6 +169,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="paft_structure_ratio: the share of windows that draw a structure")
     parser.add_argument("--prose", type=float, nargs="+", default=[0.0],
                         help="paft_option_prose: the share of drawing windows whose options are written as a sentence")
+    parser.add_argument("--prose-alone", nargs="+", choices=["off", "on"], default=["off"],
+                        help="paft_option_prose_alone: those windows keep the letters in order and show no examples")
     parser.add_argument("--side-by-side", type=int, default=2)
     parser.add_argument("--read", choices=READ, default=READ[0],
                         help="the validation prompts read: valid (composed like the pool) or valid_indep (written "
@@ -178,11 +185,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     command = ["python", "scripts/structure_pilot.py", *(argv if argv is not None else sys.argv[1:])]
-    grid = [(d, c, r, decay == "on", prose) for d in args.draws for c in args.canonical_ratio
-            for r in args.structure_ratio for decay in args.canonical_decay for prose in args.prose]
-    settings = {setting_name(d, args.epochs, c, r, decay, prose): setting_overrides(args.task, d, args.epochs, c, r,
-                                                                                   decay, prose)
-                for d, c, r, decay, prose in grid}  # a bad combination is refused here, before anything runs
+    grid = [(d, c, r, decay == "on", prose, alone == "on") for d in args.draws for c in args.canonical_ratio
+            for r in args.structure_ratio for decay in args.canonical_decay for prose in args.prose
+            for alone in args.prose_alone]
+    settings = {setting_name(d, args.epochs, *changes): setting_overrides(args.task, d, args.epochs, *changes)
+                for d, *changes in grid}  # a bad combination is refused here, before anything runs
     variants = ROOT / "outputs" / "structure" / args.task / "variants"
     read = args.read
     files = [str(f) for f in variant_files(args.task, (read,), 5, variants) if kind_of(str(f))[1] in PILOT_KINDS]

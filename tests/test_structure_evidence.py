@@ -129,6 +129,12 @@ def test_pilot_settings_name_and_set_what_differs_from_the_recipe():
         pilot.setting_overrides("sst2", "all", 9, 0.0, decay=True)
     assert pilot.setting_overrides("sst2", "order", 3, 0.0, 0.5) == {"paft_option_order": True,
                                                                      "paft_structure_ratio": 0.5}
+    assert pilot.setting_name("all", 9, 0.5, decay=True, prose=0.25, prose_alone=True) == "all_e9_c0.5d_p0.25a"
+    assert pilot.setting_name("all", 9, 0.5, decay=True, prose=0.25) == "all_e9_c0.5d_p0.25"
+    assert pilot.setting_overrides("sst2", "all", 3, 0.0, prose=0.25, prose_alone=True) == {
+        **everything, "paft_option_prose": 0.25, "paft_option_prose_alone": True}
+    with pytest.raises(SystemExit, match="--prose-alone on needs a --prose share above 0"):
+        pilot.setting_overrides("sst2", "all", 3, 0.0, prose_alone=True)
 
 
 def test_tail_loss_averages_the_logged_losses_of_the_last_steps(tmp_path):

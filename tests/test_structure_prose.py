@@ -153,3 +153,30 @@ def test_no_form_says_a_sentence_that_a_test_or_held_out_validation_prompt_says(
         written = fill_template(form.render(slots, task.options), dict(zip(slots, task.choices, strict=True)))
         assert all(f"{{{o}}}" in written for o in task.options)
         assert not sentences(written) & said, (task.pool, written)
+
+
+def test_prose_alone_keeps_the_letters_in_order_and_no_examples_where_the_sentence_is_drawn_and_nowhere_else():
+    """``paft_option_prose_alone``: a window written as a sentence draws nothing else (order AB, letters AB, no
+    shots); every other window is the one the same seed draws without the key."""
+    mixed, alone = build_schedule(_spec(option_prose=0.5)), build_schedule(_spec(option_prose=0.5,
+                                                                                 option_prose_alone=True))
+    sentence = [w.prose >= 0 for w in mixed.structure.windows]
+    assert 60 < sum(sentence) < 140  # 200 windows, half of them a sentence
+    for before, after, written in zip(mixed.structure.windows, alone.structure.windows, sentence, strict=True):
+        assert after.prose == before.prose
+        assert (after.order, after.symbols, after.shots) == (("AB", "AB", 0) if written else
+                                                             (before.order, before.symbols, before.shots))
+    assert any((w.order, w.symbols, w.shots) != ("AB", "AB", 0) for w, s in zip(mixed.structure.windows, sentence,
+                                                                                strict=True) if s)
+    assert alone.spec.as_dict()["option_prose_alone"] is True and "option_prose_alone" not in mixed.spec.as_dict()
+    assert alone.spec.digest() != mixed.spec.digest()
+
+
+def test_prose_alone_is_refused_without_a_prose_share_and_reaches_the_schedule_keys():
+    with pytest.raises(PaftConfigError, match="paft_option_prose_alone.*paft_option_prose"):
+        build_config({"pool": "p.jsonl", "option_order": True, "option_prose_alone": True})
+    with pytest.raises(PaftConfigError, match="paft_option_prose_alone"):
+        build_config({"pool": "p.jsonl", "option_prose": 0.25, "option_prose_alone": "maybe"})
+    keys = build_config({"pool": "p.jsonl", "option_prose": 0.25, "option_prose_alone": "true"}).structure_keys("AB")
+    assert keys["option_prose"] == 0.25 and keys["option_prose_alone"] is True
+    assert "option_prose_alone" not in build_config({"pool": "p.jsonl", "option_prose": 0.25}).structure_keys("AB")

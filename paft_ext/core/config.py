@@ -48,6 +48,7 @@ class PaftConfig:
     max_shots: int = 0
     structure_ratio: float = 1.0  # share of the (non-canonical) windows that draw a structure; the rest keep it
     option_prose: float = 0.0  # share of the drawing windows whose options are written as a sentence (option_prose)
+    option_prose_alone: bool = False  # those windows keep the shipped order and letters and show no examples
 
     def __post_init__(self) -> None:
         for name in ("pool", "eval_prompt"):
@@ -107,6 +108,10 @@ class PaftConfig:
         if isinstance(prose, bool) or not isinstance(prose, int | float) or not 0.0 <= prose <= 1.0:
             raise PaftConfigError(f"paft_option_prose must be a number in [0, 1] (the share of drawing windows whose "
                                   f"options are written as a sentence), got {prose!r}")
+        if self.option_prose_alone is True and not prose:
+            raise PaftConfigError("paft_option_prose_alone: true keeps the other draws out of the windows that write "
+                                  "the options as a sentence, but paft_option_prose (their share) is 0; set it, e.g. "
+                                  "0.25")
         if share != 1.0 and not self.draws_structure:
             raise PaftConfigError("paft_structure_ratio: the share of windows with structure draws, but no draw is "
                                   "set (paft_option_order / paft_option_symbols / paft_max_shots)")
@@ -114,7 +119,7 @@ class PaftConfig:
             raise PaftConfigError("paft_option_order / paft_option_symbols / paft_max_shots / paft_option_prose: not "
                                   "with paft_sampling: "
                                   "loss_aware (its candidates are scored per prompt, not per structure)")
-        for name in ("epoch_reshuffle", "trace", "option_order", "canonical_decay"):
+        for name in ("epoch_reshuffle", "trace", "option_order", "canonical_decay", "option_prose_alone"):
             if not isinstance(getattr(self, name), bool):
                 raise PaftConfigError(f"paft_{name} must be true or false, got {getattr(self, name)!r}")
 
@@ -135,7 +140,8 @@ class PaftConfig:
         check_symbol_sets(self.option_symbols, letters, "paft_option_symbols")
         return {"letters": letters, "option_order": self.option_order, "option_symbols": self.option_symbols,
                 "max_shots": self.max_shots, "structure_ratio": float(self.structure_ratio),
-                **({"option_prose": float(self.option_prose)} if self.option_prose else {})}
+                **({"option_prose": float(self.option_prose)} if self.option_prose else {}),
+                **({"option_prose_alone": True} if self.option_prose_alone else {})}
 
     def training_pool(self, prompts: list, training_seed: int) -> list:
         """The prompts this run trains with: the pool, or its seeded ``paft_pool_size`` subset (seeded by
@@ -203,7 +209,7 @@ def build_config(values: dict[str, Any]) -> PaftConfig | None:
     kinds = {"window_steps": int, "seed": int, "epoch_reshuffle": bool, "trace": bool, "canonical_ratio": float,
              "canonical_decay": bool, "structure_ratio": float, "pool_size": int, "option_order": bool,
              "max_shots": int, "sampling_candidates": int, "sampling_temperature": float, "sampling_floor": float,
-             "sampling_ema": float, "option_prose": float}
+             "sampling_ema": float, "option_prose": float, "option_prose_alone": bool}
     return PaftConfig(**{k: _coerce(k, v, kinds.get(k, str)) for k, v in values.items()})
 
 

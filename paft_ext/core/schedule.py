@@ -77,6 +77,7 @@ class ScheduleSpec:
     max_shots: int = 0
     structure_ratio: float = 1.0  # share of the windows (not kept canonical) that draw a structure
     option_prose: float = 0.0  # share of the drawing windows whose options are written as a sentence
+    option_prose_alone: bool = False  # those windows keep the letters in order and show no examples
 
     @property
     def draws_structure(self) -> bool:
@@ -96,6 +97,8 @@ class ScheduleSpec:
             values.pop("canonical_decay")
         if not self.option_prose:
             values.pop("option_prose")
+        if not self.option_prose_alone:
+            values.pop("option_prose_alone")
         return values
 
     def digest(self) -> str:
@@ -213,6 +216,8 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
         raise ValueError("paft_canonical_decay places the canonical windows; it needs paft_canonical_ratio > 0")
     if not 0.0 <= spec.option_prose <= 1.0:
         raise ValueError(f"paft_option_prose must be in [0, 1], got {spec.option_prose}")
+    if spec.option_prose_alone and not spec.option_prose:
+        raise ValueError("paft_option_prose_alone needs paft_option_prose > 0")
     if not 0.0 < spec.structure_ratio <= 1.0:
         raise ValueError(f"paft_structure_ratio must be in (0, 1], got {spec.structure_ratio}")
     strategy = get_strategy(spec.sampling)
@@ -257,5 +262,5 @@ def build_schedule(spec: ScheduleSpec) -> Schedule:
     if spec.draws_structure:
         structure = draw_structure(spec.letters, spec.option_order, spec.option_symbols, spec.max_shots, spec.seed,
                                    order, spec.n_rows, window_of, draws == CANONICAL, share=spec.structure_ratio,
-                                   prose=spec.option_prose)
+                                   prose=spec.option_prose, prose_alone=spec.option_prose_alone)
     return Schedule(spec, order, draws[window_of], window_rows, structure=structure)

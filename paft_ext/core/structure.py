@@ -87,12 +87,16 @@ def kept_windows(identity: np.ndarray, share: float, seed: int) -> np.ndarray:
 
 def draw_structure(letters: str, option_order: bool, symbol_sets: Sequence[str], max_shots: int, seed: int,
                    order: np.ndarray, n_rows: int, window_of: np.ndarray, identity: np.ndarray,
-                   share: float = 1.0, prose: float = 0.0) -> Structure:
+                   share: float = 1.0, prose: float = 0.0, prose_alone: bool = False) -> Structure:
     """Seeded draws for every window (``identity[w]``: window w keeps the letters, order and no shots, as a window
     of the dataset's own fixed prompt does; with ``share`` < 1 so do the other windows but that share of them) and
     ``max_shots`` distinct example rows for every position. A window's draw does not depend on ``share``. With
     ``prose`` > 0 each drawing window shows its options as a sentence with that probability (a form of
-    :data:`~paft_ext.pools.option_prose.PROSE_FORMS`), from a stream of its own: the other draws stay as without."""
+    :data:`~paft_ext.pools.option_prose.PROSE_FORMS`), from a stream of its own: the other draws stay as without.
+    With ``prose_alone`` such a window shows the letters in order and no examples, so the sentence is the one new
+    thing in it (900 steps left some seeds with a fixed letter when it came on top of the other draws,
+    ``results/structure/sst2/pilot_valid_indep.md``); the streams are drawn as without, so the other windows are
+    the same."""
     n_windows = len(identity)
     identity = kept_windows(np.asarray(identity, dtype=bool), share, seed) if share < 1.0 else identity
     if max_shots and n_rows <= max_shots:
@@ -104,8 +108,12 @@ def draw_structure(letters: str, option_order: bool, symbol_sets: Sequence[str],
         symbols = symbol_sets[int(rng.integers(len(symbol_sets)))] if symbol_sets else letters
         shots = int(rng.integers(0, max_shots + 1)) if max_shots else 0
         form = int(prose_rng.integers(len(PROSE_FORMS))) if prose and prose_rng.random() < prose else -1
-        windows.append(WindowStructure(letters, letters, 0) if identity[w] else
-                       WindowStructure(drawn_order, symbols, shots, form))
+        if identity[w]:
+            windows.append(WindowStructure(letters, letters, 0))
+        elif prose_alone and form >= 0:
+            windows.append(WindowStructure(letters, letters, 0, form))
+        else:
+            windows.append(WindowStructure(drawn_order, symbols, shots, form))
     shot_rng = np.random.default_rng([seed, _SHOT_STREAM])
     examples = np.zeros((len(order), max_shots), dtype=np.int64)
     for position, row in enumerate(order.tolist()):
